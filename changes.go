@@ -1,0 +1,330 @@
+package orgtree
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+type dirtySet struct {
+	nodes map[nid]struct{}
+	users map[uid]struct{}
+	orgs  map[string]struct{}
+}
+
+func newDirtySet() *dirtySet {
+	return &dirtySet{nodes: map[nid]struct{}{}, users: map[uid]struct{}{}, orgs: map[string]struct{}{}}
+}
+
+func (d *dirtySet) empty() bool {
+	return len(d.nodes) == 0 && len(d.users) == 0 && len(d.orgs) == 0
+}
+
+// OrgRecord is the stored form of an org.
+type OrgRecord struct {
+	ID        string    `json:"id"`
+	RootID    string    `json:"rootId"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// NodeRecord is the stored form of a node: its fields and its grants.
+// Children order, depth and paths are derived and not stored.
+type NodeRecord struct {
+	Node
+	Resources []Resource `json:"resources,omitempty"`
+}
+
+// Membership is one user's membership of one node.
+type Membership struct {
+	NodeID   string    `json:"nodeId"`
+	JoinedAt time.Time `json:"joinedAt"`
+}
+
+// UserRecord is the stored form of a user: its fields, main department and
+// every membership.
+type UserRecord struct {
+	User
+	Memberships []Membership `json:"memberships,omitempty"`
+}
+
+// ChangeSet lists the records a committed transaction created, changed or
+// deleted. Upserts carry the full new record, so applying a ChangeSet to a
+// store keyed by id is idempotent. Lists are sorted by id.
+type ChangeSet struct {
+	// Seq is the sequence number of the version this change produces.
+	Seq          uint64       `json:"seq"`
+	Orgs         []OrgRecord  `json:"orgs,omitempty"`
+	Nodes        []NodeRecord `json:"nodes,omitempty"`
+	Users        []UserRecord `json:"users,omitempty"`
+	DeletedOrgs  []string     `json:"deletedOrgs,omitempty"`
+	DeletedNodes []string     `json:"deletedNodes,omitempty"`
+	DeletedUsers []string     `json:"deletedUsers,omitempty"`
+}
+
+func (tx *Tx) changeSet() *ChangeSet {
+	st, base := tx.st, tx.base
+	cs := &ChangeSet{Seq: st.seq}
+	for id := range tx.dirty.orgs {
+		if o, ok := st.orgs.Get(id); ok {
+			cs.Orgs = append(cs.Orgs, st.orgRecord(o))
+		} else if _, was := base.orgs.Get(id); was {
+			cs.DeletedOrgs = append(cs.DeletedOrgs, id)
+		}
+	}
+	for n := range tx.dirty.nodes {
+		if r := st.node(n); r != nil {
+			cs.Nodes = append(cs.Nodes, st.nodeRecord(r))
+		} else if old := base.node(n); old != nil {
+			cs.DeletedNodes = append(cs.DeletedNodes, old.id)
+		}
+	}
+	for u := range tx.dirty.users {
+		if r := st.user(u); r != nil {
+			cs.Users = append(cs.Users, st.userRecord(u, r))
+		} else if old := base.user(u); old != nil {
+			cs.DeletedUsers = append(cs.DeletedUsers, old.id)
+		}
+	}
+	slices.SortFunc(cs.Orgs, func(a, b OrgRecord) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(cs.Nodes, func(a, b NodeRecord) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(cs.Users, func(a, b UserRecord) int { return cmp.Compare(a.ID, b.ID) })
+	slices.Sort(cs.DeletedOrgs)
+	slices.Sort(cs.DeletedNodes)
+	slices.Sort(cs.DeletedUsers)
+	return cs
+}
+
+func (st *state) orgRecord(o *orgRec) OrgRecord {
+	return OrgRecord{ID: o.id, RootID: st.node(o.root).id, CreatedAt: timeOf(o.created), UpdatedAt: timeOf(o.updated)}
+}
+
+func (st *state) nodeRecord(r *nodeRec) NodeRecord {
+	return NodeRecord{Node: st.nodeValue(r), Resources: cloneResources(r.resources)}
+}
+
+func (st *state) userRecord(u uid, r *userRec) UserRecord {
+	rec := UserRecord{User: st.userValue(r)}
+	for _, n := range r.depts {
+		nr := st.node(n)
+		rec.Memberships = append(rec.Memberships, Membership{NodeID: nr.id, JoinedAt: timeOf(nr.memberJoined(u))})
+	}
+	return rec
+}
+
+// Dump is the whole content of a version as flat records: what a store
+// writes to take a full copy and hands to Load to rebuild a tree.
+type Dump struct {
+	Seq   uint64       `json:"seq"`
+	Orgs  []OrgRecord  `json:"orgs"`
+	Nodes []NodeRecord `json:"nodes"`
+	Users []UserRecord `json:"users"`
+}
+
+// Dump returns every record of this version, sorted by id.
+func (s Snapshot) Dump() *Dump {
+	st := s.st
+	d := &Dump{Seq: st.seq}
+	for _, o := range st.orgs.All() {
+		d.Orgs = append(d.Orgs, st.orgRecord(o))
+	}
+	for _, r := range st.nodes.All() {
+		if r != nil {
+			d.Nodes = append(d.Nodes, st.nodeRecord(r))
+		}
+	}
+	for i, r := range st.users.All() {
+		if r != nil {
+			d.Users = append(d.Users, st.userRecord(uid(i), r))
+		}
+	}
+	slices.SortFunc(d.Orgs, func(a, b OrgRecord) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(d.Nodes, func(a, b NodeRecord) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(d.Users, func(a, b UserRecord) int { return cmp.Compare(a.ID, b.ID) })
+	return d
+}
+
+// Load replaces the content of an empty tree with the records of d, in any
+// order (children before parents is fine). It validates every record and the
+// structure they form (Check) and loads nothing if anything is wrong. The
+// commit hook is not called: the records come from the store. The tree's
+// sequence number becomes d.Seq.
+func (t *Tree) Load(d *Dump) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cur := t.cur.Load(); cur.orgs.Len() > 0 || cur.userCount > 0 {
+		return fmt.Errorf("orgtree: load: tree is not empty: %w", ErrInvalidArgument)
+	}
+	tx := t.begin()
+	defer tx.close()
+	if err := tx.load(d); err != nil {
+		return err
+	}
+	tx.st.seq = d.Seq
+	if err := (Snapshot{st: tx.st}).Check(); err != nil {
+		return fmt.Errorf("orgtree: load: %w", err)
+	}
+	t.cur.Store(tx.st)
+	return nil
+}
+
+func (tx *Tx) load(d *Dump) error {
+	st := tx.st
+	e := tx.edit
+	// Users first, so memberships can refer to them.
+	for i := range d.Users {
+		u := &d.Users[i].User
+		if err := validateUser(u); err != nil {
+			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, err)
+		}
+		if _, ok := st.userIDs.Get(u.ID); ok {
+			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, ErrExists)
+		}
+		if _, err := tx.insertUser(u, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano()); err != nil {
+			return fmt.Errorf("orgtree: load: %w", err)
+		}
+	}
+	// Nodes, without links.
+	parents := make([]string, 0, len(d.Nodes))
+	handles := make([]nid, 0, len(d.Nodes))
+	for i := range d.Nodes {
+		rec := &d.Nodes[i]
+		if err := tx.validateNodeRecord(rec); err != nil {
+			return fmt.Errorf("orgtree: load: node %q: %w", rec.ID, err)
+		}
+		r := &nodeRec{
+			edit: e, own: ownChildren | ownMembers | ownResources,
+			id: rec.ID, orgID: rec.OrgID, name: rec.Name, nameI18n: cloneI18n(rec.NameI18n),
+			description: rec.Description, descriptionI18n: cloneI18n(rec.DescriptionI18n),
+			code: rec.Code, order: rec.Order, externalID: rec.ExternalID, leaderUserID: rec.LeaderUserID,
+			created: rec.CreatedAt.UnixNano(), updated: rec.UpdatedAt.UnixNano(),
+			resources: cloneResources(rec.Resources),
+		}
+		sortResources(r.resources)
+		n := nid(st.nodes.Len())
+		st.nodes = st.nodes.Append(e, r)
+		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)
+		st.nodeCount++
+		parents = append(parents, rec.ParentID)
+		handles = append(handles, n)
+		tx.bumpTime(r.created, r.updated)
+	}
+	// Orgs.
+	for _, o := range d.Orgs {
+		if err := checkID(o.ID); err != nil {
+			return fmt.Errorf("orgtree: load: org %q: %w", o.ID, err)
+		}
+		if _, ok := st.orgs.Get(o.ID); ok {
+			return fmt.Errorf("orgtree: load: org %q: %w", o.ID, ErrExists)
+		}
+		root, r, ok := st.nodeByID(o.RootID)
+		if !ok || r.orgID != o.ID {
+			return fmt.Errorf("orgtree: load: org %q: root %q: %w", o.ID, o.RootID, ErrNotFound)
+		}
+		st.orgs = st.orgs.Set(e, o.ID, &orgRec{edit: e, id: o.ID, root: root, created: o.CreatedAt.UnixNano(), updated: o.UpdatedAt.UnixNano()})
+		tx.bumpTime(o.CreatedAt.UnixNano(), o.UpdatedAt.UnixNano())
+	}
+	// Links, codes and external ids.
+	for i, n := range handles {
+		r := st.node(n)
+		org, ok := st.orgs.Get(r.orgID)
+		if !ok {
+			return fmt.Errorf("orgtree: load: node %q: org %q: %w", r.id, r.orgID, ErrNotFound)
+		}
+		org = tx.mutOrg(r.orgID)
+		org.nodeCount++
+		if parents[i] == "" {
+			if org.root != n {
+				return fmt.Errorf("orgtree: load: node %q has no parent but is not the root of org %q: %w", r.id, r.orgID, ErrCorrupt)
+			}
+		} else {
+			p, pr, ok := st.nodeByID(parents[i])
+			if !ok {
+				return fmt.Errorf("orgtree: load: node %q: parent %q: %w", r.id, parents[i], ErrNotFound)
+			}
+			if pr.orgID != r.orgID {
+				return fmt.Errorf("orgtree: load: node %q: parent %q: %w", r.id, parents[i], ErrCrossOrg)
+			}
+			r.parent = p
+			pr.children = append(pr.children, n) // pr is owned: created above
+		}
+		if r.code != "" {
+			if _, dup := org.codes.Get(r.code); dup {
+				return fmt.Errorf("orgtree: load: node %q: code %q: %w", r.id, r.code, ErrDuplicateCode)
+			}
+			org.codes = org.codes.Set(e, r.code, n)
+		}
+		if r.externalID != "" {
+			if _, dup := org.extIDs.Get(r.externalID); dup {
+				return fmt.Errorf("orgtree: load: node %q: externalId %q: %w", r.id, r.externalID, ErrExists)
+			}
+			org.extIDs = org.extIDs.Set(e, r.externalID, n)
+		}
+	}
+	for _, n := range handles {
+		r := st.node(n)
+		slices.SortFunc(r.children, st.childCmp)
+	}
+	// Memberships.
+	for i := range d.Users {
+		u, ur, _ := st.userByID(d.Users[i].ID)
+		for _, m := range d.Users[i].Memberships {
+			n, nr, ok := st.nodeByID(m.NodeID)
+			if !ok {
+				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", ur.id, m.NodeID, ErrNotFound)
+			}
+			if nr.hasMember(u) {
+				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", ur.id, m.NodeID, ErrExists)
+			}
+			tx.link(n, u, m.JoinedAt.UnixNano())
+			tx.bumpTime(m.JoinedAt.UnixNano(), 0)
+		}
+		if main := d.Users[i].MainDepartmentID; main != "" {
+			n, nr, ok := st.nodeByID(main)
+			if !ok || !nr.hasMember(u) {
+				return fmt.Errorf("orgtree: load: user %q: main department %q: %w", ur.id, main, ErrNotMember)
+			}
+			st.user(u).main = n
+		}
+	}
+	return nil
+}
+
+// bumpTime keeps the monotonic clock ahead of loaded timestamps.
+func (tx *Tx) bumpTime(ts ...int64) {
+	for _, t := range ts {
+		if t > tx.st.lastTime {
+			tx.st.lastTime = t
+		}
+	}
+}
+
+// validateNodeRecord checks a stored node as AddNode would have.
+func (tx *Tx) validateNodeRecord(rec *NodeRecord) error {
+	if err := checkID(rec.ID); err != nil {
+		return err
+	}
+	if err := checkID(rec.OrgID); err != nil {
+		return fmt.Errorf("org id: %w", err)
+	}
+	if _, ok := tx.st.nodeIDs.Get(rec.ID); ok {
+		return ErrExists
+	}
+	f, err := tx.cleanFields("load", fieldsInput{
+		name: rec.Name, nameI18n: rec.NameI18n, code: rec.Code, description: rec.Description,
+		descriptionI18n: rec.DescriptionI18n, order: rec.Order, externalID: rec.ExternalID, leaderUserID: rec.LeaderUserID,
+	})
+	if err != nil {
+		return err
+	}
+	if f.name != rec.Name {
+		return fmt.Errorf("name %q is not trimmed: %w", rec.Name, ErrInvalidName)
+	}
+	for _, r := range rec.Resources {
+		if _, err := cleanResource(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

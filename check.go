@@ -1,0 +1,248 @@
+package orgtree
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// maxCheckErrors bounds the report of a badly broken tree.
+const maxCheckErrors = 1000
+
+type checker struct {
+	errs []error
+}
+
+func (c *checker) bad(format string, args ...any) {
+	if len(c.errs) < maxCheckErrors {
+		c.errs = append(c.errs, fmt.Errorf("orgtree: check: "+format+": %w", append(args, ErrCorrupt)...))
+	}
+}
+
+// Check walks every structure of this version — parent and child links,
+// sibling order, reachability from the org roots (no cycles, no orphans),
+// the id, code and external id indexes, both sides of every membership, main
+// departments, grants and all counts — and returns every broken invariant,
+// joined, each wrapping ErrCorrupt. It returns nil for a sound tree. It runs
+// in O(nodes + memberships) and is iterative.
+func (s Snapshot) Check() error {
+	st := s.st
+	c := &checker{}
+	if st.node(0) != nil || st.user(0) != nil {
+		c.bad("handle 0 is in use")
+	}
+	s.checkNodes(c)
+	s.checkOrgs(c)
+	s.checkUsers(c)
+	return errors.Join(c.errs...)
+}
+
+func (s Snapshot) checkNodes(c *checker) {
+	st := s.st
+	lim := st.cfg.limits
+	live, members := 0, 0
+	for i, r := range st.nodes.All() {
+		if r == nil {
+			continue
+		}
+		n := nid(i)
+		live++
+		members += len(r.members)
+		if got, ok := st.nodeIDs.Get(r.id); !ok || got != n {
+			c.bad("node %q: id index has %d, want %d", r.id, got, n)
+		}
+		o, ok := st.orgs.Get(r.orgID)
+		if !ok {
+			c.bad("node %q: org %q does not exist", r.id, r.orgID)
+		} else {
+			if r.parent == 0 && o.root != n {
+				c.bad("node %q has no parent but is not the root of org %q", r.id, r.orgID)
+			}
+			if r.code != "" {
+				if got, ok := o.codes.Get(r.code); !ok || got != n {
+					c.bad("node %q: code %q is not indexed to it", r.id, r.code)
+				}
+			}
+			if r.externalID != "" {
+				if got, ok := o.extIDs.Get(r.externalID); !ok || got != n {
+					c.bad("node %q: externalId %q is not indexed to it", r.id, r.externalID)
+				}
+			}
+		}
+		if r.parent != 0 {
+			p := st.node(r.parent)
+			switch {
+			case p == nil:
+				c.bad("node %q: parent handle %d is dead", r.id, r.parent)
+			case p.orgID != r.orgID:
+				c.bad("node %q in org %q has parent %q in org %q", r.id, r.orgID, p.id, p.orgID)
+			case !hasChild(st, p, n):
+				c.bad("node %q is not among the children of its parent %q", r.id, p.id)
+			}
+		}
+		for k, ch := range r.children {
+			cr := st.node(ch)
+			if cr == nil {
+				c.bad("node %q: child handle %d is dead", r.id, ch)
+				continue
+			}
+			if cr.parent != n {
+				c.bad("node %q lists child %q whose parent is another", r.id, cr.id)
+			}
+			if k > 0 && st.node(r.children[k-1]) != nil && st.childCmp(r.children[k-1], ch) >= 0 {
+				c.bad("node %q: children out of order at %d", r.id, k)
+			}
+		}
+		if name, err := cleanName(r.name, lim.MaxNameLength); err != nil || name != r.name {
+			c.bad("node %q: name %q is not valid", r.id, r.name)
+		}
+		if r.code != "" && checkCode(r.code) != nil {
+			c.bad("node %q: code %q is not valid", r.id, r.code)
+		}
+		if r.created > st.lastTime || r.updated > st.lastTime || r.created > r.updated {
+			c.bad("node %q: timestamps created %d updated %d beyond clock %d", r.id, r.created, r.updated, st.lastTime)
+		}
+		for k, m := range r.members {
+			if k > 0 && r.members[k-1].user >= m.user {
+				c.bad("node %q: members out of order at %d", r.id, k)
+			}
+			u := st.user(m.user)
+			if u == nil {
+				c.bad("node %q: member handle %d is dead", r.id, m.user)
+			} else if _, ok := slices.BinarySearch(u.depts, n); !ok {
+				c.bad("node %q lists member %q who does not list the node", r.id, u.id)
+			}
+		}
+		for k, res := range r.resources {
+			if k > 0 && resourceCmp(r.resources[k-1], res) >= 0 {
+				c.bad("node %q: resources out of order at %d", r.id, k)
+			}
+			if clean, err := cleanResource(res); err != nil || !slices.Equal(clean.Actions, res.Actions) {
+				c.bad("node %q: resource %q is not valid", r.id, res.Code)
+			}
+		}
+	}
+	if live != st.nodeCount || live != st.nodeIDs.Len() {
+		c.bad("%d live nodes, count says %d, id index has %d", live, st.nodeCount, st.nodeIDs.Len())
+	}
+	if members != st.memberships {
+		c.bad("%d memberships on the node side, count says %d", members, st.memberships)
+	}
+}
+
+// checkOrgs walks every org from its root: each live node must be reached
+// exactly once, which rules out cycles, orphans and shared children.
+func (s Snapshot) checkOrgs(c *checker) {
+	st := s.st
+	seen := make([]bool, st.nodes.Len())
+	reached := 0
+	for id, o := range st.orgs.All() {
+		if o.id != id {
+			c.bad("org %q is indexed as %q", o.id, id)
+		}
+		root := st.node(o.root)
+		if root == nil || root.orgID != id || root.parent != 0 {
+			c.bad("org %q: root handle %d is not a root of the org", id, o.root)
+			continue
+		}
+		count, codes, exts := 0, 0, 0
+		stack := []nid{o.root}
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			r := st.node(n)
+			if r == nil {
+				continue
+			}
+			if seen[n] {
+				c.bad("org %q: node %q reached twice (cycle or shared child)", id, r.id)
+				continue
+			}
+			seen[n] = true
+			count++
+			if r.orgID != id {
+				c.bad("org %q reaches node %q of org %q", id, r.id, r.orgID)
+			}
+			if r.code != "" {
+				codes++
+			}
+			if r.externalID != "" {
+				exts++
+			}
+			stack = append(stack, r.children...)
+		}
+		reached += count
+		if count != o.nodeCount {
+			c.bad("org %q: %d nodes reachable, count says %d", id, count, o.nodeCount)
+		}
+		if codes != o.codes.Len() {
+			c.bad("org %q: %d nodes have codes, code index has %d", id, codes, o.codes.Len())
+		}
+		if exts != o.extIDs.Len() {
+			c.bad("org %q: %d nodes have external ids, index has %d", id, exts, o.extIDs.Len())
+		}
+		for code, n := range o.codes.All() {
+			if r := st.node(n); r == nil || r.code != code || r.orgID != id {
+				c.bad("org %q: code %q indexed to a node without it", id, code)
+			}
+		}
+	}
+	if reached != st.nodeCount {
+		c.bad("%d nodes reachable from org roots, %d live (orphans)", reached, st.nodeCount)
+	}
+}
+
+func (s Snapshot) checkUsers(c *checker) {
+	st := s.st
+	live, depts, exts := 0, 0, 0
+	for i, r := range st.users.All() {
+		if r == nil {
+			continue
+		}
+		u := uid(i)
+		live++
+		depts += len(r.depts)
+		if got, ok := st.userIDs.Get(r.id); !ok || got != u {
+			c.bad("user %q: id index has %d, want %d", r.id, got, u)
+		}
+		if r.externalID != "" {
+			exts++
+			if got, ok := st.userExt.Get(r.externalID); !ok || got != u {
+				c.bad("user %q: externalId %q is not indexed to it", r.id, r.externalID)
+			}
+		}
+		for k, n := range r.depts {
+			if k > 0 && r.depts[k-1] >= n {
+				c.bad("user %q: departments out of order at %d", r.id, k)
+			}
+			nr := st.node(n)
+			if nr == nil {
+				c.bad("user %q: department handle %d is dead", r.id, n)
+			} else if !nr.hasMember(u) {
+				c.bad("user %q lists node %q which does not list the user", r.id, nr.id)
+			}
+		}
+		if r.main != 0 {
+			if _, ok := slices.BinarySearch(r.depts, r.main); !ok {
+				c.bad("user %q: main department handle %d is not one of its departments", r.id, r.main)
+			}
+		}
+	}
+	if live != st.userCount || live != st.userIDs.Len() {
+		c.bad("%d live users, count says %d, id index has %d", live, st.userCount, st.userIDs.Len())
+	}
+	if exts != st.userExt.Len() {
+		c.bad("%d users have external ids, index has %d", exts, st.userExt.Len())
+	}
+	if depts != st.memberships {
+		c.bad("%d memberships on the user side, count says %d", depts, st.memberships)
+	}
+}
+
+// Check runs Snapshot.Check on the newest version.
+func (t *Tree) Check() error { return t.Snapshot().Check() }
+
+func hasChild(st *state, p *nodeRec, n nid) bool {
+	_, ok := slices.BinarySearchFunc(p.children, n, st.childCmp)
+	return ok
+}

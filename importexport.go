@@ -1,0 +1,537 @@
+package orgtree
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// TreeNode is a node with its subtree: the nested form of export, import and
+// OrgTree. Its JSON uses the reference service's field names. Encoding and
+// decoding are iterative, so any depth works; the decoder checks types,
+// duplicate keys and trailing data.
+type TreeNode struct {
+	ID              string            // ignored by import unless ImportOptions.KeepIDs
+	OrgID           string            // likewise, on a root
+	Name            string            // required
+	NameI18n        map[string]string // locale → name
+	Description     string
+	DescriptionI18n map[string]string
+	Code            string
+	Order           int
+	ExternalID      string
+	LeaderUserID    string
+	Depth           int       // export only
+	Path            []string  // export only: ids from the root down to this node
+	Root            bool      // export only
+	CreatedAt       time.Time // export only: import stamps nodes afresh
+	UpdatedAt       time.Time // export only
+	Members         []User    // users; on import an id alone refers to an existing user
+	Resources       []Resource
+	Children        []*TreeNode
+}
+
+// ExportOptions trims an export.
+type ExportOptions struct {
+	// OmitMembers leaves out the members lists.
+	OmitMembers bool
+	// OmitPaths leaves out each node's id path. A path costs O(depth) per
+	// node, so very deep trees should be exported without.
+	OmitPaths bool
+}
+
+// ImportOptions controls where and how an import lands.
+type ImportOptions struct {
+	// ParentID, when set, puts every imported root under this existing node
+	// instead of making each root a new org.
+	ParentID string
+	// KeepIDs uses the document's node ids (and orgId of roots) instead of
+	// generating new ones; they must be free.
+	KeepIDs bool
+}
+
+// ExportOrg returns the whole tree of an org, with members unless opt says
+// otherwise. The result is a private copy.
+func (s Snapshot) ExportOrg(orgID string, opt ExportOptions) (*TreeNode, error) {
+	o, err := s.lookupOrg("export org", orgID)
+	if err != nil {
+		return nil, err
+	}
+	return s.st.buildTree(o.root, opt), nil
+}
+
+// OrgTree returns the nested tree of an org without members (the reference
+// SDK's treeify).
+func (s Snapshot) OrgTree(orgID string) (*TreeNode, error) {
+	return s.ExportOrg(orgID, ExportOptions{OmitMembers: true})
+}
+
+// ExportAll returns every org's tree, oldest org first.
+func (s Snapshot) ExportAll(opt ExportOptions) []*TreeNode {
+	orgs := s.sortedOrgs()
+	out := make([]*TreeNode, 0, len(orgs))
+	for _, o := range orgs {
+		out = append(out, s.st.buildTree(o.root, opt))
+	}
+	return out
+}
+
+func (s Snapshot) sortedOrgs() []*orgRec {
+	all := make([]*orgRec, 0, s.st.orgs.Len())
+	for _, o := range s.st.orgs.All() {
+		all = append(all, o)
+	}
+	slices.SortFunc(all, func(a, b *orgRec) int {
+		return cmp.Or(cmp.Compare(a.created, b.created), cmp.Compare(a.id, b.id))
+	})
+	return all
+}
+
+// buildTree copies the subtree of top into TreeNodes, iteratively.
+func (st *state) buildTree(top nid, opt ExportOptions) *TreeNode {
+	type frame struct {
+		n      nid
+		parent *TreeNode
+	}
+	var root *TreeNode
+	stack := []frame{{top, nil}}
+	for len(stack) > 0 {
+		f := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		r := st.node(f.n)
+		t := &TreeNode{
+			ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: cloneI18n(r.nameI18n),
+			Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
+			Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
+			Root: r.parent == 0, CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated),
+			Resources: cloneResources(r.resources), Children: make([]*TreeNode, 0, len(r.children)),
+		}
+		if f.parent == nil {
+			root = t
+			t.Depth = st.depthUpTo(f.n, maxInt)
+			if !opt.OmitPaths {
+				t.Path = make([]string, 0, t.Depth+1)
+				for _, a := range st.chain(f.n) {
+					t.Path = append(t.Path, a.id)
+				}
+			}
+		} else {
+			t.Depth = f.parent.Depth + 1
+			if !opt.OmitPaths {
+				t.Path = append(slices.Clip(f.parent.Path), r.id)
+			}
+			f.parent.Children = append(f.parent.Children, t)
+		}
+		if !opt.OmitMembers {
+			t.Members = st.sortedMembers(r)
+		}
+		for i := len(r.children) - 1; i >= 0; i-- {
+			stack = append(stack, frame{r.children[i], t})
+		}
+	}
+	return root
+}
+
+// sortedMembers lists a node's direct members in the default listing order.
+func (st *state) sortedMembers(r *nodeRec) []User {
+	if len(r.members) == 0 {
+		return []User{}
+	}
+	recs := make([]*userRec, len(r.members))
+	for i, m := range r.members {
+		recs[i] = st.user(m.user)
+	}
+	slices.SortFunc(recs, func(a, b *userRec) int { return SortCreatedAtDesc.cmp(SortCreatedAtDesc.key(a), SortCreatedAtDesc.key(b)) })
+	out := make([]User, len(recs))
+	for i, u := range recs {
+		out[i] = st.userValue(u)
+	}
+	return out
+}
+
+// ExportJSON writes one org (orgID set) as a JSON object, or every org
+// (orgID empty) as a JSON array, in the reference service's field names.
+func (s Snapshot) ExportJSON(w io.Writer, orgID string, opt ExportOptions) error {
+	if orgID == "" {
+		return WriteTreeJSON(w, s.ExportAll(opt), true, opt)
+	}
+	t, err := s.ExportOrg(orgID, opt)
+	if err != nil {
+		return err
+	}
+	return WriteTreeJSON(w, []*TreeNode{t}, false, opt)
+}
+
+// MarshalJSON encodes the subtree iteratively.
+func (t *TreeNode) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	err := WriteTreeJSON(&b, []*TreeNode{t}, false, ExportOptions{})
+	return b.Bytes(), err
+}
+
+// UnmarshalJSON decodes one node object with its subtree (no depth or size
+// limits other than DefaultLimits; use ParseTreeJSON to choose).
+func (t *TreeNode) UnmarshalJSON(data []byte) error {
+	roots, array, err := ParseTreeJSON(bytes.NewReader(data), DefaultLimits)
+	if err != nil {
+		return err
+	}
+	if array || len(roots) != 1 {
+		return fmt.Errorf("orgtree: decode node: $: expected one object: %w", ErrInvalidJSON)
+	}
+	*t = *roots[0]
+	return nil
+}
+
+// ImportJSON reads a nested document (one org as an object, several as an
+// array) and imports it with Import. The document is parsed before the
+// writer lock is taken, so a large import blocks other writers only while it
+// is applied.
+func (t *Tree) ImportJSON(r io.Reader, opt ImportOptions) ([]Org, error) {
+	roots, _, err := ParseTreeJSON(r, t.cfg.limits)
+	if err != nil {
+		return nil, err
+	}
+	return update1(t, func(tx *Tx) ([]Org, error) { return tx.Import(roots, opt) })
+}
+
+// ImportJSON is Tree.ImportJSON inside a transaction.
+func (tx *Tx) ImportJSON(r io.Reader, opt ImportOptions) ([]Org, error) {
+	roots, _, err := ParseTreeJSON(r, tx.st.cfg.limits)
+	if err != nil {
+		return nil, err
+	}
+	return tx.Import(roots, opt)
+}
+
+// importError collects the problems of an import, each with its JSON path.
+type importError struct {
+	errs []error
+}
+
+const maxImportErrors = 100
+
+func (e *importError) add(path string, err error) {
+	if len(e.errs) < maxImportErrors {
+		e.errs = append(e.errs, fmt.Errorf("orgtree: import: %s: %w", path, err))
+	}
+}
+
+func (e *importError) err() error { return errors.Join(e.errs...) }
+
+type plannedNode struct {
+	t      *TreeNode
+	f      fieldsInput
+	id     string
+	parent int // index into plan, -1 for a root
+	org    string
+	path   string
+}
+
+// Import adds the trees roots: each root becomes a new org, or with
+// opt.ParentID a child of that node. Everything is validated before anything
+// is applied; the error lists up to 100 problems, each naming the JSON path of
+// the bad element ($.children[2].name). Members are users: an entry with only
+// an id must name an existing user (or one defined elsewhere in the
+// document); an entry with more fields creates the user if it does not exist
+// yet. A member whose mainDepartmentId equals the id its node has in the
+// document gets that node as main department.
+func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
+	const op = "import"
+	if err := tx.writable(op); err != nil {
+		return nil, err
+	}
+	st := tx.st
+	lim := st.cfg.limits
+	var parent nid
+	var parentOrg *orgRec
+	baseDepth := -1
+	if opt.ParentID != "" {
+		p, pr, err := tx.lookupNode(op, opt.ParentID)
+		if err != nil {
+			return nil, err
+		}
+		parent, parentOrg = p, nil
+		parentOrg, _ = st.orgs.Get(pr.orgID)
+		baseDepth = st.depthUpTo(p, lim.MaxDepth)
+		if len(pr.children)+len(roots) > lim.MaxChildren {
+			return nil, fmt.Errorf("orgtree: %s: node %q would have more than %d children: %w", op, pr.id, lim.MaxChildren, ErrLimitExceeded)
+		}
+	}
+	var ie importError
+	var plan []plannedNode
+	codes := map[string]map[string]string{}  // org key → code → path
+	extIDs := map[string]map[string]string{} // org key → externalId → path
+	nodeIDs := map[string]string{}
+	orgIDs := map[string]string{}
+	users := map[string]*User{} // users the document defines
+	for ri, root := range roots {
+		rootPath := "$"
+		if len(roots) > 1 || opt.ParentID != "" {
+			rootPath = "$[" + strconv.Itoa(ri) + "]"
+		}
+		orgKey := "#" + strconv.Itoa(ri)
+		if parentOrg != nil {
+			orgKey = parentOrg.id
+		} else {
+			orgID := ""
+			if opt.KeepIDs && root.OrgID != "" {
+				orgID = root.OrgID
+			} else {
+				var err error
+				orgID, err = tx.newID(op, func(id string) bool { _, ok := st.orgs.Get(id); return ok || orgIDs[id] != "" })
+				if err != nil {
+					return nil, err
+				}
+			}
+			if err := checkID(orgID); err != nil {
+				ie.add(rootPath+".orgId", err)
+			} else if _, taken := st.orgs.Get(orgID); taken || orgIDs[orgID] != "" {
+				ie.add(rootPath+".orgId", fmt.Errorf("org %q: %w", orgID, ErrExists))
+			}
+			orgIDs[orgID] = rootPath
+			orgKey = orgID
+		}
+		type frame struct {
+			t      *TreeNode
+			path   string
+			parent int
+			depth  int
+		}
+		stack := []frame{{root, rootPath, -1, baseDepth + 1}}
+		for len(stack) > 0 {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if f.t == nil {
+				ie.add(f.path, fmt.Errorf("null node: %w", ErrInvalidJSON))
+				continue
+			}
+			if len(plan) >= lim.MaxImportNodes {
+				return nil, fmt.Errorf("orgtree: %s: more than %d nodes: %w", op, lim.MaxImportNodes, ErrLimitExceeded)
+			}
+			if f.depth > lim.MaxDepth {
+				ie.add(f.path, fmt.Errorf("depth %d > %d: %w", f.depth, lim.MaxDepth, ErrLimitExceeded))
+				continue
+			}
+			if len(f.t.Children) > lim.MaxChildren {
+				ie.add(f.path+".children", fmt.Errorf("%d children > %d: %w", len(f.t.Children), lim.MaxChildren, ErrLimitExceeded))
+			}
+			p := plannedNode{t: f.t, parent: f.parent, org: orgKey, path: f.path}
+			var err error
+			p.f, err = tx.cleanFields(op, fieldsInput{
+				name: f.t.Name, nameI18n: f.t.NameI18n, code: f.t.Code, description: f.t.Description,
+				descriptionI18n: f.t.DescriptionI18n, order: f.t.Order, externalID: f.t.ExternalID, leaderUserID: f.t.LeaderUserID,
+			})
+			if err != nil {
+				ie.add(f.path, errors.Unwrap(err))
+			}
+			tx.planUnique(&ie, f.path+".code", codes, orgKey, p.f.code, parentOrg, true)
+			tx.planUnique(&ie, f.path+".externalId", extIDs, orgKey, p.f.externalID, parentOrg, false)
+			if opt.KeepIDs && f.t.ID != "" {
+				p.id = f.t.ID
+			} else {
+				p.id, err = tx.newID(op, func(id string) bool { _, ok := st.nodeIDs.Get(id); return ok || nodeIDs[id] != "" })
+				if err != nil {
+					return nil, err
+				}
+			}
+			if err := checkID(p.id); err != nil {
+				ie.add(f.path+".id", err)
+			} else if _, taken := st.nodeIDs.Get(p.id); taken || nodeIDs[p.id] != "" {
+				ie.add(f.path+".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
+			}
+			nodeIDs[p.id] = f.path
+			tx.planMembers(&ie, f.path, f.t.Members, users)
+			seenRes := map[[2]string]bool{}
+			for i, res := range f.t.Resources {
+				clean, err := cleanResource(res)
+				key := [2]string{clean.Namespace, clean.Code}
+				if err == nil && seenRes[key] {
+					err = fmt.Errorf("resource %q in namespace %q granted twice: %w", res.Code, res.Namespace, ErrInvalidArgument)
+				}
+				if err != nil {
+					ie.add(f.path+".resources["+strconv.Itoa(i)+"]", err)
+				}
+				seenRes[key] = true
+			}
+			idx := len(plan)
+			plan = append(plan, p)
+			for i := len(f.t.Children) - 1; i >= 0; i-- {
+				stack = append(stack, frame{f.t.Children[i], f.path + ".children[" + strconv.Itoa(i) + "]", idx, f.depth + 1})
+			}
+		}
+	}
+	// Member ids that only refer must exist in the tree or the document.
+	for _, p := range plan {
+		for i, m := range p.t.Members {
+			if _, ok := st.userIDs.Get(m.ID); !ok && users[m.ID] == nil && m.ID != "" {
+				ie.add(p.path+".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q: %w", m.ID, ErrNotFound))
+			}
+		}
+	}
+	if err := ie.err(); err != nil {
+		return nil, err
+	}
+	return tx.applyImport(plan, parent, users), nil
+}
+
+// planUnique checks that value is unique in the document's org and, when
+// importing under an existing node, in that org.
+func (tx *Tx) planUnique(ie *importError, path string, seen map[string]map[string]string, org, value string, existing *orgRec, isCode bool) {
+	if value == "" {
+		return
+	}
+	sentinel := ErrExists
+	if isCode {
+		sentinel = ErrDuplicateCode
+	}
+	if seen[org] == nil {
+		seen[org] = map[string]string{}
+	}
+	if first, dup := seen[org][value]; dup {
+		ie.add(path, fmt.Errorf("%q also used at %s: %w", value, first, sentinel))
+		return
+	}
+	seen[org][value] = path
+	if existing != nil {
+		idx := existing.extIDs
+		if isCode {
+			idx = existing.codes
+		}
+		if _, taken := idx.Get(value); taken {
+			ie.add(path, fmt.Errorf("%q already used in org %q: %w", value, existing.id, sentinel))
+		}
+	}
+}
+
+// planMembers validates member entries and records the users the document defines.
+func (tx *Tx) planMembers(ie *importError, path string, members []User, users map[string]*User) {
+	seen := map[string]bool{}
+	for i, m := range members {
+		mp := path + ".members[" + strconv.Itoa(i) + "]"
+		if m.ID == "" {
+			ie.add(mp+".id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
+			continue
+		}
+		if seen[m.ID] {
+			ie.add(mp, fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
+			continue
+		}
+		seen[m.ID] = true
+		u := m
+		u.MainDepartmentID = ""
+		if err := validateUser(&u); err != nil {
+			ie.add(mp, err)
+			continue
+		}
+		defines := u != User{ID: u.ID}
+		if _, exists := tx.st.userIDs.Get(u.ID); exists || !defines || users[u.ID] != nil {
+			continue
+		}
+		if u.ExternalID != "" {
+			if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
+				ie.add(mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
+				continue
+			}
+			for _, other := range users {
+				if other.ExternalID == u.ExternalID {
+					ie.add(mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
+				}
+			}
+		}
+		users[u.ID] = &u
+	}
+}
+
+// applyImport applies a validated plan; it cannot fail.
+func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User) []Org {
+	st := tx.st
+	ids := make([]string, 0, len(users))
+	for id := range users {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		u := users[id]
+		created := u.CreatedAt.UnixNano()
+		if u.CreatedAt.IsZero() {
+			created = tx.now()
+		}
+		updated := u.UpdatedAt.UnixNano()
+		if u.UpdatedAt.IsZero() {
+			updated = created
+		}
+		_, _ = tx.insertUser(u, created, updated) // validated: cannot fail
+	}
+	handles := make([]nid, len(plan))
+	var orgs []Org
+	for i, p := range plan {
+		now := tx.now()
+		var n nid
+		switch {
+		case p.parent >= 0:
+			parentNode := st.node(handles[p.parent])
+			n = tx.insertNode(tx.mutOrg(parentNode.orgID), handles[p.parent], p.id, p.f, now)
+		case parent != 0:
+			n = tx.insertNode(tx.mutOrg(st.node(parent).orgID), parent, p.id, p.f, now)
+		default:
+			o := &orgRec{edit: tx.edit, id: p.org, created: now, updated: now}
+			st.orgs = st.orgs.Set(tx.edit, p.org, o)
+			tx.dirty.orgs[p.org] = struct{}{}
+			n = tx.insertNode(o, 0, p.id, p.f, now)
+			o.root = n
+			orgs = append(orgs, tx.orgValue(o))
+		}
+		handles[i] = n
+		if len(p.t.Resources) > 0 {
+			w := tx.mutNode(n)
+			for _, res := range p.t.Resources {
+				clean, _ := cleanResource(res)
+				w.resources = append(w.resources, clean)
+			}
+			sortResources(w.resources)
+		}
+		for _, m := range p.t.Members {
+			u, _ := st.userIDs.Get(m.ID)
+			if !st.node(n).hasMember(u) {
+				tx.link(n, u, tx.now())
+			}
+			if m.MainDepartmentID != "" && m.MainDepartmentID == p.t.ID {
+				tx.mutUser(u).main = n
+			}
+		}
+	}
+	if orgs == nil {
+		orgs = []Org{}
+	}
+	return orgs
+}
+
+// Export helpers on Tree.
+
+// ExportOrg returns the tree of an org; see Snapshot.ExportOrg.
+func (t *Tree) ExportOrg(orgID string, opt ExportOptions) (*TreeNode, error) {
+	return t.Snapshot().ExportOrg(orgID, opt)
+}
+
+// OrgTree returns the nested tree of an org without members.
+func (t *Tree) OrgTree(orgID string) (*TreeNode, error) { return t.Snapshot().OrgTree(orgID) }
+
+// ExportAll returns every org's tree, oldest org first.
+func (t *Tree) ExportAll(opt ExportOptions) []*TreeNode { return t.Snapshot().ExportAll(opt) }
+
+// ExportJSON writes one org, or all orgs when orgID is empty, as JSON from
+// one snapshot: writers are not blocked while it runs.
+func (t *Tree) ExportJSON(w io.Writer, orgID string, opt ExportOptions) error {
+	return t.Snapshot().ExportJSON(w, orgID, opt)
+}
+
+// Import adds nested trees; see Tx.Import.
+func (t *Tree) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
+	return update1(t, func(tx *Tx) ([]Org, error) { return tx.Import(roots, opt) })
+}

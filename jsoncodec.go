@@ -1,0 +1,761 @@
+package orgtree
+
+import (
+	"bufio"
+	"encoding/json"
+
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// jsonTime is the timestamp format of exports: RFC 3339 in UTC with as many
+// fractional digits as needed, so stored nanoseconds survive a round trip.
+const jsonTime = time.RFC3339Nano
+
+// WriteTreeJSON writes trees as JSON: one object when asArray is false and
+// there is exactly one tree, an array otherwise. It never recurses, so trees
+// of any depth are written with constant stack.
+func WriteTreeJSON(w io.Writer, trees []*TreeNode, asArray bool, opt ExportOptions) error {
+	if !asArray && len(trees) != 1 {
+		return fmt.Errorf("orgtree: write JSON: %d trees need an array: %w", len(trees), ErrInvalidArgument)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	jw := jsonWriter{w: bw}
+	if asArray {
+		jw.raw("[")
+	}
+	// The stack holds the nodes still to write; a nil entry closes the
+	// children array and object of the node that opened it.
+	type item struct {
+		t     *TreeNode
+		first bool // first element of its array
+	}
+	for ti, top := range trees {
+		stack := []item{{top, ti == 0}}
+		for len(stack) > 0 && jw.err == nil {
+			it := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if it.t == nil {
+				jw.raw("]}")
+				continue
+			}
+			if !it.first {
+				jw.raw(",")
+			}
+			jw.nodeHead(it.t, opt)
+			jw.raw(`,"children":[`)
+			stack = append(stack, item{})
+			for i := len(it.t.Children) - 1; i >= 0; i-- {
+				stack = append(stack, item{it.t.Children[i], i == 0})
+			}
+		}
+	}
+	if asArray {
+		jw.raw("]")
+	}
+	jw.raw("\n")
+	if jw.err != nil {
+		return jw.err
+	}
+	return bw.Flush()
+}
+
+type jsonWriter struct {
+	w   *bufio.Writer
+	buf []byte
+	err error
+}
+
+func (j *jsonWriter) raw(s string) {
+	if j.err == nil {
+		_, j.err = j.w.WriteString(s)
+	}
+}
+
+func (j *jsonWriter) flush() {
+	if j.err == nil {
+		_, j.err = j.w.Write(j.buf)
+	}
+	j.buf = j.buf[:0]
+}
+
+// nodeHead writes a node object up to (not including) its children.
+func (j *jsonWriter) nodeHead(t *TreeNode, opt ExportOptions) {
+	b := j.buf[:0]
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, t.ID)
+	b = append(b, `,"orgId":`...)
+	b = appendJSONString(b, t.OrgID)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, t.Name)
+	b = append(b, `,"nameI18n":`...)
+	b = appendI18n(b, t.NameI18n)
+	b = append(b, `,"description":`...)
+	b = appendJSONString(b, t.Description)
+	b = append(b, `,"descriptionI18n":`...)
+	b = appendI18n(b, t.DescriptionI18n)
+	b = append(b, `,"code":`...)
+	b = appendOptString(b, t.Code)
+	b = append(b, `,"order":`...)
+	b = strconv.AppendInt(b, int64(t.Order), 10)
+	b = append(b, `,"externalId":`...)
+	b = appendOptString(b, t.ExternalID)
+	b = append(b, `,"leaderUserId":`...)
+	b = appendOptString(b, t.LeaderUserID)
+	b = append(b, `,"depth":`...)
+	b = strconv.AppendInt(b, int64(t.Depth), 10)
+	if !opt.OmitPaths {
+		b = append(b, `,"path":[`...)
+		for i, id := range t.Path {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, id)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"root":`...)
+	b = strconv.AppendBool(b, t.Root)
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, t.CreatedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = appendTime(b, t.UpdatedAt)
+	if !opt.OmitMembers {
+		b = append(b, `,"members":[`...)
+		for i := range t.Members {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendUser(b, &t.Members[i])
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"resources":[`...)
+	for i, r := range t.Resources {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"namespace":`...)
+		b = appendJSONString(b, r.Namespace)
+		b = append(b, `,"code":`...)
+		b = appendJSONString(b, r.Code)
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, string(r.Type))
+		b = append(b, `,"actions":[`...)
+		for k, a := range r.Actions {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, "]}"...)
+	}
+	b = append(b, ']')
+	j.buf = b
+	j.flush()
+}
+
+func appendUser(b []byte, u *User) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, u.ID)
+	for _, f := range [...]struct{ k, v string }{
+		{`,"name":`, u.Name}, {`,"username":`, u.Username}, {`,"email":`, u.Email}, {`,"phone":`, u.Phone},
+		{`,"externalId":`, u.ExternalID}, {`,"mainDepartmentId":`, u.MainDepartmentID},
+	} {
+		b = append(b, f.k...)
+		b = appendOptString(b, f.v)
+	}
+	b = append(b, `,"createdAt":`...)
+	b = appendTime(b, u.CreatedAt)
+	b = append(b, `,"updatedAt":`...)
+	b = appendTime(b, u.UpdatedAt)
+	return append(b, '}')
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, jsonTime)
+	return append(b, '"')
+}
+
+func appendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, s)
+}
+
+func appendI18n(b []byte, m map[string]string) []byte {
+	if len(m) == 0 {
+		return append(b, "null"...)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as a JSON string. Invalid UTF-8 becomes U+FFFD;
+// control characters and U+2028/U+2029 are escaped.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// maxSkipDepth bounds the nesting of values the decoder skips (unknown fields).
+const maxSkipDepth = 64
+
+// treeParser decodes nested documents with json.Decoder tokens and an
+// explicit stack: no recursion, whatever the depth.
+type treeParser struct {
+	dec   *json.Decoder
+	lim   Limits
+	nodes int
+}
+
+type parseError struct {
+	path string
+	err  error
+}
+
+func (e *parseError) Error() string { return "orgtree: parse: " + e.path + ": " + e.err.Error() }
+func (e *parseError) Unwrap() error { return e.err }
+
+func (p *treeParser) fail(path string, format string, args ...any) error {
+	return &parseError{path: path, err: fmt.Errorf(format+" (at byte %d): %w", append(args, p.dec.InputOffset(), ErrInvalidJSON)...)}
+}
+
+func (p *treeParser) token(path string) (json.Token, error) {
+	tok, err := p.dec.Token()
+	if err == io.EOF {
+		return nil, p.fail(path, "unexpected end of document")
+	}
+	if err != nil {
+		return nil, p.fail(path, "%v", err)
+	}
+	return tok, nil
+}
+
+// ParseTreeJSON decodes a document holding one tree (an object) or several
+// (an array of objects). It enforces lim.MaxDepth, lim.MaxImportNodes and
+// rejects wrong types, duplicate keys and trailing data; every error names
+// the JSON path of the bad element and wraps ErrInvalidJSON or
+// ErrLimitExceeded. Unknown fields are skipped, so exports of the reference
+// service import as they are.
+func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err error) {
+	lim = lim.withDefaults()
+	p := &treeParser{dec: json.NewDecoder(r), lim: lim}
+	p.dec.UseNumber()
+	tok, err := p.token("$")
+	if err != nil {
+		return nil, false, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		t, err := p.tree("$")
+		if err != nil {
+			return nil, false, err
+		}
+		trees = append(trees, t)
+	case json.Delim('['):
+		array = true
+		for i := 0; ; i++ {
+			path := "$[" + strconv.Itoa(i) + "]"
+			tok, err := p.token(path)
+			if err != nil {
+				return nil, false, err
+			}
+			if tok == json.Delim(']') {
+				break
+			}
+			if tok != json.Delim('{') {
+				return nil, false, p.fail(path, "expected an object, found %v", tok)
+			}
+			t, err := p.tree(path)
+			if err != nil {
+				return nil, false, err
+			}
+			trees = append(trees, t)
+		}
+	default:
+		return nil, false, p.fail("$", "expected an object or an array, found %v", tok)
+	}
+	if _, err := p.dec.Token(); err != io.EOF {
+		return nil, false, p.fail("$", "trailing data after the document")
+	}
+	return trees, array, nil
+}
+
+// tree decodes one node object (its '{' already read) with its subtree.
+func (p *treeParser) tree(path string) (*TreeNode, error) {
+	type frame struct {
+		t          *TreeNode
+		path       string
+		depth      int
+		seen       map[string]bool
+		inChildren bool
+	}
+	root := &TreeNode{}
+	stack := []*frame{{t: root, path: path, seen: map[string]bool{}}}
+	p.nodes++
+	for len(stack) > 0 {
+		f := stack[len(stack)-1]
+		if f.inChildren {
+			cpath := f.path + ".children[" + strconv.Itoa(len(f.t.Children)) + "]"
+			tok, err := p.token(cpath)
+			if err != nil {
+				return nil, err
+			}
+			if tok == json.Delim(']') {
+				f.inChildren = false
+				continue
+			}
+			if tok != json.Delim('{') {
+				return nil, p.fail(cpath, "expected a node object, found %v", tok)
+			}
+			if f.depth+1 > p.lim.MaxDepth {
+				return nil, &parseError{cpath, fmt.Errorf("nesting deeper than %d: %w", p.lim.MaxDepth, ErrLimitExceeded)}
+			}
+			if p.nodes++; p.nodes > p.lim.MaxImportNodes {
+				return nil, &parseError{cpath, fmt.Errorf("more than %d nodes: %w", p.lim.MaxImportNodes, ErrLimitExceeded)}
+			}
+			child := &TreeNode{}
+			f.t.Children = append(f.t.Children, child)
+			stack = append(stack, &frame{t: child, path: cpath, depth: f.depth + 1, seen: map[string]bool{}})
+			continue
+		}
+		tok, err := p.token(f.path)
+		if err != nil {
+			return nil, err
+		}
+		if tok == json.Delim('}') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		key, _ := tok.(string)
+		kpath := f.path + "." + key
+		if f.seen[key] {
+			return nil, p.fail(kpath, "duplicate key %q", key)
+		}
+		f.seen[key] = true
+		if key == "children" {
+			tok, err := p.token(kpath)
+			if err != nil {
+				return nil, err
+			}
+			switch tok {
+			case nil:
+			case json.Delim('['):
+				f.inChildren = true
+			default:
+				return nil, p.fail(kpath, "expected an array of nodes, found %v", tok)
+			}
+			continue
+		}
+		if err := p.field(f.t, key, kpath); err != nil {
+			return nil, err
+		}
+	}
+	return root, nil
+}
+
+// field decodes the value of one non-children key of a node object.
+func (p *treeParser) field(t *TreeNode, key, path string) error {
+	var err error
+	switch key {
+	case "id":
+		t.ID, err = p.str(path)
+	case "orgId":
+		t.OrgID, err = p.str(path)
+	case "name":
+		t.Name, err = p.str(path)
+	case "description":
+		t.Description, err = p.str(path)
+	case "code":
+		t.Code, err = p.str(path)
+	case "externalId":
+		t.ExternalID, err = p.str(path)
+	case "leaderUserId":
+		t.LeaderUserID, err = p.str(path)
+	case "nameI18n":
+		t.NameI18n, err = p.i18n(path)
+	case "descriptionI18n":
+		t.DescriptionI18n, err = p.i18n(path)
+	case "order":
+		t.Order, err = p.int(path)
+	case "depth":
+		t.Depth, err = p.int(path)
+	case "createdAt":
+		t.CreatedAt, err = p.time(path)
+	case "updatedAt":
+		t.UpdatedAt, err = p.time(path)
+	case "root":
+		var tok json.Token
+		if tok, err = p.token(path); err == nil {
+			b, ok := tok.(bool)
+			if !ok && tok != nil {
+				return p.fail(path, "expected true or false, found %v", tok)
+			}
+			t.Root = b
+		}
+	case "path":
+		t.Path, err = p.strings(path)
+	case "members":
+		t.Members, err = p.members(path)
+	case "resources":
+		t.Resources, err = p.resources(path)
+	default:
+		err = p.skip(path)
+	}
+	return err
+}
+
+// str decodes a string or null ("").
+func (p *treeParser) str(path string) (string, error) {
+	tok, err := p.token(path)
+	if err != nil {
+		return "", err
+	}
+	switch v := tok.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	}
+	return "", p.fail(path, "expected a string, found %v", tok)
+}
+
+func (p *treeParser) int(path string) (int, error) {
+	tok, err := p.token(path)
+	if err != nil {
+		return 0, err
+	}
+	switch v := tok.(type) {
+	case nil:
+		return 0, nil
+	case json.Number:
+		n, err := strconv.ParseInt(v.String(), 10, 32)
+		if err != nil {
+			return 0, p.fail(path, "expected a 32-bit integer, found %s", v)
+		}
+		return int(n), nil
+	}
+	return 0, p.fail(path, "expected an integer, found %v", tok)
+}
+
+func (p *treeParser) time(path string) (time.Time, error) {
+	s, err := p.str(path)
+	if err != nil || s == "" {
+		return time.Time{}, err
+	}
+	t, perr := time.Parse(time.RFC3339Nano, s)
+	if perr != nil {
+		return time.Time{}, p.fail(path, "expected an RFC 3339 time, found %q", s)
+	}
+	return t, nil
+}
+
+// strings decodes an array of strings or null.
+func (p *treeParser) strings(path string) ([]string, error) {
+	tok, err := p.token(path)
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		return nil, p.fail(path, "expected an array of strings, found %v", tok)
+	}
+	out := []string{}
+	for i := 0; ; i++ {
+		ipath := path + "[" + strconv.Itoa(i) + "]"
+		tok, err := p.token(ipath)
+		if err != nil {
+			return nil, err
+		}
+		if tok == json.Delim(']') {
+			return out, nil
+		}
+		s, ok := tok.(string)
+		if !ok {
+			return nil, p.fail(ipath, "expected a string, found %v", tok)
+		}
+		out = append(out, s)
+	}
+}
+
+// i18n decodes a locale → text object, null, or a string holding such an
+// object (the reference service stores i18n as a JSON string).
+func (p *treeParser) i18n(path string) (map[string]string, error) {
+	tok, err := p.token(path)
+	if err != nil {
+		return nil, err
+	}
+	switch v := tok.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if v == "" {
+			return nil, nil
+		}
+		var m map[string]string
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			return nil, p.fail(path, "string does not hold a JSON object of strings")
+		}
+		return m, nil
+	case json.Delim:
+		if v != '{' {
+			break
+		}
+		m := map[string]string{}
+		for {
+			tok, err := p.token(path)
+			if err != nil {
+				return nil, err
+			}
+			if tok == json.Delim('}') {
+				return m, nil
+			}
+			k := tok.(string)
+			if _, dup := m[k]; dup {
+				return nil, p.fail(path+"."+k, "duplicate key %q", k)
+			}
+			if m[k], err = p.str(path + "." + k); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, p.fail(path, "expected an object of strings, found %v", tok)
+}
+
+// members decodes an array whose entries are user ids or user objects.
+func (p *treeParser) members(path string) ([]User, error) {
+	tok, err := p.token(path)
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		return nil, p.fail(path, "expected an array of users, found %v", tok)
+	}
+	out := []User{}
+	for i := 0; ; i++ {
+		ipath := path + "[" + strconv.Itoa(i) + "]"
+		tok, err := p.token(ipath)
+		if err != nil {
+			return nil, err
+		}
+		switch v := tok.(type) {
+		case string:
+			out = append(out, User{ID: v})
+			continue
+		case json.Delim:
+			if v == ']' {
+				return out, nil
+			}
+			if v == '{' {
+				u, err := p.user(ipath)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, u)
+				continue
+			}
+		}
+		return nil, p.fail(ipath, "expected a user id or a user object, found %v", tok)
+	}
+}
+
+func (p *treeParser) user(path string) (User, error) {
+	var u User
+	seen := map[string]bool{}
+	for {
+		tok, err := p.token(path)
+		if err != nil {
+			return u, err
+		}
+		if tok == json.Delim('}') {
+			return u, nil
+		}
+		key := tok.(string)
+		kpath := path + "." + key
+		if seen[key] {
+			return u, p.fail(kpath, "duplicate key %q", key)
+		}
+		seen[key] = true
+		var dst *string
+		switch key {
+		case "id":
+			dst = &u.ID
+		case "name":
+			dst = &u.Name
+		case "username":
+			dst = &u.Username
+		case "email":
+			dst = &u.Email
+		case "phone":
+			dst = &u.Phone
+		case "externalId":
+			dst = &u.ExternalID
+		case "mainDepartmentId":
+			dst = &u.MainDepartmentID
+		case "createdAt":
+			u.CreatedAt, err = p.time(kpath)
+		case "updatedAt":
+			u.UpdatedAt, err = p.time(kpath)
+		default:
+			err = p.skip(kpath)
+		}
+		if dst != nil {
+			*dst, err = p.str(kpath)
+		}
+		if err != nil {
+			return u, err
+		}
+	}
+}
+
+func (p *treeParser) resources(path string) ([]Resource, error) {
+	tok, err := p.token(path)
+	if err != nil || tok == nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		return nil, p.fail(path, "expected an array of resources, found %v", tok)
+	}
+	var out []Resource
+	for i := 0; ; i++ {
+		ipath := path + "[" + strconv.Itoa(i) + "]"
+		tok, err := p.token(ipath)
+		if err != nil {
+			return nil, err
+		}
+		if tok == json.Delim(']') {
+			return out, nil
+		}
+		if tok != json.Delim('{') {
+			return nil, p.fail(ipath, "expected a resource object, found %v", tok)
+		}
+		var r Resource
+		seen := map[string]bool{}
+		for {
+			tok, err := p.token(ipath)
+			if err != nil {
+				return nil, err
+			}
+			if tok == json.Delim('}') {
+				break
+			}
+			key := tok.(string)
+			kpath := ipath + "." + key
+			if seen[key] {
+				return nil, p.fail(kpath, "duplicate key %q", key)
+			}
+			seen[key] = true
+			switch key {
+			case "namespace":
+				r.Namespace, err = p.str(kpath)
+			case "code":
+				r.Code, err = p.str(kpath)
+			case "type":
+				var s string
+				s, err = p.str(kpath)
+				r.Type = ResourceType(s)
+			case "actions":
+				r.Actions, err = p.strings(kpath)
+			default:
+				err = p.skip(kpath)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, r)
+	}
+}
+
+// skip reads and drops one value of any shape, nesting at most maxSkipDepth.
+func (p *treeParser) skip(path string) error {
+	depth := 0
+	for {
+		tok, err := p.token(path)
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				if depth++; depth > maxSkipDepth {
+					return p.fail(path, "value nested deeper than %d", maxSkipDepth)
+				}
+			default:
+				depth--
+			}
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+

@@ -1,0 +1,726 @@
+package orgtree
+
+import (
+	"cmp"
+	"fmt"
+	"iter"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Node is a department, or the root node of an org. Values returned by the
+// API are copies: changing them changes nothing in the tree.
+type Node struct {
+	ID              string            `json:"id"`
+	OrgID           string            `json:"orgId"`
+	ParentID        string            `json:"parentId,omitempty"` // empty for a root
+	Name            string            `json:"name"`
+	NameI18n        map[string]string `json:"nameI18n,omitempty"` // locale → name
+	Description     string            `json:"description"`
+	DescriptionI18n map[string]string `json:"descriptionI18n,omitempty"`
+	Code            string            `json:"code,omitempty"` // unique within the org when set
+	Order           int               `json:"order"`          // siblings sort by larger order first
+	ExternalID      string            `json:"externalId,omitempty"`
+	LeaderUserID    string            `json:"leaderUserId,omitempty"`
+	CreatedAt       time.Time         `json:"createdAt"`
+	UpdatedAt       time.Time         `json:"updatedAt"`
+}
+
+// IsRoot reports whether n is the root node of its org.
+func (n Node) IsRoot() bool { return n.ParentID == "" }
+
+// NodeInput describes a node to add. ParentID and Name are required.
+type NodeInput struct {
+	ID              string // generated when empty
+	OrgID           string // optional; must be the parent's org when set
+	ParentID        string
+	Name            string
+	NameI18n        map[string]string
+	Code            string
+	Description     string
+	DescriptionI18n map[string]string
+	Order           int
+	ExternalID      string // the id of this department in a provider (see package reconcile)
+	LeaderUserID    string
+}
+
+// NodeUpdate is a partial update: nil fields are left as they are. For the
+// i18n maps, nil means "keep" and an empty non-nil map means "clear". An empty
+// Code, ExternalID or LeaderUserID clears the field.
+type NodeUpdate struct {
+	Name            *string
+	NameI18n        map[string]string
+	Code            *string
+	Description     *string
+	DescriptionI18n map[string]string
+	Order           *int
+	ExternalID      *string
+	LeaderUserID    *string
+}
+
+// Ptr returns a pointer to v, for filling NodeUpdate and UserUpdate.
+func Ptr[T any](v T) *T { return &v }
+
+// DeleteMode says what DeleteNode does with a node that has children or members.
+type DeleteMode int
+
+const (
+	// Cascade deletes the node with its whole subtree and every membership in it.
+	Cascade DeleteMode = iota
+	// RefuseNonEmpty fails with ErrNotEmpty if the node has children or members.
+	RefuseNonEmpty
+)
+
+type fieldsInput struct {
+	name            string
+	nameI18n        map[string]string
+	code            string
+	description     string
+	descriptionI18n map[string]string
+	order           int
+	externalID      string
+	leaderUserID    string
+}
+
+func (f fieldsInput) equal(g fieldsInput) bool {
+	return f.name == g.name && f.code == g.code && f.description == g.description && f.order == g.order &&
+		f.externalID == g.externalID && f.leaderUserID == g.leaderUserID &&
+		maps.Equal(f.nameI18n, g.nameI18n) && maps.Equal(f.descriptionI18n, g.descriptionI18n)
+}
+
+func (r *nodeRec) fields() fieldsInput {
+	return fieldsInput{
+		name: r.name, nameI18n: r.nameI18n, code: r.code, description: r.description,
+		descriptionI18n: r.descriptionI18n, order: r.order, externalID: r.externalID, leaderUserID: r.leaderUserID,
+	}
+}
+
+// cleanFields validates node fields and returns them normalised (trimmed
+// names, private copies of the maps).
+func (s Snapshot) cleanFields(op string, f fieldsInput) (fieldsInput, error) {
+	lim := s.st.cfg.limits
+	var err error
+	wrap := func(e error) error { return fmt.Errorf("orgtree: %s: %w", op, e) }
+	if f.name, err = cleanName(f.name, lim.MaxNameLength); err != nil {
+		return f, wrap(err)
+	}
+	if f.nameI18n, err = checkI18n("nameI18n", f.nameI18n, true, lim); err != nil {
+		return f, wrap(err)
+	}
+	if err = checkText("description", f.description, lim.MaxDescriptionLength); err != nil {
+		return f, wrap(err)
+	}
+	if f.descriptionI18n, err = checkI18n("descriptionI18n", f.descriptionI18n, false, lim); err != nil {
+		return f, wrap(err)
+	}
+	if f.code != "" {
+		if err = checkCode(f.code); err != nil {
+			return f, wrap(err)
+		}
+	}
+	if err = checkRef("externalId", f.externalID); err != nil {
+		return f, wrap(err)
+	}
+	if err = checkRef("leaderUserId", f.leaderUserID); err != nil {
+		return f, wrap(err)
+	}
+	return f, nil
+}
+
+// checkUnique fails if code or externalID is taken in org by a node other than self.
+func checkUnique(op string, o *orgRec, code, externalID string, self nid) error {
+	if code != "" {
+		if n, ok := o.codes.Get(code); ok && n != self {
+			return fmt.Errorf("orgtree: %s: code %q in org %q: %w", op, code, o.id, ErrDuplicateCode)
+		}
+	}
+	if externalID != "" {
+		if n, ok := o.extIDs.Get(externalID); ok && n != self {
+			return fmt.Errorf("orgtree: %s: externalId %q in org %q: %w", op, externalID, o.id, ErrExists)
+		}
+	}
+	return nil
+}
+
+// childCmp orders siblings: larger order first, then older first, then by id.
+func (st *state) childCmp(a, b nid) int {
+	ra, rb := st.node(a), st.node(b)
+	return cmp.Or(cmp.Compare(rb.order, ra.order), cmp.Compare(ra.created, rb.created), cmp.Compare(ra.id, rb.id))
+}
+
+func (tx *Tx) insertChild(parent, child nid) {
+	p := tx.mutNode(parent)
+	ownSlice(&p.own, ownChildren, &p.children)
+	i, _ := slices.BinarySearchFunc(p.children, child, tx.st.childCmp)
+	p.children = slices.Insert(p.children, i, child)
+}
+
+func (tx *Tx) removeChild(parent, child nid) {
+	p := tx.mutNode(parent)
+	ownSlice(&p.own, ownChildren, &p.children)
+	if i, ok := slices.BinarySearchFunc(p.children, child, tx.st.childCmp); ok {
+		p.children = slices.Delete(p.children, i, i+1)
+	}
+}
+
+// insertNode creates a node whose fields are already valid and unique. o
+// must be owned by the transaction.
+func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now int64) nid {
+	st := tx.st
+	r := &nodeRec{
+		edit: tx.edit, own: ownChildren | ownMembers | ownResources,
+		id: id, orgID: o.id, parent: parent,
+		name: f.name, nameI18n: f.nameI18n, description: f.description, descriptionI18n: f.descriptionI18n,
+		code: f.code, order: f.order, externalID: f.externalID, leaderUserID: f.leaderUserID,
+		created: now, updated: now,
+	}
+	n := nid(st.nodes.Len())
+	st.nodes = st.nodes.Append(tx.edit, r)
+	st.nodeIDs = st.nodeIDs.Set(tx.edit, id, n)
+	st.nodeCount++
+	o.nodeCount++
+	if f.code != "" {
+		o.codes = o.codes.Set(tx.edit, f.code, n)
+	}
+	if f.externalID != "" {
+		o.extIDs = o.extIDs.Set(tx.edit, f.externalID, n)
+	}
+	tx.dirty.nodes[n] = struct{}{}
+	if parent != 0 {
+		tx.insertChild(parent, n)
+	}
+	return n
+}
+
+// depthUpTo returns the depth of n (root = 0), or limit+1 if it is deeper
+// than limit, walking at most limit+1 parents.
+func (st *state) depthUpTo(n nid, limit int) int {
+	d := 0
+	for p := st.node(n).parent; p != 0; p = st.node(p).parent {
+		d++
+		if d > limit {
+			return d
+		}
+	}
+	return d
+}
+
+// checkRoom fails if parent cannot take one more child at its depth+1.
+func (tx *Tx) checkRoom(op string, parent nid) error {
+	lim := tx.st.cfg.limits
+	pr := tx.st.node(parent)
+	if len(pr.children) >= lim.MaxChildren {
+		return fmt.Errorf("orgtree: %s: node %q already has %d children: %w", op, pr.id, len(pr.children), ErrLimitExceeded)
+	}
+	if tx.st.depthUpTo(parent, lim.MaxDepth) >= lim.MaxDepth {
+		return fmt.Errorf("orgtree: %s: a child of node %q would be deeper than %d: %w", op, pr.id, lim.MaxDepth, ErrLimitExceeded)
+	}
+	return nil
+}
+
+// AddNode adds a node under in.ParentID and returns it.
+func (tx *Tx) AddNode(in NodeInput) (Node, error) {
+	const op = "add node"
+	if err := tx.writable(op); err != nil {
+		return Node{}, err
+	}
+	if in.ParentID == "" {
+		return Node{}, fmt.Errorf("orgtree: %s: parent id is required: %w", op, ErrInvalidArgument)
+	}
+	p, pr, err := tx.lookupNode(op, in.ParentID)
+	if err != nil {
+		return Node{}, err
+	}
+	if in.OrgID != "" && in.OrgID != pr.orgID {
+		if _, err := tx.lookupOrg(op, in.OrgID); err != nil {
+			return Node{}, err
+		}
+		return Node{}, fmt.Errorf("orgtree: %s: parent %q is in org %q, not %q: %w", op, pr.id, pr.orgID, in.OrgID, ErrCrossOrg)
+	}
+	f, err := tx.cleanFields(op, fieldsInput{
+		name: in.Name, nameI18n: in.NameI18n, code: in.Code, description: in.Description,
+		descriptionI18n: in.DescriptionI18n, order: in.Order, externalID: in.ExternalID, leaderUserID: in.LeaderUserID,
+	})
+	if err != nil {
+		return Node{}, err
+	}
+	o, _ := tx.st.orgs.Get(pr.orgID)
+	if err := checkUnique(op, o, f.code, f.externalID, 0); err != nil {
+		return Node{}, err
+	}
+	if err := tx.checkRoom(op, p); err != nil {
+		return Node{}, err
+	}
+	id, err := tx.pickID(op, "node", in.ID, func(id string) bool { _, ok := tx.st.nodeIDs.Get(id); return ok })
+	if err != nil {
+		return Node{}, err
+	}
+	n := tx.insertNode(tx.mutOrg(pr.orgID), p, id, f, tx.now())
+	return tx.st.nodeValue(tx.st.node(n)), nil
+}
+
+// UpdateNode changes the given fields of a node and returns it. An update
+// that changes nothing is not a change: updatedAt stays and nothing commits.
+func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
+	const op = "update node"
+	if err := tx.writable(op); err != nil {
+		return Node{}, err
+	}
+	n, r, err := tx.lookupNode(op, id)
+	if err != nil {
+		return Node{}, err
+	}
+	old := r.fields()
+	f := old
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&f.name, u.Name)
+	set(&f.code, u.Code)
+	set(&f.description, u.Description)
+	set(&f.externalID, u.ExternalID)
+	set(&f.leaderUserID, u.LeaderUserID)
+	if u.NameI18n != nil {
+		f.nameI18n = u.NameI18n
+	}
+	if u.DescriptionI18n != nil {
+		f.descriptionI18n = u.DescriptionI18n
+	}
+	if u.Order != nil {
+		f.order = *u.Order
+	}
+	if f, err = tx.cleanFields(op, f); err != nil {
+		return Node{}, err
+	}
+	if f.equal(old) {
+		return tx.st.nodeValue(r), nil
+	}
+	o, _ := tx.st.orgs.Get(r.orgID)
+	if err := checkUnique(op, o, f.code, f.externalID, n); err != nil {
+		return Node{}, err
+	}
+	if f.code != old.code || f.externalID != old.externalID {
+		o = tx.mutOrg(r.orgID)
+		if f.code != old.code {
+			if old.code != "" {
+				o.codes = o.codes.Delete(tx.edit, old.code)
+			}
+			if f.code != "" {
+				o.codes = o.codes.Set(tx.edit, f.code, n)
+			}
+		}
+		if f.externalID != old.externalID {
+			if old.externalID != "" {
+				o.extIDs = o.extIDs.Delete(tx.edit, old.externalID)
+			}
+			if f.externalID != "" {
+				o.extIDs = o.extIDs.Set(tx.edit, f.externalID, n)
+			}
+		}
+	}
+	reorder := f.order != old.order && r.parent != 0
+	if reorder {
+		tx.removeChild(r.parent, n) // while the old sort key is in place
+	}
+	w := tx.mutNode(n)
+	w.name, w.nameI18n, w.code, w.description, w.descriptionI18n = f.name, f.nameI18n, f.code, f.description, f.descriptionI18n
+	w.order, w.externalID, w.leaderUserID = f.order, f.externalID, f.leaderUserID
+	w.updated = tx.now()
+	if reorder {
+		tx.insertChild(w.parent, n)
+	}
+	return tx.st.nodeValue(w), nil
+}
+
+// DeleteNode deletes a node. With Cascade its subtree and every membership
+// in it go too; with RefuseNonEmpty a node with children or members is kept
+// and ErrNotEmpty returned. Root nodes are deleted with DeleteOrg.
+func (tx *Tx) DeleteNode(id string, mode DeleteMode) error {
+	const op = "delete node"
+	if err := tx.writable(op); err != nil {
+		return err
+	}
+	if mode != Cascade && mode != RefuseNonEmpty {
+		return fmt.Errorf("orgtree: %s: unknown mode %d: %w", op, mode, ErrInvalidArgument)
+	}
+	n, r, err := tx.lookupNode(op, id)
+	if err != nil {
+		return err
+	}
+	if r.parent == 0 {
+		return fmt.Errorf("orgtree: %s: node %q is the root of org %q (use DeleteOrg): %w", op, id, r.orgID, ErrRootNode)
+	}
+	if mode == RefuseNonEmpty && (len(r.children) > 0 || len(r.members) > 0) {
+		return fmt.Errorf("orgtree: %s: node %q has %d children and %d members: %w", op, id, len(r.children), len(r.members), ErrNotEmpty)
+	}
+	tx.deleteSubtree(n)
+	return nil
+}
+
+// deleteSubtree removes top and everything below it, iteratively.
+func (tx *Tx) deleteSubtree(top nid) {
+	st := tx.st
+	if p := st.node(top).parent; p != 0 {
+		tx.removeChild(p, top)
+	}
+	org := tx.mutOrg(st.node(top).orgID)
+	stack := []nid{top}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		r := st.node(n)
+		stack = append(stack, r.children...)
+		for _, m := range r.members {
+			tx.unlinkUser(m.user, n)
+		}
+		if r.code != "" {
+			org.codes = org.codes.Delete(tx.edit, r.code)
+		}
+		if r.externalID != "" {
+			org.extIDs = org.extIDs.Delete(tx.edit, r.externalID)
+		}
+		org.nodeCount--
+		st.nodeCount--
+		st.nodeIDs = st.nodeIDs.Delete(tx.edit, r.id)
+		st.nodes = st.nodes.Set(tx.edit, int(n), nil)
+		tx.dirty.nodes[n] = struct{}{}
+	}
+}
+
+// MoveNode makes newParentID the parent of node id, keeping the subtree,
+// its members and grants. It fails with ErrCycle if newParentID is the node
+// or one of its descendants, with ErrCrossOrg across orgs and with
+// ErrRootNode for a root. Moving to the current parent changes nothing.
+// The cycle check walks the new parent's ancestors: O(depth), whatever the
+// subtree's size.
+func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
+	const op = "move node"
+	if err := tx.writable(op); err != nil {
+		return Node{}, err
+	}
+	n, r, err := tx.lookupNode(op, id)
+	if err != nil {
+		return Node{}, err
+	}
+	p, pr, err := tx.lookupNode(op, newParentID)
+	if err != nil {
+		return Node{}, err
+	}
+	if r.parent == 0 {
+		return Node{}, fmt.Errorf("orgtree: %s: node %q is the root of org %q: %w", op, id, r.orgID, ErrRootNode)
+	}
+	if pr.orgID != r.orgID {
+		return Node{}, fmt.Errorf("orgtree: %s: node %q is in org %q, parent %q in org %q: %w", op, id, r.orgID, newParentID, pr.orgID, ErrCrossOrg)
+	}
+	if r.parent == p {
+		return tx.st.nodeValue(r), nil
+	}
+	// Walk up from the new parent; meeting n means n would be its own ancestor.
+	newParentDepth := 0
+	for a := p; a != 0; a = tx.st.node(a).parent {
+		if a == n {
+			return Node{}, fmt.Errorf("orgtree: %s: %q is %q or below it: %w", op, newParentID, id, ErrCycle)
+		}
+		if a != p {
+			newParentDepth++
+		}
+	}
+	lim := tx.st.cfg.limits
+	if len(pr.children) >= lim.MaxChildren {
+		return Node{}, fmt.Errorf("orgtree: %s: node %q already has %d children: %w", op, newParentID, len(pr.children), ErrLimitExceeded)
+	}
+	// Only a move that takes the subtree deeper can break MaxDepth; then the
+	// subtree's height is measured, stopping one level past what would fit.
+	deeper := newParentDepth+1 > tx.st.depthUpTo(n, newParentDepth+1)
+	if deeper && lim.MaxDepth < maxInt && tx.subtreeDeeperThan(n, lim.MaxDepth-newParentDepth-1) {
+		return Node{}, fmt.Errorf("orgtree: %s: the subtree of %q would reach deeper than %d: %w", op, id, lim.MaxDepth, ErrLimitExceeded)
+	}
+	tx.removeChild(r.parent, n)
+	w := tx.mutNode(n)
+	w.parent = p
+	w.updated = tx.now()
+	tx.insertChild(p, n)
+	return tx.st.nodeValue(w), nil
+}
+
+// subtreeDeeperThan reports whether any node below top is more than h
+// levels below it. It only runs when a move takes a subtree deeper, and
+// stops at the first level past h.
+func (tx *Tx) subtreeDeeperThan(top nid, h int) bool {
+	if h < 0 {
+		return true
+	}
+	level := []nid{top}
+	for d := 0; len(level) > 0; d++ {
+		if d > h {
+			return true
+		}
+		var next []nid
+		for _, n := range level {
+			next = append(next, tx.st.node(n).children...)
+		}
+		level = next
+	}
+	return false
+}
+
+// nodeValue copies a record into the exported form.
+func (st *state) nodeValue(r *nodeRec) Node {
+	n := Node{
+		ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: cloneI18n(r.nameI18n),
+		Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
+		Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
+		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated),
+	}
+	if r.parent != 0 {
+		n.ParentID = st.node(r.parent).id
+	}
+	return n
+}
+
+// Node returns the node with the given id.
+func (s Snapshot) Node(id string) (Node, error) {
+	_, r, err := s.lookupNode("get node", id)
+	if err != nil {
+		return Node{}, err
+	}
+	return s.st.nodeValue(r), nil
+}
+
+// NodeByCode returns the node of org orgID whose code is code.
+func (s Snapshot) NodeByCode(orgID, code string) (Node, error) {
+	o, err := s.lookupOrg("node by code", orgID)
+	if err != nil {
+		return Node{}, err
+	}
+	n, ok := o.codes.Get(code)
+	if !ok {
+		return Node{}, fmt.Errorf("orgtree: node by code: code %q in org %q: %w", code, orgID, ErrNotFound)
+	}
+	return s.st.nodeValue(s.st.node(n)), nil
+}
+
+// NodeByExternalID returns the node of org orgID with the given external id.
+func (s Snapshot) NodeByExternalID(orgID, externalID string) (Node, error) {
+	o, err := s.lookupOrg("node by external id", orgID)
+	if err != nil {
+		return Node{}, err
+	}
+	n, ok := o.extIDs.Get(externalID)
+	if !ok {
+		return Node{}, fmt.Errorf("orgtree: node by external id: %q in org %q: %w", externalID, orgID, ErrNotFound)
+	}
+	return s.st.nodeValue(s.st.node(n)), nil
+}
+
+// IsRoot reports whether node id is the root of its org.
+func (s Snapshot) IsRoot(id string) (bool, error) {
+	_, r, err := s.lookupNode("is root", id)
+	if err != nil {
+		return false, err
+	}
+	return r.parent == 0, nil
+}
+
+// Children returns the nodes below id down to depth levels (1 = direct
+// children), parents before their children and siblings in sibling order.
+func (s Snapshot) Children(id string, depth int) ([]Node, error) {
+	const op = "children"
+	if depth < 1 {
+		return nil, fmt.Errorf("orgtree: %s: depth %d < 1: %w", op, depth, ErrInvalidArgument)
+	}
+	n, _, err := s.lookupNode(op, id)
+	if err != nil {
+		return nil, err
+	}
+	out := []Node{}
+	for r, d := range s.st.walk(n) {
+		if d > depth {
+			continue
+		}
+		if d > 0 {
+			out = append(out, s.st.nodeValue(r))
+		}
+	}
+	return out, nil
+}
+
+// walk yields top and every node below it in pre-order (parents first,
+// siblings in order) with its depth relative to top. It is iterative, so it
+// handles any depth, and it may be stopped early.
+func (st *state) walk(top nid) iter.Seq2[*nodeRec, int] {
+	return func(yield func(*nodeRec, int) bool) {
+		type frame struct {
+			n     nid
+			depth int
+		}
+		stack := []frame{{top, 0}}
+		for len(stack) > 0 {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			r := st.node(f.n)
+			if !yield(r, f.depth) {
+				return
+			}
+			for i := len(r.children) - 1; i >= 0; i-- {
+				stack = append(stack, frame{r.children[i], f.depth + 1})
+			}
+		}
+	}
+}
+
+// Descendants returns every node below id in pre-order, as a sequence that
+// reads this snapshot (so it is consistent however long it is iterated).
+func (s Snapshot) Descendants(id string) (iter.Seq[Node], error) {
+	n, _, err := s.lookupNode("descendants", id)
+	if err != nil {
+		return nil, err
+	}
+	return func(yield func(Node) bool) {
+		for r, d := range s.st.walk(n) {
+			if d > 0 && !yield(s.st.nodeValue(r)) {
+				return
+			}
+		}
+	}, nil
+}
+
+// Ancestors returns the ancestors of id, root first, without id itself.
+func (s Snapshot) Ancestors(id string) ([]Node, error) {
+	n, _, err := s.lookupNode("ancestors", id)
+	if err != nil {
+		return nil, err
+	}
+	chain := s.st.chain(n)
+	out := make([]Node, 0, len(chain)-1)
+	for _, r := range chain[:len(chain)-1] {
+		out = append(out, s.st.nodeValue(r))
+	}
+	return out, nil
+}
+
+// chain returns the records from the root down to n.
+func (st *state) chain(n nid) []*nodeRec {
+	var out []*nodeRec
+	for ; n != 0; n = st.node(n).parent {
+		out = append(out, st.node(n))
+	}
+	slices.Reverse(out)
+	return out
+}
+
+func (s Snapshot) pathOf(op, id string, field func(*nodeRec) string) ([]string, error) {
+	n, _, err := s.lookupNode(op, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for ; n != 0; n = s.st.node(n).parent {
+		out = append(out, field(s.st.node(n)))
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// Path returns the ids from the root down to id, id included. O(depth).
+func (s Snapshot) Path(id string) ([]string, error) {
+	return s.pathOf("path", id, func(r *nodeRec) string { return r.id })
+}
+
+// NamePath returns the names from the root down to id, id included. A slice
+// is unambiguous whatever the names contain; FormatPath joins it reversibly.
+func (s Snapshot) NamePath(id string) ([]string, error) {
+	return s.pathOf("name path", id, func(r *nodeRec) string { return r.name })
+}
+
+// CodePath returns the codes from the root down to id ("" for a node without code).
+func (s Snapshot) CodePath(id string) ([]string, error) {
+	return s.pathOf("code path", id, func(r *nodeRec) string { return r.code })
+}
+
+// Depth returns the depth of id; a root has depth 0. O(depth).
+func (s Snapshot) Depth(id string) (int, error) {
+	n, _, err := s.lookupNode("depth", id)
+	if err != nil {
+		return 0, err
+	}
+	return s.st.depthUpTo(n, maxInt), nil
+}
+
+// ChildIDs returns the ids of the direct children of id in sibling order.
+func (s Snapshot) ChildIDs(id string) ([]string, error) {
+	_, r, err := s.lookupNode("child ids", id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(r.children))
+	for i, c := range r.children {
+		out[i] = s.st.node(c).id
+	}
+	return out, nil
+}
+
+// Node returns the node with the given id.
+func (t *Tree) Node(id string) (Node, error) { return t.Snapshot().Node(id) }
+
+// NodeByCode returns the node of an org with the given code.
+func (t *Tree) NodeByCode(orgID, code string) (Node, error) {
+	return t.Snapshot().NodeByCode(orgID, code)
+}
+
+// NodeByExternalID returns the node of an org with the given external id.
+func (t *Tree) NodeByExternalID(orgID, externalID string) (Node, error) {
+	return t.Snapshot().NodeByExternalID(orgID, externalID)
+}
+
+// IsRoot reports whether a node is the root of its org.
+func (t *Tree) IsRoot(id string) (bool, error) { return t.Snapshot().IsRoot(id) }
+
+// Children returns the nodes below id down to depth levels; see Snapshot.Children.
+func (t *Tree) Children(id string, depth int) ([]Node, error) {
+	return t.Snapshot().Children(id, depth)
+}
+
+// ChildIDs returns the ids of the direct children of id in sibling order.
+func (t *Tree) ChildIDs(id string) ([]string, error) { return t.Snapshot().ChildIDs(id) }
+
+// Descendants returns every node below id, read from one snapshot.
+func (t *Tree) Descendants(id string) (iter.Seq[Node], error) { return t.Snapshot().Descendants(id) }
+
+// Ancestors returns the ancestors of id, root first.
+func (t *Tree) Ancestors(id string) ([]Node, error) { return t.Snapshot().Ancestors(id) }
+
+// Path returns the ids from the root down to id.
+func (t *Tree) Path(id string) ([]string, error) { return t.Snapshot().Path(id) }
+
+// NamePath returns the names from the root down to id.
+func (t *Tree) NamePath(id string) ([]string, error) { return t.Snapshot().NamePath(id) }
+
+// CodePath returns the codes from the root down to id.
+func (t *Tree) CodePath(id string) ([]string, error) { return t.Snapshot().CodePath(id) }
+
+// Depth returns the depth of id (a root has depth 0).
+func (t *Tree) Depth(id string) (int, error) { return t.Snapshot().Depth(id) }
+
+// AddNode adds a node; see Tx.AddNode.
+func (t *Tree) AddNode(in NodeInput) (Node, error) {
+	return update1(t, func(tx *Tx) (Node, error) { return tx.AddNode(in) })
+}
+
+// UpdateNode changes the given fields of a node; see Tx.UpdateNode.
+func (t *Tree) UpdateNode(id string, u NodeUpdate) (Node, error) {
+	return update1(t, func(tx *Tx) (Node, error) { return tx.UpdateNode(id, u) })
+}
+
+// DeleteNode deletes a node; see Tx.DeleteNode.
+func (t *Tree) DeleteNode(id string, mode DeleteMode) error {
+	return t.Update(func(tx *Tx) error { return tx.DeleteNode(id, mode) })
+}
+
+// MoveNode gives a node a new parent; see Tx.MoveNode.
+func (t *Tree) MoveNode(id, newParentID string) (Node, error) {
+	return update1(t, func(tx *Tx) (Node, error) { return tx.MoveNode(id, newParentID) })
+}

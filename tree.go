@@ -1,0 +1,350 @@
+package orgtree
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/orgtree/orgtree/internal/pmap"
+)
+
+// nid is the compact internal handle of a node (0 means none); uid the same
+// for users. Handles index persistent vectors, so walking parents or member
+// lists never hashes a string.
+type (
+	nid uint32
+	uid uint32
+)
+
+// state is one immutable version of the whole engine. Readers hold a pointer
+// to it; the writer builds the next version by copying only what it touches.
+type state struct {
+	cfg *config
+
+	seq      uint64 // number of committed transactions that changed something
+	lastTime int64  // the newest timestamp handed out (UnixNano)
+
+	nodes   pmap.Vec[*nodeRec] // by nid; slot 0 unused, deleted slots nil
+	nodeIDs pmap.Map[nid]      // node id → nid
+	users   pmap.Vec[*userRec] // by uid; slot 0 unused, deleted slots nil
+	userIDs pmap.Map[uid]      // user id → uid
+	userExt pmap.Map[uid]      // user externalId → uid
+	orgs    pmap.Map[*orgRec]  // org id → org
+
+	nodeCount   int
+	userCount   int
+	memberships int
+}
+
+type orgRec struct {
+	edit             *pmap.Edit
+	id               string
+	root             nid
+	created, updated int64
+	codes            pmap.Map[nid] // node code → nid
+	extIDs           pmap.Map[nid] // node externalId → nid
+	nodeCount        int
+}
+
+type nodeRec struct {
+	edit *pmap.Edit
+	own  ownership // which slices this txn's copy already owns
+
+	id, orgID       string
+	parent          nid
+	children        []nid // sorted by childLess
+	name            string
+	nameI18n        map[string]string
+	description     string
+	descriptionI18n map[string]string
+	code            string
+	order           int
+	externalID      string
+	leaderUserID    string
+	created         int64
+	updated         int64
+	members         []member   // direct members, sorted by user handle
+	resources       []Resource // sorted by (namespace, code)
+}
+
+type ownership uint8
+
+const (
+	ownChildren ownership = 1 << iota
+	ownMembers
+	ownResources
+	ownDepts
+)
+
+type member struct {
+	user   uid
+	joined int64
+}
+
+type userRec struct {
+	edit *pmap.Edit
+	own  ownership
+
+	id, name, username, email, phone, externalID string
+	created, updated                             int64
+	depts                                        []nid // sorted by handle
+	main                                         nid
+}
+
+// Tree is an in-memory forest of orgs. All methods are safe for concurrent
+// use: reads run lock-free on the newest published version, writes are
+// serialised and become visible atomically. See the package documentation.
+type Tree struct {
+	cfg config
+	mu  sync.Mutex // held by the one writer
+	cur atomic.Pointer[state]
+}
+
+// New returns an empty tree.
+func New(opts ...Option) *Tree {
+	t := &Tree{}
+	for _, o := range opts {
+		o(&t.cfg)
+	}
+	t.cfg.limits = t.cfg.limits.withDefaults()
+	if t.cfg.clock == nil {
+		t.cfg.clock = time.Now
+	}
+	if t.cfg.newID == nil {
+		t.cfg.newID = objectIDs()
+	}
+	st := &state{cfg: &t.cfg}
+	// Slot 0 of both vectors stands for "none".
+	st.nodes = st.nodes.Append(nil, nil)
+	st.users = st.users.Append(nil, nil)
+	t.cur.Store(st)
+	return t
+}
+
+// Limits returns the limits in force, defaults filled in.
+func (t *Tree) Limits() Limits { return t.cfg.limits }
+
+// Snapshot returns a consistent read-only view of the newest committed
+// version. It costs one atomic load, holds no lock, and stays valid and
+// unchanged for as long as the caller keeps it, whatever writers do meanwhile.
+func (t *Tree) Snapshot() Snapshot { return Snapshot{st: t.cur.Load()} }
+
+// View runs fn on a snapshot. It exists for symmetry with Update.
+func (t *Tree) View(fn func(Snapshot) error) error { return fn(t.Snapshot()) }
+
+// Update runs fn in a read-write transaction. If fn returns nil the changes
+// are committed atomically (after the commit hook, if any, accepts them); if
+// fn returns an error or panics, nothing it did is kept. Only one Update runs
+// at a time; calling Update from inside fn deadlocks.
+func (t *Tree) Update(fn func(*Tx) error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tx := t.begin()
+	defer tx.close()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return t.commit(tx)
+}
+
+func (t *Tree) begin() *Tx {
+	base := t.cur.Load()
+	st := *base
+	return &Tx{
+		Snapshot: Snapshot{st: &st},
+		base:     base,
+		edit:     pmap.NewEdit(),
+		dirty:    newDirtySet(),
+	}
+}
+
+func (t *Tree) commit(tx *Tx) error {
+	if tx.dirty.empty() {
+		return nil
+	}
+	tx.st.seq++
+	if t.cfg.hook != nil {
+		if err := t.cfg.hook(tx.changeSet()); err != nil {
+			return fmt.Errorf("orgtree: commit hook refused change %d: %w", tx.st.seq, err)
+		}
+	}
+	t.cur.Store(tx.st)
+	return nil
+}
+
+// update1 runs one Tx method as its own transaction.
+func update1[T any](t *Tree, fn func(*Tx) (T, error)) (T, error) {
+	var out T
+	err := t.Update(func(tx *Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// Snapshot is a read-only view of one committed version of a Tree (or, inside
+// a Tx, of the transaction's working version). The zero Snapshot is not usable.
+type Snapshot struct {
+	st *state
+}
+
+// Seq returns the number of committed changing transactions this version
+// reflects; it increases by one per commit.
+func (s Snapshot) Seq() uint64 { return s.st.seq }
+
+// Stats counts what a version holds.
+type Stats struct {
+	Orgs, Nodes, Users, Memberships int
+}
+
+// Stats returns the entity counts of this version in O(1).
+func (s Snapshot) Stats() Stats {
+	return Stats{Orgs: s.st.orgs.Len(), Nodes: s.st.nodeCount, Users: s.st.userCount, Memberships: s.st.memberships}
+}
+
+// Tx is a read-write transaction. Its read methods (from the embedded
+// Snapshot) see its own uncommitted changes. Every write method either applies
+// completely or returns an error and changes nothing, so a caller may handle
+// an error and go on; returning an error from the Update function discards
+// the whole transaction. A Tx must not be used after Update returns.
+type Tx struct {
+	Snapshot
+	base   *state
+	edit   *pmap.Edit
+	dirty  *dirtySet
+	closed bool
+}
+
+func (tx *Tx) close() { tx.closed = true }
+
+func (tx *Tx) writable(op string) error {
+	if tx.closed {
+		return fmt.Errorf("orgtree: %s: %w", op, ErrTxClosed)
+	}
+	return nil
+}
+
+// now returns a timestamp strictly after every earlier one of this tree.
+func (tx *Tx) now() int64 {
+	t := tx.st.cfg.clock().UnixNano()
+	if t <= tx.st.lastTime {
+		t = tx.st.lastTime + 1
+	}
+	tx.st.lastTime = t
+	return t
+}
+
+func (tx *Tx) newID(op string, taken func(string) bool) (string, error) {
+	id := tx.st.cfg.newID()
+	if err := checkID(id); err != nil {
+		return "", fmt.Errorf("orgtree: %s: generated id %q: %w", op, id, err)
+	}
+	if taken(id) {
+		return "", fmt.Errorf("orgtree: %s: generated id %q: %w", op, id, ErrExists)
+	}
+	return id, nil
+}
+
+// node returns the record for a live handle (nil for 0 or deleted).
+func (st *state) node(n nid) *nodeRec { return st.nodes.Get(int(n)) }
+func (st *state) user(u uid) *userRec { return st.users.Get(int(u)) }
+
+func (st *state) nodeByID(id string) (nid, *nodeRec, bool) {
+	n, ok := st.nodeIDs.Get(id)
+	if !ok {
+		return 0, nil, false
+	}
+	return n, st.node(n), true
+}
+
+func (st *state) userByID(id string) (uid, *userRec, bool) {
+	u, ok := st.userIDs.Get(id)
+	if !ok {
+		return 0, nil, false
+	}
+	return u, st.user(u), true
+}
+
+func (s Snapshot) lookupNode(op, id string) (nid, *nodeRec, error) {
+	n, r, ok := s.st.nodeByID(id)
+	if !ok {
+		return 0, nil, fmt.Errorf("orgtree: %s: node %q: %w", op, id, ErrNotFound)
+	}
+	return n, r, nil
+}
+
+func (s Snapshot) lookupUser(op, id string) (uid, *userRec, error) {
+	u, r, ok := s.st.userByID(id)
+	if !ok {
+		return 0, nil, fmt.Errorf("orgtree: %s: user %q: %w", op, id, ErrNotFound)
+	}
+	return u, r, nil
+}
+
+func (s Snapshot) lookupOrg(op, id string) (*orgRec, error) {
+	o, ok := s.st.orgs.Get(id)
+	if !ok {
+		return nil, fmt.Errorf("orgtree: %s: org %q: %w", op, id, ErrNotFound)
+	}
+	return o, nil
+}
+
+// mutNode returns a copy of node n that this transaction owns and may change
+// in place, installing it in the working version on first touch.
+func (tx *Tx) mutNode(n nid) *nodeRec {
+	r := tx.st.node(n)
+	if r.edit != tx.edit {
+		c := *r
+		c.edit, c.own = tx.edit, 0
+		r = &c
+		tx.st.nodes = tx.st.nodes.Set(tx.edit, int(n), r)
+	}
+	tx.dirty.nodes[n] = struct{}{}
+	return r
+}
+
+func (tx *Tx) mutUser(u uid) *userRec {
+	r := tx.st.user(u)
+	if r.edit != tx.edit {
+		c := *r
+		c.edit, c.own = tx.edit, 0
+		r = &c
+		tx.st.users = tx.st.users.Set(tx.edit, int(u), r)
+	}
+	tx.dirty.users[u] = struct{}{}
+	return r
+}
+
+func (tx *Tx) mutOrg(id string) *orgRec {
+	r, _ := tx.st.orgs.Get(id)
+	if r.edit != tx.edit {
+		c := *r
+		c.edit = tx.edit
+		r = &c
+		tx.st.orgs = tx.st.orgs.Set(tx.edit, id, r)
+	}
+	tx.dirty.orgs[id] = struct{}{}
+	return r
+}
+
+// ownSlice makes *s private to the transaction's copy the first time it is
+// changed, so earlier versions sharing the backing array never see a write.
+func ownSlice[T any](own *ownership, bit ownership, s *[]T) {
+	if *own&bit == 0 {
+		*s = append([]T(nil), (*s)...)
+		*own |= bit
+	}
+}
+
+func timeOf(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
