@@ -40,10 +40,10 @@ func checked(t testing.TB, tr *Tree) {
 //	│   └── frontend
 //	└── ops (code ops)
 type sample struct {
-	tr                                  *Tree
-	org                                 Org
-	root, dev, backend, frontend, ops   string
-	alice, bob, carol                   string
+	tr                                *Tree
+	org                               Org
+	root, dev, backend, frontend, ops string
+	alice, bob, carol                 string
 }
 
 func newSample(t testing.TB, opts ...Option) *sample {

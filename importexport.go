@@ -146,7 +146,9 @@ func (st *state) sortedMembers(r *nodeRec) []User {
 	for i, m := range r.members {
 		recs[i] = st.user(m.user)
 	}
-	slices.SortFunc(recs, func(a, b *userRec) int { return SortCreatedAtDesc.cmp(SortCreatedAtDesc.key(a), SortCreatedAtDesc.key(b)) })
+	slices.SortFunc(recs, func(a, b *userRec) int {
+		return SortCreatedAtDesc.cmp(SortCreatedAtDesc.key(a), SortCreatedAtDesc.key(b))
+	})
 	out := make([]User, len(recs))
 	for i, u := range recs {
 		out[i] = st.userValue(u)

@@ -757,5 +757,3 @@ func (p *treeParser) skip(path string) error {
 		}
 	}
 }
-
-
