@@ -156,9 +156,9 @@ type mapVersion struct {
 // verifies that every recorded (published) version keeps reading exactly as
 // recorded.
 func TestMapModel(t *testing.T) {
-	ops := 6000
+	ops := 3000
 	if testing.Short() {
-		ops = 1500
+		ops = 800
 	}
 	for _, hm := range hashModes {
 		for _, keyspace := range []int{40, 400} {
