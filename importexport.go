@@ -109,7 +109,7 @@ func (st *state) buildTree(top nid, opt ExportOptions) *TreeNode {
 			Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
 			Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
 			Root: r.parent == 0, CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated),
-			Resources: cloneResources(r.resources), Children: make([]*TreeNode, 0, len(r.children)),
+			Resources: cloneResources(r.resources),
 		}
 		if f.parent == nil {
 			root = t
@@ -218,9 +218,9 @@ type importError struct {
 
 const maxImportErrors = 100
 
-func (e *importError) add(path string, err error) {
+func (e *importError) add(node *jpath, suffix string, err error) {
 	if len(e.errs) < maxImportErrors {
-		e.errs = append(e.errs, fmt.Errorf("orgtree: import: %s: %w", path, err))
+		e.errs = append(e.errs, fmt.Errorf("orgtree: import: %s: %w", at(node, suffix), err))
 	}
 }
 
@@ -232,7 +232,7 @@ type plannedNode struct {
 	id     string
 	parent int // index into plan, -1 for a root
 	org    string
-	path   string
+	path   *jpath
 }
 
 // Import adds the trees roots: each root becomes a new org, or with
@@ -267,15 +267,15 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	}
 	var ie importError
 	var plan []plannedNode
-	codes := map[string]map[string]string{}  // org key → code → path
-	extIDs := map[string]map[string]string{} // org key → externalId → path
-	nodeIDs := map[string]string{}
-	orgIDs := map[string]string{}
+	codes := map[string]map[string]*jpath{}  // org key → code → first node
+	extIDs := map[string]map[string]*jpath{} // org key → externalId → first node
+	nodeIDs := map[string]bool{}
+	orgIDs := map[string]bool{}
 	users := map[string]*User{} // users the document defines
 	for ri, root := range roots {
-		rootPath := "$"
+		top := rootPath(-1)
 		if len(roots) > 1 || opt.ParentID != "" {
-			rootPath = "$[" + strconv.Itoa(ri) + "]"
+			top = rootPath(ri)
 		}
 		orgKey := "#" + strconv.Itoa(ri)
 		if parentOrg != nil {
@@ -286,42 +286,42 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				orgID = root.OrgID
 			} else {
 				var err error
-				orgID, err = tx.newID(op, func(id string) bool { _, ok := st.orgs.Get(id); return ok || orgIDs[id] != "" })
+				orgID, err = tx.newID(op, func(id string) bool { _, ok := st.orgs.Get(id); return ok || orgIDs[id] })
 				if err != nil {
 					return nil, err
 				}
 			}
 			if err := checkID(orgID); err != nil {
-				ie.add(rootPath+".orgId", err)
-			} else if _, taken := st.orgs.Get(orgID); taken || orgIDs[orgID] != "" {
-				ie.add(rootPath+".orgId", fmt.Errorf("org %q: %w", orgID, ErrExists))
+				ie.add(top, ".orgId", err)
+			} else if _, taken := st.orgs.Get(orgID); taken || orgIDs[orgID] {
+				ie.add(top, ".orgId", fmt.Errorf("org %q: %w", orgID, ErrExists))
 			}
-			orgIDs[orgID] = rootPath
+			orgIDs[orgID] = true
 			orgKey = orgID
 		}
 		type frame struct {
 			t      *TreeNode
-			path   string
+			path   *jpath
 			parent int
 			depth  int
 		}
-		stack := []frame{{root, rootPath, -1, baseDepth + 1}}
+		stack := []frame{{root, top, -1, baseDepth + 1}}
 		for len(stack) > 0 {
 			f := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if f.t == nil {
-				ie.add(f.path, fmt.Errorf("null node: %w", ErrInvalidJSON))
+				ie.add(f.path, "", fmt.Errorf("null node: %w", ErrInvalidJSON))
 				continue
 			}
 			if len(plan) >= lim.MaxImportNodes {
 				return nil, fmt.Errorf("orgtree: %s: more than %d nodes: %w", op, lim.MaxImportNodes, ErrLimitExceeded)
 			}
 			if f.depth > lim.MaxDepth {
-				ie.add(f.path, fmt.Errorf("depth %d > %d: %w", f.depth, lim.MaxDepth, ErrLimitExceeded))
+				ie.add(f.path, "", fmt.Errorf("depth %d > %d: %w", f.depth, lim.MaxDepth, ErrLimitExceeded))
 				continue
 			}
 			if len(f.t.Children) > lim.MaxChildren {
-				ie.add(f.path+".children", fmt.Errorf("%d children > %d: %w", len(f.t.Children), lim.MaxChildren, ErrLimitExceeded))
+				ie.add(f.path, ".children", fmt.Errorf("%d children > %d: %w", len(f.t.Children), lim.MaxChildren, ErrLimitExceeded))
 			}
 			p := plannedNode{t: f.t, parent: f.parent, org: orgKey, path: f.path}
 			var err error
@@ -330,24 +330,24 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				descriptionI18n: f.t.DescriptionI18n, order: f.t.Order, externalID: f.t.ExternalID, leaderUserID: f.t.LeaderUserID,
 			})
 			if err != nil {
-				ie.add(f.path, errors.Unwrap(err))
+				ie.add(f.path, "", errors.Unwrap(err))
 			}
-			tx.planUnique(&ie, f.path+".code", codes, orgKey, p.f.code, parentOrg, true)
-			tx.planUnique(&ie, f.path+".externalId", extIDs, orgKey, p.f.externalID, parentOrg, false)
+			tx.planUnique(&ie, f.path, ".code", codes, orgKey, p.f.code, parentOrg, true)
+			tx.planUnique(&ie, f.path, ".externalId", extIDs, orgKey, p.f.externalID, parentOrg, false)
 			if opt.KeepIDs && f.t.ID != "" {
 				p.id = f.t.ID
 			} else {
-				p.id, err = tx.newID(op, func(id string) bool { _, ok := st.nodeIDs.Get(id); return ok || nodeIDs[id] != "" })
+				p.id, err = tx.newID(op, func(id string) bool { _, ok := st.nodeIDs.Get(id); return ok || nodeIDs[id] })
 				if err != nil {
 					return nil, err
 				}
 			}
 			if err := checkID(p.id); err != nil {
-				ie.add(f.path+".id", err)
-			} else if _, taken := st.nodeIDs.Get(p.id); taken || nodeIDs[p.id] != "" {
-				ie.add(f.path+".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
+				ie.add(f.path, ".id", err)
+			} else if _, taken := st.nodeIDs.Get(p.id); taken || nodeIDs[p.id] {
+				ie.add(f.path, ".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
 			}
-			nodeIDs[p.id] = f.path
+			nodeIDs[p.id] = true
 			tx.planMembers(&ie, f.path, f.t.Members, users)
 			seenRes := map[[2]string]bool{}
 			for i, res := range f.t.Resources {
@@ -357,14 +357,14 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 					err = fmt.Errorf("resource %q in namespace %q granted twice: %w", res.Code, res.Namespace, ErrInvalidArgument)
 				}
 				if err != nil {
-					ie.add(f.path+".resources["+strconv.Itoa(i)+"]", err)
+					ie.add(f.path, ".resources["+strconv.Itoa(i)+"]", err)
 				}
 				seenRes[key] = true
 			}
 			idx := len(plan)
 			plan = append(plan, p)
 			for i := len(f.t.Children) - 1; i >= 0; i-- {
-				stack = append(stack, frame{f.t.Children[i], f.path + ".children[" + strconv.Itoa(i) + "]", idx, f.depth + 1})
+				stack = append(stack, frame{f.t.Children[i], f.path.child(i), idx, f.depth + 1})
 			}
 		}
 	}
@@ -372,7 +372,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	for _, p := range plan {
 		for i, m := range p.t.Members {
 			if _, ok := st.userIDs.Get(m.ID); !ok && users[m.ID] == nil && m.ID != "" {
-				ie.add(p.path+".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q: %w", m.ID, ErrNotFound))
+				ie.add(p.path, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q: %w", m.ID, ErrNotFound))
 			}
 		}
 	}
@@ -384,7 +384,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 
 // planUnique checks that value is unique in the document's org and, when
 // importing under an existing node, in that org.
-func (tx *Tx) planUnique(ie *importError, path string, seen map[string]map[string]string, org, value string, existing *orgRec, isCode bool) {
+func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]map[string]*jpath, org, value string, existing *orgRec, isCode bool) {
 	if value == "" {
 		return
 	}
@@ -393,42 +393,42 @@ func (tx *Tx) planUnique(ie *importError, path string, seen map[string]map[strin
 		sentinel = ErrDuplicateCode
 	}
 	if seen[org] == nil {
-		seen[org] = map[string]string{}
+		seen[org] = map[string]*jpath{}
 	}
 	if first, dup := seen[org][value]; dup {
-		ie.add(path, fmt.Errorf("%q also used at %s: %w", value, first, sentinel))
+		ie.add(node, field, fmt.Errorf("%q also used at %s: %w", value, first, sentinel))
 		return
 	}
-	seen[org][value] = path
+	seen[org][value] = node
 	if existing != nil {
 		idx := existing.extIDs
 		if isCode {
 			idx = existing.codes
 		}
 		if _, taken := idx.Get(value); taken {
-			ie.add(path, fmt.Errorf("%q already used in org %q: %w", value, existing.id, sentinel))
+			ie.add(node, field, fmt.Errorf("%q already used in org %q: %w", value, existing.id, sentinel))
 		}
 	}
 }
 
 // planMembers validates member entries and records the users the document defines.
-func (tx *Tx) planMembers(ie *importError, path string, members []User, users map[string]*User) {
+func (tx *Tx) planMembers(ie *importError, node *jpath, members []User, users map[string]*User) {
 	seen := map[string]bool{}
 	for i, m := range members {
-		mp := path + ".members[" + strconv.Itoa(i) + "]"
+		mp := ".members[" + strconv.Itoa(i) + "]"
 		if m.ID == "" {
-			ie.add(mp+".id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
+			ie.add(node, mp+".id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
 			continue
 		}
 		if seen[m.ID] {
-			ie.add(mp, fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
+			ie.add(node, mp, fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
 			continue
 		}
 		seen[m.ID] = true
 		u := m
 		u.MainDepartmentID = ""
 		if err := validateUser(&u); err != nil {
-			ie.add(mp, err)
+			ie.add(node, mp, err)
 			continue
 		}
 		defines := u != User{ID: u.ID}
@@ -437,12 +437,12 @@ func (tx *Tx) planMembers(ie *importError, path string, members []User, users ma
 		}
 		if u.ExternalID != "" {
 			if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
-				ie.add(mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
+				ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
 				continue
 			}
 			for _, other := range users {
 				if other.ExternalID == u.ExternalID {
-					ie.add(mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
+					ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
 				}
 			}
 		}

@@ -281,20 +281,23 @@ type parseError struct {
 	err  error
 }
 
+// at renders a node path plus a suffix (".name", ".members[2]") for an error.
+func at(node *jpath, suffix string) string { return node.String() + suffix }
+
 func (e *parseError) Error() string { return "orgtree: parse: " + e.path + ": " + e.err.Error() }
 func (e *parseError) Unwrap() error { return e.err }
 
-func (p *treeParser) fail(path string, format string, args ...any) error {
-	return &parseError{path: path, err: fmt.Errorf(format+" (at byte %d): %w", append(args, p.dec.InputOffset(), ErrInvalidJSON)...)}
+func (p *treeParser) fail(node *jpath, suffix string, format string, args ...any) error {
+	return &parseError{path: at(node, suffix), err: fmt.Errorf(format+" (at byte %d): %w", append(args, p.dec.InputOffset(), ErrInvalidJSON)...)}
 }
 
-func (p *treeParser) token(path string) (json.Token, error) {
+func (p *treeParser) token(node *jpath, path string) (json.Token, error) {
 	tok, err := p.dec.Token()
 	if err == io.EOF {
-		return nil, p.fail(path, "unexpected end of document")
+		return nil, p.fail(node, path, "unexpected end of document")
 	}
 	if err != nil {
-		return nil, p.fail(path, "%v", err)
+		return nil, p.fail(node, path, "%v", err)
 	}
 	return tok, nil
 }
@@ -309,13 +312,14 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 	lim = lim.withDefaults()
 	p := &treeParser{dec: json.NewDecoder(r), lim: lim}
 	p.dec.UseNumber()
-	tok, err := p.token("$")
+	top := rootPath(-1)
+	tok, err := p.token(top, "")
 	if err != nil {
 		return nil, false, err
 	}
 	switch tok {
 	case json.Delim('{'):
-		t, err := p.tree("$")
+		t, err := p.tree(top)
 		if err != nil {
 			return nil, false, err
 		}
@@ -323,8 +327,8 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 	case json.Delim('['):
 		array = true
 		for i := 0; ; i++ {
-			path := "$[" + strconv.Itoa(i) + "]"
-			tok, err := p.token(path)
+			path := rootPath(i)
+			tok, err := p.token(path, "")
 			if err != nil {
 				return nil, false, err
 			}
@@ -332,7 +336,7 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 				break
 			}
 			if tok != json.Delim('{') {
-				return nil, false, p.fail(path, "expected an object, found %v", tok)
+				return nil, false, p.fail(path, "", "expected an object, found %v", tok)
 			}
 			t, err := p.tree(path)
 			if err != nil {
@@ -341,31 +345,31 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 			trees = append(trees, t)
 		}
 	default:
-		return nil, false, p.fail("$", "expected an object or an array, found %v", tok)
+		return nil, false, p.fail(top, "", "expected an object or an array, found %v", tok)
 	}
 	if _, err := p.dec.Token(); err != io.EOF {
-		return nil, false, p.fail("$", "trailing data after the document")
+		return nil, false, p.fail(top, "", "trailing data after the document")
 	}
 	return trees, array, nil
 }
 
 // tree decodes one node object (its '{' already read) with its subtree.
-func (p *treeParser) tree(path string) (*TreeNode, error) {
+func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 	type frame struct {
 		t          *TreeNode
-		path       string
+		path       *jpath
 		depth      int
-		seen       map[string]bool
+		seen       keySet
 		inChildren bool
 	}
 	root := &TreeNode{}
-	stack := []*frame{{t: root, path: path, seen: map[string]bool{}}}
+	stack := []*frame{{t: root, path: path}}
 	p.nodes++
 	for len(stack) > 0 {
 		f := stack[len(stack)-1]
 		if f.inChildren {
-			cpath := f.path + ".children[" + strconv.Itoa(len(f.t.Children)) + "]"
-			tok, err := p.token(cpath)
+			cpath := f.path.child(len(f.t.Children))
+			tok, err := p.token(cpath, "")
 			if err != nil {
 				return nil, err
 			}
@@ -374,20 +378,20 @@ func (p *treeParser) tree(path string) (*TreeNode, error) {
 				continue
 			}
 			if tok != json.Delim('{') {
-				return nil, p.fail(cpath, "expected a node object, found %v", tok)
+				return nil, p.fail(cpath, "", "expected a node object, found %v", tok)
 			}
 			if f.depth+1 > p.lim.MaxDepth {
-				return nil, &parseError{cpath, fmt.Errorf("nesting deeper than %d: %w", p.lim.MaxDepth, ErrLimitExceeded)}
+				return nil, &parseError{cpath.String(), fmt.Errorf("nesting deeper than %d: %w", p.lim.MaxDepth, ErrLimitExceeded)}
 			}
 			if p.nodes++; p.nodes > p.lim.MaxImportNodes {
-				return nil, &parseError{cpath, fmt.Errorf("more than %d nodes: %w", p.lim.MaxImportNodes, ErrLimitExceeded)}
+				return nil, &parseError{cpath.String(), fmt.Errorf("more than %d nodes: %w", p.lim.MaxImportNodes, ErrLimitExceeded)}
 			}
 			child := &TreeNode{}
 			f.t.Children = append(f.t.Children, child)
-			stack = append(stack, &frame{t: child, path: cpath, depth: f.depth + 1, seen: map[string]bool{}})
+			stack = append(stack, &frame{t: child, path: cpath, depth: f.depth + 1})
 			continue
 		}
-		tok, err := p.token(f.path)
+		tok, err := p.token(f.path, "")
 		if err != nil {
 			return nil, err
 		}
@@ -396,13 +400,11 @@ func (p *treeParser) tree(path string) (*TreeNode, error) {
 			continue
 		}
 		key, _ := tok.(string)
-		kpath := f.path + "." + key
-		if f.seen[key] {
-			return nil, p.fail(kpath, "duplicate key %q", key)
+		if !f.seen.add(key) {
+			return nil, p.fail(f.path, "."+key, "duplicate key %q", key)
 		}
-		f.seen[key] = true
 		if key == "children" {
-			tok, err := p.token(kpath)
+			tok, err := p.token(f.path, ".children")
 			if err != nil {
 				return nil, err
 			}
@@ -411,11 +413,11 @@ func (p *treeParser) tree(path string) (*TreeNode, error) {
 			case json.Delim('['):
 				f.inChildren = true
 			default:
-				return nil, p.fail(kpath, "expected an array of nodes, found %v", tok)
+				return nil, p.fail(f.path, ".children", "expected an array of nodes, found %v", tok)
 			}
 			continue
 		}
-		if err := p.field(f.t, key, kpath); err != nil {
+		if err := p.field(f.t, key, f.path); err != nil {
 			return nil, err
 		}
 	}
@@ -423,59 +425,60 @@ func (p *treeParser) tree(path string) (*TreeNode, error) {
 }
 
 // field decodes the value of one non-children key of a node object.
-func (p *treeParser) field(t *TreeNode, key, path string) error {
+func (p *treeParser) field(t *TreeNode, key string, node *jpath) error {
 	var err error
+	path := "." + key
 	switch key {
 	case "id":
-		t.ID, err = p.str(path)
+		t.ID, err = p.str(node, path)
 	case "orgId":
-		t.OrgID, err = p.str(path)
+		t.OrgID, err = p.str(node, path)
 	case "name":
-		t.Name, err = p.str(path)
+		t.Name, err = p.str(node, path)
 	case "description":
-		t.Description, err = p.str(path)
+		t.Description, err = p.str(node, path)
 	case "code":
-		t.Code, err = p.str(path)
+		t.Code, err = p.str(node, path)
 	case "externalId":
-		t.ExternalID, err = p.str(path)
+		t.ExternalID, err = p.str(node, path)
 	case "leaderUserId":
-		t.LeaderUserID, err = p.str(path)
+		t.LeaderUserID, err = p.str(node, path)
 	case "nameI18n":
-		t.NameI18n, err = p.i18n(path)
+		t.NameI18n, err = p.i18n(node, path)
 	case "descriptionI18n":
-		t.DescriptionI18n, err = p.i18n(path)
+		t.DescriptionI18n, err = p.i18n(node, path)
 	case "order":
-		t.Order, err = p.int(path)
+		t.Order, err = p.int(node, path)
 	case "depth":
-		t.Depth, err = p.int(path)
+		t.Depth, err = p.int(node, path)
 	case "createdAt":
-		t.CreatedAt, err = p.time(path)
+		t.CreatedAt, err = p.time(node, path)
 	case "updatedAt":
-		t.UpdatedAt, err = p.time(path)
+		t.UpdatedAt, err = p.time(node, path)
 	case "root":
 		var tok json.Token
-		if tok, err = p.token(path); err == nil {
+		if tok, err = p.token(node, path); err == nil {
 			b, ok := tok.(bool)
 			if !ok && tok != nil {
-				return p.fail(path, "expected true or false, found %v", tok)
+				return p.fail(node, path, "expected true or false, found %v", tok)
 			}
 			t.Root = b
 		}
 	case "path":
-		t.Path, err = p.strings(path)
+		t.Path, err = p.strings(node, path)
 	case "members":
-		t.Members, err = p.members(path)
+		t.Members, err = p.members(node, path)
 	case "resources":
-		t.Resources, err = p.resources(path)
+		t.Resources, err = p.resources(node, path)
 	default:
-		err = p.skip(path)
+		err = p.skip(node, path)
 	}
 	return err
 }
 
 // str decodes a string or null ("").
-func (p *treeParser) str(path string) (string, error) {
-	tok, err := p.token(path)
+func (p *treeParser) str(node *jpath, path string) (string, error) {
+	tok, err := p.token(node, path)
 	if err != nil {
 		return "", err
 	}
@@ -485,11 +488,11 @@ func (p *treeParser) str(path string) (string, error) {
 	case string:
 		return v, nil
 	}
-	return "", p.fail(path, "expected a string, found %v", tok)
+	return "", p.fail(node, path, "expected a string, found %v", tok)
 }
 
-func (p *treeParser) int(path string) (int, error) {
-	tok, err := p.token(path)
+func (p *treeParser) int(node *jpath, path string) (int, error) {
+	tok, err := p.token(node, path)
 	if err != nil {
 		return 0, err
 	}
@@ -499,38 +502,37 @@ func (p *treeParser) int(path string) (int, error) {
 	case json.Number:
 		n, err := strconv.ParseInt(v.String(), 10, 32)
 		if err != nil {
-			return 0, p.fail(path, "expected a 32-bit integer, found %s", v)
+			return 0, p.fail(node, path, "expected a 32-bit integer, found %s", v)
 		}
 		return int(n), nil
 	}
-	return 0, p.fail(path, "expected an integer, found %v", tok)
+	return 0, p.fail(node, path, "expected an integer, found %v", tok)
 }
 
-func (p *treeParser) time(path string) (time.Time, error) {
-	s, err := p.str(path)
+func (p *treeParser) time(node *jpath, path string) (time.Time, error) {
+	s, err := p.str(node, path)
 	if err != nil || s == "" {
 		return time.Time{}, err
 	}
 	t, perr := time.Parse(time.RFC3339Nano, s)
 	if perr != nil {
-		return time.Time{}, p.fail(path, "expected an RFC 3339 time, found %q", s)
+		return time.Time{}, p.fail(node, path, "expected an RFC 3339 time, found %q", s)
 	}
 	return t, nil
 }
 
 // strings decodes an array of strings or null.
-func (p *treeParser) strings(path string) ([]string, error) {
-	tok, err := p.token(path)
+func (p *treeParser) strings(node *jpath, path string) ([]string, error) {
+	tok, err := p.token(node, path)
 	if err != nil || tok == nil {
 		return nil, err
 	}
 	if tok != json.Delim('[') {
-		return nil, p.fail(path, "expected an array of strings, found %v", tok)
+		return nil, p.fail(node, path, "expected an array of strings, found %v", tok)
 	}
 	out := []string{}
 	for i := 0; ; i++ {
-		ipath := path + "[" + strconv.Itoa(i) + "]"
-		tok, err := p.token(ipath)
+		tok, err := p.token(node, path)
 		if err != nil {
 			return nil, err
 		}
@@ -539,7 +541,7 @@ func (p *treeParser) strings(path string) ([]string, error) {
 		}
 		s, ok := tok.(string)
 		if !ok {
-			return nil, p.fail(ipath, "expected a string, found %v", tok)
+			return nil, p.fail(node, path+"["+strconv.Itoa(i)+"]", "expected a string, found %v", tok)
 		}
 		out = append(out, s)
 	}
@@ -547,8 +549,8 @@ func (p *treeParser) strings(path string) ([]string, error) {
 
 // i18n decodes a locale → text object, null, or a string holding such an
 // object (the reference service stores i18n as a JSON string).
-func (p *treeParser) i18n(path string) (map[string]string, error) {
-	tok, err := p.token(path)
+func (p *treeParser) i18n(node *jpath, path string) (map[string]string, error) {
+	tok, err := p.token(node, path)
 	if err != nil {
 		return nil, err
 	}
@@ -561,7 +563,7 @@ func (p *treeParser) i18n(path string) (map[string]string, error) {
 		}
 		var m map[string]string
 		if err := json.Unmarshal([]byte(v), &m); err != nil {
-			return nil, p.fail(path, "string does not hold a JSON object of strings")
+			return nil, p.fail(node, path, "string does not hold a JSON object of strings")
 		}
 		return m, nil
 	case json.Delim:
@@ -570,7 +572,7 @@ func (p *treeParser) i18n(path string) (map[string]string, error) {
 		}
 		m := map[string]string{}
 		for {
-			tok, err := p.token(path)
+			tok, err := p.token(node, path)
 			if err != nil {
 				return nil, err
 			}
@@ -579,29 +581,29 @@ func (p *treeParser) i18n(path string) (map[string]string, error) {
 			}
 			k := tok.(string)
 			if _, dup := m[k]; dup {
-				return nil, p.fail(path+"."+k, "duplicate key %q", k)
+				return nil, p.fail(node, path+"."+k, "duplicate key %q", k)
 			}
-			if m[k], err = p.str(path + "." + k); err != nil {
+			if m[k], err = p.str(node, path+"."+k); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return nil, p.fail(path, "expected an object of strings, found %v", tok)
+	return nil, p.fail(node, path, "expected an object of strings, found %v", tok)
 }
 
 // members decodes an array whose entries are user ids or user objects.
-func (p *treeParser) members(path string) ([]User, error) {
-	tok, err := p.token(path)
+func (p *treeParser) members(node *jpath, path string) ([]User, error) {
+	tok, err := p.token(node, path)
 	if err != nil || tok == nil {
 		return nil, err
 	}
 	if tok != json.Delim('[') {
-		return nil, p.fail(path, "expected an array of users, found %v", tok)
+		return nil, p.fail(node, path, "expected an array of users, found %v", tok)
 	}
 	out := []User{}
 	for i := 0; ; i++ {
 		ipath := path + "[" + strconv.Itoa(i) + "]"
-		tok, err := p.token(ipath)
+		tok, err := p.token(node, ipath)
 		if err != nil {
 			return nil, err
 		}
@@ -614,7 +616,7 @@ func (p *treeParser) members(path string) ([]User, error) {
 				return out, nil
 			}
 			if v == '{' {
-				u, err := p.user(ipath)
+				u, err := p.user(node, ipath)
 				if err != nil {
 					return nil, err
 				}
@@ -622,15 +624,15 @@ func (p *treeParser) members(path string) ([]User, error) {
 				continue
 			}
 		}
-		return nil, p.fail(ipath, "expected a user id or a user object, found %v", tok)
+		return nil, p.fail(node, ipath, "expected a user id or a user object, found %v", tok)
 	}
 }
 
-func (p *treeParser) user(path string) (User, error) {
+func (p *treeParser) user(node *jpath, path string) (User, error) {
 	var u User
 	seen := map[string]bool{}
 	for {
-		tok, err := p.token(path)
+		tok, err := p.token(node, path)
 		if err != nil {
 			return u, err
 		}
@@ -640,7 +642,7 @@ func (p *treeParser) user(path string) (User, error) {
 		key := tok.(string)
 		kpath := path + "." + key
 		if seen[key] {
-			return u, p.fail(kpath, "duplicate key %q", key)
+			return u, p.fail(node, kpath, "duplicate key %q", key)
 		}
 		seen[key] = true
 		var dst *string
@@ -660,14 +662,14 @@ func (p *treeParser) user(path string) (User, error) {
 		case "mainDepartmentId":
 			dst = &u.MainDepartmentID
 		case "createdAt":
-			u.CreatedAt, err = p.time(kpath)
+			u.CreatedAt, err = p.time(node, kpath)
 		case "updatedAt":
-			u.UpdatedAt, err = p.time(kpath)
+			u.UpdatedAt, err = p.time(node, kpath)
 		default:
-			err = p.skip(kpath)
+			err = p.skip(node, kpath)
 		}
 		if dst != nil {
-			*dst, err = p.str(kpath)
+			*dst, err = p.str(node, kpath)
 		}
 		if err != nil {
 			return u, err
@@ -675,18 +677,18 @@ func (p *treeParser) user(path string) (User, error) {
 	}
 }
 
-func (p *treeParser) resources(path string) ([]Resource, error) {
-	tok, err := p.token(path)
+func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
+	tok, err := p.token(node, path)
 	if err != nil || tok == nil {
 		return nil, err
 	}
 	if tok != json.Delim('[') {
-		return nil, p.fail(path, "expected an array of resources, found %v", tok)
+		return nil, p.fail(node, path, "expected an array of resources, found %v", tok)
 	}
 	var out []Resource
 	for i := 0; ; i++ {
 		ipath := path + "[" + strconv.Itoa(i) + "]"
-		tok, err := p.token(ipath)
+		tok, err := p.token(node, ipath)
 		if err != nil {
 			return nil, err
 		}
@@ -694,12 +696,12 @@ func (p *treeParser) resources(path string) ([]Resource, error) {
 			return out, nil
 		}
 		if tok != json.Delim('{') {
-			return nil, p.fail(ipath, "expected a resource object, found %v", tok)
+			return nil, p.fail(node, ipath, "expected a resource object, found %v", tok)
 		}
 		var r Resource
 		seen := map[string]bool{}
 		for {
-			tok, err := p.token(ipath)
+			tok, err := p.token(node, ipath)
 			if err != nil {
 				return nil, err
 			}
@@ -709,22 +711,22 @@ func (p *treeParser) resources(path string) ([]Resource, error) {
 			key := tok.(string)
 			kpath := ipath + "." + key
 			if seen[key] {
-				return nil, p.fail(kpath, "duplicate key %q", key)
+				return nil, p.fail(node, kpath, "duplicate key %q", key)
 			}
 			seen[key] = true
 			switch key {
 			case "namespace":
-				r.Namespace, err = p.str(kpath)
+				r.Namespace, err = p.str(node, kpath)
 			case "code":
-				r.Code, err = p.str(kpath)
+				r.Code, err = p.str(node, kpath)
 			case "type":
 				var s string
-				s, err = p.str(kpath)
+				s, err = p.str(node, kpath)
 				r.Type = ResourceType(s)
 			case "actions":
-				r.Actions, err = p.strings(kpath)
+				r.Actions, err = p.strings(node, kpath)
 			default:
-				err = p.skip(kpath)
+				err = p.skip(node, kpath)
 			}
 			if err != nil {
 				return nil, err
@@ -735,10 +737,10 @@ func (p *treeParser) resources(path string) ([]Resource, error) {
 }
 
 // skip reads and drops one value of any shape, nesting at most maxSkipDepth.
-func (p *treeParser) skip(path string) error {
+func (p *treeParser) skip(node *jpath, path string) error {
 	depth := 0
 	for {
-		tok, err := p.token(path)
+		tok, err := p.token(node, path)
 		if err != nil {
 			return err
 		}
@@ -746,7 +748,7 @@ func (p *treeParser) skip(path string) error {
 			switch d {
 			case '{', '[':
 				if depth++; depth > maxSkipDepth {
-					return p.fail(path, "value nested deeper than %d", maxSkipDepth)
+					return p.fail(node, path, "value nested deeper than %d", maxSkipDepth)
 				}
 			default:
 				depth--
@@ -756,4 +758,41 @@ func (p *treeParser) skip(path string) error {
 			return nil
 		}
 	}
+}
+
+// nodeKeys are the keys of a node object that the decoder knows.
+var nodeKeys = map[string]uint32{}
+
+func init() {
+	for i, k := range []string{"id", "orgId", "name", "description", "code", "externalId", "leaderUserId",
+		"nameI18n", "descriptionI18n", "order", "depth", "createdAt", "updatedAt", "root", "path",
+		"members", "resources", "children"} {
+		nodeKeys[k] = 1 << i
+	}
+}
+
+// keySet records the keys seen in one object: a bit per known key, a map
+// only for unknown ones, so the common case allocates nothing.
+type keySet struct {
+	known uint32
+	other map[string]bool
+}
+
+// add reports whether key is new.
+func (k *keySet) add(key string) bool {
+	if bit, ok := nodeKeys[key]; ok {
+		if k.known&bit != 0 {
+			return false
+		}
+		k.known |= bit
+		return true
+	}
+	if k.other[key] {
+		return false
+	}
+	if k.other == nil {
+		k.other = map[string]bool{}
+	}
+	k.other[key] = true
+	return true
 }
