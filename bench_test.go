@@ -1,0 +1,208 @@
+package orgtree
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchTree builds a realistic org: fan-out 5–15 down to n nodes, ASCII and
+// Chinese names, users in random departments. Built once per size.
+type benchFixture struct {
+	tr    *Tree
+	org   Org
+	ids   []string
+	codes []string
+	deep  string // a deepest node
+	users []string
+}
+
+var benchCache = map[int]*benchFixture{}
+
+func benchFix(b *testing.B, n int) *benchFixture {
+	if f, ok := benchCache[n]; ok {
+		return f
+	}
+	b.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	tr := New(WithLimits(Limits{MaxChildren: -1}))
+	f := &benchFixture{tr: tr}
+	words := []string{"研发", "运营", "市场", "Sales", "Platform", "后端", "前端", "Finance", "支持", "Design"}
+	err := tr.Update(func(tx *Tx) error {
+		org, err := tx.CreateOrg(OrgInput{Name: "Bench", Code: "c0"})
+		if err != nil {
+			return err
+		}
+		f.org = org
+		f.ids = append(f.ids, org.RootID)
+		f.codes = append(f.codes, "c0")
+		depth := map[string]int{org.RootID: 0}
+		for queue := []string{org.RootID}; len(f.ids) < n && len(queue) > 0; queue = queue[1:] {
+			parent := queue[0]
+			if depth[parent] >= 11 {
+				continue
+			}
+			for k := 5 + rng.IntN(11); k > 0 && len(f.ids) < n; k-- {
+				code := fmt.Sprintf("c%d", len(f.ids))
+				node, err := tx.AddNode(NodeInput{ParentID: parent, Code: code, Name: fmt.Sprintf("%s %d", words[rng.IntN(len(words))], len(f.ids))})
+				if err != nil {
+					return err
+				}
+				f.ids = append(f.ids, node.ID)
+				f.codes = append(f.codes, code)
+				depth[node.ID] = depth[parent] + 1
+				if depth[node.ID] > depth[f.deep] {
+					f.deep = node.ID
+				}
+				queue = append(queue, node.ID)
+			}
+		}
+		for i := 0; i < n*3; i++ {
+			u, err := tx.CreateUser(User{Name: fmt.Sprintf("user %d", i)})
+			if err != nil {
+				return err
+			}
+			f.users = append(f.users, u.ID)
+			if err := tx.AddMembers(f.ids[rng.IntN(len(f.ids))], u.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchCache[n] = f
+	return f
+}
+
+const benchNodes = 100000
+
+func BenchmarkLookup(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	plain := make(map[string]int, len(f.ids))
+	for i, id := range f.ids {
+		plain[id] = i
+	}
+	s := f.tr.Snapshot()
+	b.Run("builtin-map", func(b *testing.B) {
+		b.ReportAllocs()
+		sum := 0
+		for i := 0; b.Loop(); i++ {
+			sum += plain[f.ids[i%len(f.ids)]]
+		}
+		_ = sum
+	})
+	b.Run("handle-by-id", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, r, ok := s.st.nodeByID(f.ids[i%len(f.ids)]); !ok || r == nil {
+				b.Fatal("missing")
+			}
+		}
+	})
+	b.Run("Node", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := f.tr.Node(f.ids[i%len(f.ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("NodeByCode", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := f.tr.NodeByCode(f.org.ID, f.codes[i%len(f.codes)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkPath(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	d, _ := f.tr.Depth(f.deep)
+	b.ReportMetric(float64(d), "depth")
+	for name, fn := range map[string]func(string) ([]string, error){"ids": f.tr.Path, "names": f.tr.NamePath, "codes": f.tr.CodePath} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := fn(f.deep); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkMove(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	kids, _ := f.tr.ChildIDs(f.org.RootID)
+	big, other := kids[0], kids[1]
+	home, _ := f.tr.Node(big)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		dest := other
+		if i%2 == 1 {
+			dest = home.ParentID
+		}
+		if _, err := f.tr.MoveNode(big, dest); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSubtreeMembers(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	b.Run("count-root", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.tr.MemberCount(f.org.RootID, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("first-page-root", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := f.tr.ListMembers(f.org.RootID, ListMembersOptions{IncludeDescendants: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkSearch(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	for _, kw := range []string{"platform 12", "研", "后端"} {
+		b.Run(kw, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := f.tr.Search(kw, SearchOptions{Limit: 20}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkExportJSON(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	var n countingWriter
+	_ = f.tr.ExportJSON(&n, f.org.ID, ExportOptions{})
+	b.SetBytes(int64(n))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := f.tr.ExportJSON(io.Discard, f.org.ID, ExportOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAddNode(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := f.tr.AddNode(NodeInput{ParentID: f.ids[i%len(f.ids)], Name: "new"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
