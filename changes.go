@@ -206,6 +206,7 @@ func (tx *Tx) load(d *Dump) error {
 		st.nodes = st.nodes.Append(e, r)
 		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)
 		st.nodeCount++
+		tx.indexAdd(n, nodeGrams(r.name, r.nameI18n))
 		parents = append(parents, rec.ParentID)
 		handles = append(handles, n)
 		tx.bumpTime(r.created, r.updated)

@@ -34,7 +34,49 @@ func (s Snapshot) Check() error {
 	s.checkNodes(c)
 	s.checkOrgs(c)
 	s.checkUsers(c)
+	s.checkNameIndex(c)
 	return errors.Join(c.errs...)
+}
+
+// checkNameIndex verifies that every node is listed under exactly the grams
+// of its names and that posting lists are sorted and live.
+func (s Snapshot) checkNameIndex(c *checker) {
+	st := s.st
+	want := 0
+	for i, r := range st.nodes.All() {
+		if r == nil {
+			continue
+		}
+		for _, g := range nodeGrams(r.name, r.nameI18n) {
+			want++
+			p, ok := st.grams.Get(g)
+			if !ok {
+				c.bad("node %q: gram %q is not indexed", r.id, g)
+				continue
+			}
+			if _, found := slices.BinarySearch(p.ids, nid(i)); !found {
+				c.bad("node %q is missing from the posting of gram %q", r.id, g)
+			}
+		}
+	}
+	got := 0
+	for g, p := range st.grams.All() {
+		got += len(p.ids)
+		if len(p.ids) == 0 {
+			c.bad("gram %q has an empty posting", g)
+		}
+		for k, n := range p.ids {
+			if k > 0 && p.ids[k-1] >= n {
+				c.bad("gram %q: posting out of order at %d", g, k)
+			}
+			if st.node(n) == nil {
+				c.bad("gram %q lists dead handle %d", g, n)
+			}
+		}
+	}
+	if got != want {
+		c.bad("name index holds %d postings, the names need %d", got, want)
+	}
 }
 
 func (s Snapshot) checkNodes(c *checker) {

@@ -187,6 +187,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 		o.extIDs = o.extIDs.Set(tx.edit, f.externalID, n)
 	}
 	tx.dirty.nodes[n] = struct{}{}
+	tx.indexAdd(n, nodeGrams(f.name, f.nameI18n))
 	if parent != 0 {
 		tx.insertChild(parent, n)
 	}
@@ -321,6 +322,11 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 			}
 		}
 	}
+	if f.name != old.name || !maps.Equal(f.nameI18n, old.nameI18n) {
+		before, after := nodeGrams(old.name, old.nameI18n), nodeGrams(f.name, f.nameI18n)
+		tx.indexRemove(n, setMinus(before, after))
+		tx.indexAdd(n, setMinus(after, before))
+	}
 	reorder := f.order != old.order && r.parent != 0
 	if reorder {
 		tx.removeChild(r.parent, n) // while the old sort key is in place
@@ -367,6 +373,9 @@ func (tx *Tx) deleteSubtree(top nid) {
 		tx.removeChild(p, top)
 	}
 	org := tx.mutOrg(st.node(top).orgID)
+	dead := map[nid]struct{}{}
+	grams := map[string]struct{}{}
+	defer tx.indexRemoveMany(dead, grams)
 	stack := []nid{top}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
@@ -381,6 +390,10 @@ func (tx *Tx) deleteSubtree(top nid) {
 		}
 		if r.externalID != "" {
 			org.extIDs = org.extIDs.Delete(tx.edit, r.externalID)
+		}
+		dead[n] = struct{}{}
+		for _, g := range nodeGrams(r.name, r.nameI18n) {
+			grams[g] = struct{}{}
 		}
 		org.nodeCount--
 		st.nodeCount--
@@ -723,4 +736,15 @@ func (t *Tree) DeleteNode(id string, mode DeleteMode) error {
 // MoveNode gives a node a new parent; see Tx.MoveNode.
 func (t *Tree) MoveNode(id, newParentID string) (Node, error) {
 	return update1(t, func(tx *Tx) (Node, error) { return tx.MoveNode(id, newParentID) })
+}
+
+// setMinus returns the elements of sorted a that are not in sorted b.
+func setMinus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if _, found := slices.BinarySearch(b, x); !found {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -97,16 +97,9 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 	if opt.Limit < 0 {
 		return nil, fmt.Errorf("orgtree: %s: limit %d: %w", op, opt.Limit, ErrInvalidArgument)
 	}
-	var roots []nid
 	if opt.OrgID != "" {
-		o, err := s.lookupOrg(op, opt.OrgID)
-		if err != nil {
+		if _, err := s.lookupOrg(op, opt.OrgID); err != nil {
 			return nil, err
-		}
-		roots = []nid{o.root}
-	} else {
-		for _, o := range s.st.orgs.All() {
-			roots = append(roots, o.root)
 		}
 	}
 	key := foldString(keyword)
@@ -117,12 +110,23 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 		depth int
 	}
 	var hits []hit
-	for _, root := range roots {
-		for r, d := range s.st.walk(root) {
-			if rank, ok := nodeRank(r, key); ok {
-				n, _ := s.st.nodeIDs.Get(r.id)
-				hits = append(hits, hit{r, n, rank, d})
+	consider := func(n nid, r *nodeRec) {
+		if opt.OrgID != "" && r.orgID != opt.OrgID {
+			return
+		}
+		if rank, ok := nodeRank(r, key); ok {
+			hits = append(hits, hit{r, n, rank, s.st.depthUpTo(n, maxInt)})
+		}
+	}
+	if ids, scan := s.st.candidates(key); scan {
+		for i, r := range s.st.nodes.All() {
+			if r != nil {
+				consider(nid(i), r)
 			}
+		}
+	} else {
+		for _, n := range ids {
+			consider(n, s.st.node(n))
 		}
 	}
 	slices.SortFunc(hits, func(a, b hit) int {

@@ -31,6 +31,7 @@ type state struct {
 	userIDs pmap.Map[uid]      // user id → uid
 	userExt pmap.Map[uid]      // user externalId → uid
 	orgs    pmap.Map[*orgRec]  // org id → org
+	grams   pmap.Map[*posting] // name n-gram → nodes (see searchindex.go)
 
 	nodeCount   int
 	userCount   int
