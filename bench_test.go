@@ -1,6 +1,7 @@
 package orgtree
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -206,3 +207,35 @@ func BenchmarkAddNode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkImportJSON(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	var doc bytesBuffer
+	if err := f.tr.ExportJSON(&doc, f.org.ID, ExportOptions{OmitPaths: true}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("parse", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := ParseTreeJSON(doc.reader(), Limits{MaxChildren: -1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parse+import", func(b *testing.B) {
+		b.SetBytes(int64(len(doc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			tr := New(WithLimits(Limits{MaxChildren: -1}))
+			if _, err := tr.ImportJSON(doc.reader(), ImportOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+type bytesBuffer []byte
+
+func (b *bytesBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+func (b bytesBuffer) reader() io.Reader            { return bytes.NewReader(b) }

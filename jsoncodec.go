@@ -268,10 +268,10 @@ func appendJSONString(b []byte, s string) []byte {
 // maxSkipDepth bounds the nesting of values the decoder skips (unknown fields).
 const maxSkipDepth = 64
 
-// treeParser decodes nested documents with json.Decoder tokens and an
+// treeParser decodes nested documents with the scanner's tokens and an
 // explicit stack: no recursion, whatever the depth.
 type treeParser struct {
-	dec   *json.Decoder
+	sc    scanner
 	lim   Limits
 	nodes int
 }
@@ -288,16 +288,16 @@ func (e *parseError) Error() string { return "orgtree: parse: " + e.path + ": " 
 func (e *parseError) Unwrap() error { return e.err }
 
 func (p *treeParser) fail(node *jpath, suffix string, format string, args ...any) error {
-	return &parseError{path: at(node, suffix), err: fmt.Errorf(format+" (at byte %d): %w", append(args, p.dec.InputOffset(), ErrInvalidJSON)...)}
+	return &parseError{path: at(node, suffix), err: fmt.Errorf(format+" (at byte %d): %w", append(args, p.sc.offset(), ErrInvalidJSON)...)}
 }
 
-func (p *treeParser) token(node *jpath, path string) (json.Token, error) {
-	tok, err := p.dec.Token()
-	if err == io.EOF {
-		return nil, p.fail(node, path, "unexpected end of document")
-	}
+func (p *treeParser) token(node *jpath, path string) (token, error) {
+	tok, err := p.sc.next()
 	if err != nil {
-		return nil, p.fail(node, path, "%v", err)
+		return tok, p.fail(node, path, "%v", err)
+	}
+	if tok.kind == tokEOF {
+		return tok, p.fail(node, path, "unexpected end of document")
 	}
 	return tok, nil
 }
@@ -310,21 +310,24 @@ func (p *treeParser) token(node *jpath, path string) (json.Token, error) {
 // service import as they are.
 func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err error) {
 	lim = lim.withDefaults()
-	p := &treeParser{dec: json.NewDecoder(r), lim: lim}
-	p.dec.UseNumber()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("orgtree: parse: read: %w", err)
+	}
+	p := &treeParser{sc: scanner{data: data}, lim: lim}
 	top := rootPath(-1)
 	tok, err := p.token(top, "")
 	if err != nil {
 		return nil, false, err
 	}
-	switch tok {
-	case json.Delim('{'):
+	switch tok.kind {
+	case tokObjectStart:
 		t, err := p.tree(top)
 		if err != nil {
 			return nil, false, err
 		}
 		trees = append(trees, t)
-	case json.Delim('['):
+	case tokArrayStart:
 		array = true
 		for i := 0; ; i++ {
 			path := rootPath(i)
@@ -332,10 +335,10 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 			if err != nil {
 				return nil, false, err
 			}
-			if tok == json.Delim(']') {
+			if tok.kind == tokArrayEnd {
 				break
 			}
-			if tok != json.Delim('{') {
+			if tok.kind != tokObjectStart {
 				return nil, false, p.fail(path, "", "expected an object, found %v", tok)
 			}
 			t, err := p.tree(path)
@@ -347,7 +350,7 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 	default:
 		return nil, false, p.fail(top, "", "expected an object or an array, found %v", tok)
 	}
-	if _, err := p.dec.Token(); err != io.EOF {
+	if tok, err := p.sc.next(); err != nil || tok.kind != tokEOF {
 		return nil, false, p.fail(top, "", "trailing data after the document")
 	}
 	return trees, array, nil
@@ -373,11 +376,11 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 			if err != nil {
 				return nil, err
 			}
-			if tok == json.Delim(']') {
+			if tok.kind == tokArrayEnd {
 				f.inChildren = false
 				continue
 			}
-			if tok != json.Delim('{') {
+			if tok.kind != tokObjectStart {
 				return nil, p.fail(cpath, "", "expected a node object, found %v", tok)
 			}
 			if f.depth+1 > p.lim.MaxDepth {
@@ -395,11 +398,11 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tok == json.Delim('}') {
+		if tok.kind == tokObjectEnd {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		key, _ := tok.(string)
+		key := tok.str
 		if !f.seen.add(key) {
 			return nil, p.fail(f.path, "."+key, "duplicate key %q", key)
 		}
@@ -408,9 +411,9 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 			if err != nil {
 				return nil, err
 			}
-			switch tok {
-			case nil:
-			case json.Delim('['):
+			switch tok.kind {
+			case tokNull:
+			case tokArrayStart:
 				f.inChildren = true
 			default:
 				return nil, p.fail(f.path, ".children", "expected an array of nodes, found %v", tok)
@@ -456,13 +459,12 @@ func (p *treeParser) field(t *TreeNode, key string, node *jpath) error {
 	case "updatedAt":
 		t.UpdatedAt, err = p.time(node, path)
 	case "root":
-		var tok json.Token
+		var tok token
 		if tok, err = p.token(node, path); err == nil {
-			b, ok := tok.(bool)
-			if !ok && tok != nil {
+			if tok.kind != tokTrue && tok.kind != tokFalse && tok.kind != tokNull {
 				return p.fail(node, path, "expected true or false, found %v", tok)
 			}
-			t.Root = b
+			t.Root = tok.kind == tokTrue
 		}
 	case "path":
 		t.Path, err = p.strings(node, path)
@@ -482,11 +484,11 @@ func (p *treeParser) str(node *jpath, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch v := tok.(type) {
-	case nil:
+	switch tok.kind {
+	case tokNull:
 		return "", nil
-	case string:
-		return v, nil
+	case tokString:
+		return tok.str, nil
 	}
 	return "", p.fail(node, path, "expected a string, found %v", tok)
 }
@@ -496,13 +498,13 @@ func (p *treeParser) int(node *jpath, path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	switch v := tok.(type) {
-	case nil:
+	switch tok.kind {
+	case tokNull:
 		return 0, nil
-	case json.Number:
-		n, err := strconv.ParseInt(v.String(), 10, 32)
+	case tokNumber:
+		n, err := strconv.ParseInt(tok.str, 10, 32)
 		if err != nil {
-			return 0, p.fail(node, path, "expected a 32-bit integer, found %s", v)
+			return 0, p.fail(node, path, "expected a 32-bit integer, found %s", tok.str)
 		}
 		return int(n), nil
 	}
@@ -524,10 +526,10 @@ func (p *treeParser) time(node *jpath, path string) (time.Time, error) {
 // strings decodes an array of strings or null.
 func (p *treeParser) strings(node *jpath, path string) ([]string, error) {
 	tok, err := p.token(node, path)
-	if err != nil || tok == nil {
+	if err != nil || tok.kind == tokNull {
 		return nil, err
 	}
-	if tok != json.Delim('[') {
+	if tok.kind != tokArrayStart {
 		return nil, p.fail(node, path, "expected an array of strings, found %v", tok)
 	}
 	out := []string{}
@@ -536,14 +538,13 @@ func (p *treeParser) strings(node *jpath, path string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tok == json.Delim(']') {
+		if tok.kind == tokArrayEnd {
 			return out, nil
 		}
-		s, ok := tok.(string)
-		if !ok {
+		if tok.kind != tokString {
 			return nil, p.fail(node, path+"["+strconv.Itoa(i)+"]", "expected a string, found %v", tok)
 		}
-		out = append(out, s)
+		out = append(out, tok.str)
 	}
 }
 
@@ -554,32 +555,29 @@ func (p *treeParser) i18n(node *jpath, path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch v := tok.(type) {
-	case nil:
+	switch tok.kind {
+	case tokNull:
 		return nil, nil
-	case string:
-		if v == "" {
+	case tokString:
+		if tok.str == "" {
 			return nil, nil
 		}
 		var m map[string]string
-		if err := json.Unmarshal([]byte(v), &m); err != nil {
+		if err := json.Unmarshal([]byte(tok.str), &m); err != nil {
 			return nil, p.fail(node, path, "string does not hold a JSON object of strings")
 		}
 		return m, nil
-	case json.Delim:
-		if v != '{' {
-			break
-		}
+	case tokObjectStart:
 		m := map[string]string{}
 		for {
 			tok, err := p.token(node, path)
 			if err != nil {
 				return nil, err
 			}
-			if tok == json.Delim('}') {
+			if tok.kind == tokObjectEnd {
 				return m, nil
 			}
-			k := tok.(string)
+			k := tok.str
 			if _, dup := m[k]; dup {
 				return nil, p.fail(node, path+"."+k, "duplicate key %q", k)
 			}
@@ -594,10 +592,10 @@ func (p *treeParser) i18n(node *jpath, path string) (map[string]string, error) {
 // members decodes an array whose entries are user ids or user objects.
 func (p *treeParser) members(node *jpath, path string) ([]User, error) {
 	tok, err := p.token(node, path)
-	if err != nil || tok == nil {
+	if err != nil || tok.kind == tokNull {
 		return nil, err
 	}
-	if tok != json.Delim('[') {
+	if tok.kind != tokArrayStart {
 		return nil, p.fail(node, path, "expected an array of users, found %v", tok)
 	}
 	out := []User{}
@@ -607,22 +605,19 @@ func (p *treeParser) members(node *jpath, path string) ([]User, error) {
 		if err != nil {
 			return nil, err
 		}
-		switch v := tok.(type) {
-		case string:
-			out = append(out, User{ID: v})
+		switch tok.kind {
+		case tokString:
+			out = append(out, User{ID: tok.str})
 			continue
-		case json.Delim:
-			if v == ']' {
-				return out, nil
+		case tokArrayEnd:
+			return out, nil
+		case tokObjectStart:
+			u, err := p.user(node, ipath)
+			if err != nil {
+				return nil, err
 			}
-			if v == '{' {
-				u, err := p.user(node, ipath)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, u)
-				continue
-			}
+			out = append(out, u)
+			continue
 		}
 		return nil, p.fail(node, ipath, "expected a user id or a user object, found %v", tok)
 	}
@@ -636,10 +631,10 @@ func (p *treeParser) user(node *jpath, path string) (User, error) {
 		if err != nil {
 			return u, err
 		}
-		if tok == json.Delim('}') {
+		if tok.kind == tokObjectEnd {
 			return u, nil
 		}
-		key := tok.(string)
+		key := tok.str
 		kpath := path + "." + key
 		if seen[key] {
 			return u, p.fail(node, kpath, "duplicate key %q", key)
@@ -679,10 +674,10 @@ func (p *treeParser) user(node *jpath, path string) (User, error) {
 
 func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
 	tok, err := p.token(node, path)
-	if err != nil || tok == nil {
+	if err != nil || tok.kind == tokNull {
 		return nil, err
 	}
-	if tok != json.Delim('[') {
+	if tok.kind != tokArrayStart {
 		return nil, p.fail(node, path, "expected an array of resources, found %v", tok)
 	}
 	var out []Resource
@@ -692,10 +687,10 @@ func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tok == json.Delim(']') {
+		if tok.kind == tokArrayEnd {
 			return out, nil
 		}
-		if tok != json.Delim('{') {
+		if tok.kind != tokObjectStart {
 			return nil, p.fail(node, ipath, "expected a resource object, found %v", tok)
 		}
 		var r Resource
@@ -705,10 +700,10 @@ func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
 			if err != nil {
 				return nil, err
 			}
-			if tok == json.Delim('}') {
+			if tok.kind == tokObjectEnd {
 				break
 			}
-			key := tok.(string)
+			key := tok.str
 			kpath := ipath + "." + key
 			if seen[key] {
 				return nil, p.fail(node, kpath, "duplicate key %q", key)
@@ -744,15 +739,13 @@ func (p *treeParser) skip(node *jpath, path string) error {
 		if err != nil {
 			return err
 		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				if depth++; depth > maxSkipDepth {
-					return p.fail(node, path, "value nested deeper than %d", maxSkipDepth)
-				}
-			default:
-				depth--
+		switch tok.kind {
+		case tokObjectStart, tokArrayStart:
+			if depth++; depth > maxSkipDepth {
+				return p.fail(node, path, "value nested deeper than %d", maxSkipDepth)
 			}
+		case tokObjectEnd, tokArrayEnd:
+			depth--
 		}
 		if depth == 0 {
 			return nil
