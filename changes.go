@@ -267,7 +267,7 @@ func (tx *Tx) load(d *Dump) error {
 		r := st.node(n)
 		slices.SortFunc(r.children, st.childCmp)
 	}
-	// Memberships.
+	// Memberships: linked without rollups, which are computed once at the end.
 	for i := range d.Users {
 		u, ur, _ := st.userByID(d.Users[i].ID)
 		for _, m := range d.Users[i].Memberships {
@@ -278,7 +278,7 @@ func (tx *Tx) load(d *Dump) error {
 			if nr.hasMember(u) {
 				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", ur.id, m.NodeID, ErrExists)
 			}
-			tx.link(n, u, m.JoinedAt.UnixNano())
+			tx.linkOnly(n, u, m.JoinedAt.UnixNano())
 			tx.bumpTime(m.JoinedAt.UnixNano(), 0)
 		}
 		if main := d.Users[i].MainDepartmentID; main != "" {
@@ -289,6 +289,7 @@ func (tx *Tx) load(d *Dump) error {
 			st.user(u).main = n
 		}
 	}
+	tx.rebuildRollups()
 	return nil
 }
 

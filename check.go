@@ -35,7 +35,25 @@ func (s Snapshot) Check() error {
 	s.checkOrgs(c)
 	s.checkUsers(c)
 	s.checkNameIndex(c)
+	s.checkRollups(c)
+	s.checkUserOrder(c)
 	return errors.Join(c.errs...)
+}
+
+// checkRollups recomputes every subtree size and distinct member count.
+func (s Snapshot) checkRollups(c *checker) {
+	size, distinct := s.st.computeRollups()
+	for i, r := range s.st.nodes.All() {
+		if r == nil {
+			continue
+		}
+		if r.size != size[i] {
+			c.bad("node %q: subtree size %d, want %d", r.id, r.size, size[i])
+		}
+		if r.distinct != distinct[i] {
+			c.bad("node %q: distinct subtree members %d, want %d", r.id, r.distinct, distinct[i])
+		}
+	}
 }
 
 // checkNameIndex verifies that every node is listed under exactly the grams

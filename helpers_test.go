@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,3 +89,5 @@ func unchanged(t *testing.T, tr *Tree, want error, fn func() error) {
 	require.Equal(t, before.Dump(), after.Dump())
 	checked(t, tr)
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -472,6 +472,15 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 	}
 	handles := make([]nid, len(plan))
 	var orgs []Org
+	tx.bulk = true
+	defer func() {
+		tx.bulk = false
+		for i, p := range plan {
+			if p.parent < 0 {
+				tx.attachRollups(handles[i])
+			}
+		}
+	}()
 	for i, p := range plan {
 		now := tx.now()
 		var n nid

@@ -142,6 +142,7 @@ func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
 	}
 	st.userCount++
 	tx.dirty.users[n] = struct{}{}
+	tx.orderUser(n, r)
 	return n, nil
 }
 
@@ -212,8 +213,10 @@ func (tx *Tx) UpdateUser(id string, upd UserUpdate) (User, error) {
 		}
 	}
 	w := tx.mutUser(u)
+	tx.unorderUser(u, w)
 	w.name, w.username, w.email, w.phone, w.externalID = next.Name, next.Username, next.Email, next.Phone, next.ExternalID
 	w.updated = tx.now()
+	tx.orderUser(u, w)
 	return tx.st.userValue(w), nil
 }
 
@@ -233,6 +236,7 @@ func (tx *Tx) DeleteUser(id string) error {
 	if r.externalID != "" {
 		tx.st.userExt = tx.st.userExt.Delete(tx.edit, r.externalID)
 	}
+	tx.unorderUser(u, r)
 	tx.st.userIDs = tx.st.userIDs.Delete(tx.edit, id)
 	tx.st.users = tx.st.users.Set(tx.edit, int(u), nil)
 	tx.st.userCount--
@@ -258,6 +262,14 @@ func (r *nodeRec) memberJoined(u uid) int64 {
 
 // link makes u a member of n; the caller made sure it is not one yet.
 func (tx *Tx) link(n nid, u uid, joined int64) {
+	if !tx.bulk {
+		tx.coverChange(n, u, +1)
+	}
+	tx.linkOnly(n, u, joined)
+}
+
+// linkOnly links both sides without touching the rollups.
+func (tx *Tx) linkOnly(n nid, u uid, joined int64) {
 	nr := tx.mutNode(n)
 	ownSlice(&nr.own, ownMembers, &nr.members)
 	i, _ := nr.memberIndex(u)
@@ -290,6 +302,7 @@ func (tx *Tx) unlink(n nid, u uid) {
 		nr.members = slices.Delete(nr.members, i, i+1)
 	}
 	tx.unlinkUser(u, n)
+	tx.coverChange(n, u, -1)
 }
 
 // resolveUsers maps user ids to handles, dropping duplicates; every id must exist.
@@ -514,7 +527,8 @@ func (s Snapshot) MemberCount(nodeID string, includeDescendants bool) (int, erro
 	if !includeDescendants {
 		return len(r.members), nil
 	}
-	return len(s.st.memberSet(n, true)), nil
+	_ = n
+	return int(r.distinct), nil
 }
 
 // memberKey is a user's position in a listing order.
@@ -583,28 +597,39 @@ func (s Snapshot) ListMembers(nodeID string, opt ListMembersOptions) (MemberPage
 		}
 		after = &k
 	}
-	n, _, err := s.lookupNode(op, nodeID)
+	n, r, err := s.lookupNode(op, nodeID)
 	if err != nil {
 		return MemberPage{}, err
 	}
-	us := s.st.memberSet(n, opt.IncludeDescendants)
-	keys := make([]memberKey, len(us))
-	for i, u := range us {
-		keys[i] = opt.SortBy.key(s.st.user(u))
+	total := len(r.members)
+	if opt.IncludeDescendants {
+		total = int(r.distinct)
 	}
-	slices.SortFunc(keys, opt.SortBy.cmp)
-	page := MemberPage{TotalCount: len(keys), List: []User{}}
-	if after != nil {
-		i, found := slices.BinarySearchFunc(keys, *after, opt.SortBy.cmp)
-		if found {
-			i++
-		}
-		keys = keys[i:]
+	page := MemberPage{TotalCount: total, List: []User{}}
+	var keys []memberKey
+	var more bool
+	if total > scanThreshold && offset < total/2 {
+		// Few pages deep into a large listing: walk the global user order.
+		keys, more = s.st.pageByScan(n, opt.IncludeDescendants, opt.SortBy, after, offset, limit)
 	} else {
-		keys = window(keys, offset, len(keys))
+		us := s.st.memberSet(n, opt.IncludeDescendants)
+		keys = make([]memberKey, len(us))
+		for i, u := range us {
+			keys[i] = opt.SortBy.key(s.st.user(u))
+		}
+		slices.SortFunc(keys, opt.SortBy.cmp)
+		if after != nil {
+			i, found := slices.BinarySearchFunc(keys, *after, opt.SortBy.cmp)
+			if found {
+				i++
+			}
+			keys = keys[i:]
+		} else {
+			keys = window(keys, offset, len(keys))
+		}
+		more = len(keys) > limit
+		keys = keys[:min(limit, len(keys))]
 	}
-	more := len(keys) > limit
-	keys = keys[:min(limit, len(keys))]
 	for _, k := range keys {
 		_, r, _ := s.st.userByID(k.id)
 		page.List = append(page.List, s.st.userValue(r))

@@ -169,7 +169,7 @@ func (tx *Tx) removeChild(parent, child nid) {
 func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now int64) nid {
 	st := tx.st
 	r := &nodeRec{
-		edit: tx.edit, own: ownChildren | ownMembers | ownResources,
+		edit: tx.edit, own: ownChildren | ownMembers | ownResources, size: 1,
 		id: id, orgID: o.id, parent: parent,
 		name: f.name, nameI18n: f.nameI18n, description: f.description, descriptionI18n: f.descriptionI18n,
 		code: f.code, order: f.order, externalID: f.externalID, leaderUserID: f.leaderUserID,
@@ -190,6 +190,9 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	tx.indexAdd(n, nodeGrams(f.name, f.nameI18n))
 	if parent != 0 {
 		tx.insertChild(parent, n)
+		if !tx.bulk {
+			tx.adjustSize(st.rootPath(parent), 1)
+		}
 	}
 	return n
 }
@@ -369,8 +372,21 @@ func (tx *Tx) DeleteNode(id string, mode DeleteMode) error {
 // deleteSubtree removes top and everything below it, iteratively.
 func (tx *Tx) deleteSubtree(top nid) {
 	st := tx.st
-	if p := st.node(top).parent; p != 0 {
-		tx.removeChild(p, top)
+	above := st.rootPath(st.node(top).parent) // empty for a root
+	if len(above) > 0 {
+		tx.adjustSize(above, -st.node(top).size)
+		users := st.subtreeUsers(top)
+		defer func() {
+			// Once the subtree's memberships are gone, each of its users
+			// still counts above it only as far up as its other departments.
+			ix := st.indexPath(above)
+			for _, u := range users {
+				if st.user(u) != nil {
+					tx.adjustDistinct(above, st.coveredDepthIx(ix, st.user(u).depts, nil), -1)
+				}
+			}
+		}()
+		tx.removeChild(above[len(above)-1], top)
 	}
 	org := tx.mutOrg(st.node(top).orgID)
 	dead := map[nid]struct{}{}
@@ -451,6 +467,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	if deeper && lim.MaxDepth < maxInt && tx.subtreeDeeperThan(n, lim.MaxDepth-newParentDepth-1) {
 		return Node{}, fmt.Errorf("orgtree: %s: the subtree of %q would reach deeper than %d: %w", op, id, lim.MaxDepth, ErrLimitExceeded)
 	}
+	tx.moveRollups(n, p)
 	tx.removeChild(r.parent, n)
 	w := tx.mutNode(n)
 	w.parent = p

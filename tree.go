@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/btree"
 	"github.com/orgtree/orgtree/internal/pmap"
 )
 
@@ -32,6 +33,9 @@ type state struct {
 	userExt pmap.Map[uid]      // user externalId → uid
 	orgs    pmap.Map[*orgRec]  // org id → org
 	grams   pmap.Map[*posting] // name n-gram → nodes (see searchindex.go)
+
+	usersByCreated *btree.BTreeG[userKey] // see userorder.go
+	usersByUpdated *btree.BTreeG[userKey]
 
 	nodeCount   int
 	userCount   int
@@ -67,6 +71,8 @@ type nodeRec struct {
 	updated         int64
 	members         []member   // direct members, sorted by user handle
 	resources       []Resource // sorted by (namespace, code)
+	size            int32      // nodes in the subtree, this one included (see rollup.go)
+	distinct        int32      // distinct users with a membership in the subtree
 }
 
 type ownership uint8
@@ -115,7 +121,7 @@ func New(opts ...Option) *Tree {
 	if t.cfg.newID == nil {
 		t.cfg.newID = objectIDs()
 	}
-	st := &state{cfg: &t.cfg}
+	st := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder()}
 	// Slot 0 of both vectors stands for "none".
 	st.nodes = st.nodes.Append(nil, nil)
 	st.users = st.users.Append(nil, nil)
@@ -220,6 +226,10 @@ type Tx struct {
 	edit   *pmap.Edit
 	dirty  *dirtySet
 	closed bool
+	// bulk defers rollup maintenance to attachRollups (imports).
+	bulk bool
+	// ownsUserOrder: the user indexes were cloned for this transaction.
+	ownsUserOrder bool
 }
 
 func (tx *Tx) close() { tx.closed = true }

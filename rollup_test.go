@@ -1,0 +1,94 @@
+package orgtree
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRollupsRandom drives members and structure at random and lets Check
+// recompute every subtree size and distinct count after each step; it also
+// compares MemberCount with a direct count over the subtree.
+func TestRollupsRandom(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			tr := newTestTree(t, WithLimits(Limits{MaxChildren: -1}))
+			var orgs []Org
+			for i := 0; i < 2; i++ {
+				o, err := tr.CreateOrg(OrgInput{Name: "org"})
+				require.NoError(t, err)
+				orgs = append(orgs, o)
+			}
+			var users []string
+			for i := 0; i < 12; i++ {
+				u, err := tr.CreateUser(User{Name: "u"})
+				require.NoError(t, err)
+				users = append(users, u.ID)
+			}
+			live := func() []Node {
+				var out []Node
+				for _, o := range orgs {
+					if root, err := tr.RootNode(o.ID); err == nil {
+						out = append(out, root)
+						kids, _ := tr.Children(o.RootID, 1000)
+						out = append(out, kids...)
+					}
+				}
+				return out
+			}
+			pick := func() Node { ns := live(); return ns[rng.IntN(len(ns))] }
+			for step := 0; step < 300; step++ {
+				var err error
+				switch rng.IntN(9) {
+				case 0, 1:
+					_, err = tr.AddNode(NodeInput{ParentID: pick().ID, Name: "n"})
+				case 2, 3:
+					err = tr.AddMembers(pick().ID, users[rng.IntN(len(users))], users[rng.IntN(len(users))])
+				case 4:
+					err = tr.RemoveMembers(pick().ID, users[rng.IntN(len(users))])
+				case 5:
+					err = tr.MoveMembers(pick().ID, pick().ID, users[rng.IntN(len(users))])
+				case 6:
+					_, err = tr.MoveNode(pick().ID, pick().ID)
+				case 7:
+					if rng.IntN(3) == 0 {
+						err = tr.DeleteNode(pick().ID, Cascade)
+					} else {
+						err = tr.DeleteUser(users[rng.IntN(len(users))])
+						if err == nil {
+							u, _ := tr.CreateUser(User{Name: "u"})
+							users = append(users, u.ID)
+						}
+					}
+				case 8:
+					doc := fmt.Sprintf(`{"name":"imp","members":[%q],"children":[{"name":"c","members":[%q,%q]}]}`,
+						users[rng.IntN(len(users))], users[rng.IntN(len(users))], users[rng.IntN(len(users))])
+					if doc != "" {
+						_, err = tr.ImportJSON(stringsReader(doc), ImportOptions{ParentID: pick().ID})
+					}
+				}
+				_ = err // errors are expected (cycles, non-members…); Check must hold anyway
+				require.NoError(t, tr.Check(), "step %d", step)
+				n := pick()
+				got, err := tr.MemberCount(n.ID, true)
+				require.NoError(t, err)
+				want := map[string]bool{}
+				for _, id := range append([]string{n.ID}, childIDs(tr, n.ID)...) {
+					p, _ := tr.ListMembers(id, ListMembersOptions{Limit: 1000})
+					for _, u := range p.List {
+						want[u.ID] = true
+					}
+				}
+				require.Equal(t, len(want), got, "step %d node %s", step, n.ID)
+			}
+		})
+	}
+}
+
+func childIDs(tr *Tree, id string) []string {
+	kids, _ := tr.Children(id, 1000)
+	return nodeIDs(kids)
+}
