@@ -170,7 +170,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	st := tx.st
 	r := &nodeRec{
 		edit: tx.edit, own: ownChildren | ownMembers | ownResources, size: 1,
-		id: id, orgID: o.id, parent: parent,
+		id: id, orgID: o.id, parent: parent, parentID: tx.st.idOf(parent),
 		name: f.name, nameI18n: f.nameI18n, description: f.description, descriptionI18n: f.descriptionI18n,
 		code: f.code, order: f.order, externalID: f.externalID, leaderUserID: f.leaderUserID,
 		created: now, updated: now,
@@ -470,7 +470,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	tx.moveRollups(n, p)
 	tx.removeChild(r.parent, n)
 	w := tx.mutNode(n)
-	w.parent = p
+	w.parent, w.parentID = p, pr.id
 	w.updated = tx.now()
 	tx.insertChild(p, n)
 	return tx.st.nodeValue(w), nil
@@ -503,10 +503,7 @@ func (st *state) nodeValue(r *nodeRec) Node {
 		ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: cloneI18n(r.nameI18n),
 		Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
 		Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
-		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated),
-	}
-	if r.parent != 0 {
-		n.ParentID = st.node(r.parent).id
+		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated), ParentID: r.parentID,
 	}
 	return n
 }
@@ -764,4 +761,12 @@ func setMinus(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// idOf returns the id of a live handle, "" for 0.
+func (st *state) idOf(n nid) string {
+	if n == 0 {
+		return ""
+	}
+	return st.node(n).id
 }
