@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -239,3 +240,61 @@ type bytesBuffer []byte
 
 func (b *bytesBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 func (b bytesBuffer) reader() io.Reader            { return bytes.NewReader(b) }
+
+// BenchmarkMemory reports heap bytes per node (names, codes, indexes) and
+// per membership, measured by building 100k nodes and then 1M memberships
+// for 300k users in one transaction each.
+func BenchmarkMemory(b *testing.B) {
+	for b.Loop() {
+		heap := func() uint64 {
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			return m.HeapAlloc
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		tr := New(WithLimits(Limits{MaxChildren: -1}))
+		base := heap()
+		var ids []string
+		_ = tr.Update(func(tx *Tx) error {
+			org, _ := tx.CreateOrg(OrgInput{Name: "Bench"})
+			ids = append(ids, org.RootID)
+			for len(ids) < benchNodes {
+				n, err := tx.AddNode(NodeInput{ParentID: ids[rng.IntN(len(ids))], Name: fmt.Sprintf("研发 Platform %d", len(ids)), Code: fmt.Sprintf("c%d", len(ids))})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, n.ID)
+			}
+			return nil
+		})
+		nodes := heap()
+		var users []string
+		_ = tr.Update(func(tx *Tx) error {
+			for i := 0; i < 3*benchNodes; i++ {
+				u, _ := tx.CreateUser(User{Name: fmt.Sprintf("user %d", i)})
+				users = append(users, u.ID)
+			}
+			return nil
+		})
+		withUsers := heap()
+		_ = tr.Update(func(tx *Tx) error {
+			for i := 0; i < 10*benchNodes; {
+				u := users[rng.IntN(len(users))]
+				n := ids[rng.IntN(len(ids))]
+				if ok, _ := tx.HasMember(n, u); !ok {
+					if err := tx.AddMembers(n, u); err != nil {
+						return err
+					}
+					i++
+				}
+			}
+			return nil
+		})
+		done := heap()
+		b.ReportMetric(float64(nodes-base)/benchNodes, "B/node")
+		b.ReportMetric(float64(withUsers-nodes)/(3*benchNodes), "B/user")
+		b.ReportMetric(float64(done-withUsers)/(10*benchNodes), "B/membership")
+		runtime.KeepAlive(tr)
+	}
+}
