@@ -155,6 +155,25 @@ func BenchmarkMove(b *testing.B) {
 	}
 }
 
+// BenchmarkMoveLeaf moves a small subtree near the leaves: the common case,
+// O(depth).
+func BenchmarkMoveLeaf(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	leaf := f.ids[len(f.ids)-1]
+	home, _ := f.tr.Node(leaf)
+	other := f.ids[len(f.ids)/2]
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		dest := other
+		if i%2 == 1 {
+			dest = home.ParentID
+		}
+		if _, err := f.tr.MoveNode(leaf, dest); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkSubtreeMembers(b *testing.B) {
 	f := benchFix(b, benchNodes)
 	b.Run("count-root", func(b *testing.B) {

@@ -20,10 +20,24 @@
 // resources (namespace, code, DATA/API/MENU/BUTTON, actions) hang off nodes.
 //
 // Depths and paths are derived by walking parent links, never stored, so a
-// move costs O(depth) whatever the size of the moved subtree, and paths are
-// O(depth). Name paths are returned as slices; FormatPath and ParsePath join
-// and split them reversibly even when names contain "/". Every walk over the
-// tree is iterative: chains a million nodes deep work.
+// move never rewrites the moved subtree, and paths are O(depth). Name paths
+// are returned as slices; FormatPath and ParsePath join and split them
+// reversibly even when names contain "/". Every walk over the tree is
+// iterative: chains a million nodes deep work.
+//
+// # Indexes and rollups
+//
+// Nodes are indexed by id, by code and external id per org, and by name
+// n-grams (trigrams, plus one- and two-rune grams with non-ASCII runes, so
+// short CJK queries use the index too); search re-checks every candidate,
+// so its results equal a brute-force scan. Each node keeps the size of its
+// subtree and the number of distinct users with a membership in it, so
+// MemberCount is O(1); a membership change updates only the ancestors it
+// affects (O(k·depth) for a user in k departments), and a move updates
+// them for the users with memberships in the moved subtree (the structural
+// part of a move stays O(depth)). Users are kept ordered by createdAt and
+// updatedAt in copy-on-write B-trees, so the first pages of a large member
+// listing are found without sorting the whole subtree.
 //
 // # Concurrency
 //
