@@ -72,19 +72,25 @@ func (s Snapshot) checkNameIndex(c *checker) {
 				c.bad("node %q: gram %q is not indexed", r.id, g)
 				continue
 			}
-			if _, found := slices.BinarySearch(p.ids, nid(i)); !found {
+			if !p.contains(nid(i)) {
 				c.bad("node %q is missing from the posting of gram %q", r.id, g)
 			}
 		}
 	}
 	got := 0
 	for g, p := range st.grams.All() {
-		got += len(p.ids)
-		if len(p.ids) == 0 {
-			c.bad("gram %q has an empty posting", g)
+		ids := p.all()
+		got += len(ids)
+		if len(ids) == 0 || len(ids) != p.n {
+			c.bad("gram %q: posting has %d handles, count says %d", g, len(ids), p.n)
 		}
-		for k, n := range p.ids {
-			if k > 0 && p.ids[k-1] >= n {
+		for _, ch := range p.chunks {
+			if len(ch.ids) == 0 || len(ch.ids) > maxChunk {
+				c.bad("gram %q: chunk of %d handles", g, len(ch.ids))
+			}
+		}
+		for k, n := range ids {
+			if k > 0 && ids[k-1] >= n {
 				c.bad("gram %q: posting out of order at %d", g, k)
 			}
 			if st.node(n) == nil {

@@ -64,7 +64,7 @@ func TestSearchEqualsBruteForce(t *testing.T) {
 	org, err := tr.CreateOrg(OrgInput{Name: "root"})
 	require.NoError(t, err)
 	ids := []string{org.RootID}
-	for i := 0; i < 400; i++ {
+	for i := 0; i < 1500; i++ { // enough for postings to split into chunks
 		in := NodeInput{ParentID: ids[rng.IntN(len(ids))], Name: randomName(rng)}
 		if rng.IntN(4) == 0 {
 			in.NameI18n = map[string]string{"en": randomName(rng)}
@@ -72,20 +72,28 @@ func TestSearchEqualsBruteForce(t *testing.T) {
 		n, err := tr.AddNode(in)
 		require.NoError(t, err)
 		ids = append(ids, n.ID)
-		switch rng.IntN(10) {
-		case 0: // rename
-			_, err = tr.UpdateNode(ids[1+rng.IntN(len(ids)-1)], NodeUpdate{Name: Ptr(randomName(rng)), NameI18n: map[string]string{}})
-			require.NoError(t, err)
-		case 1: // delete a subtree
+		switch rng.IntN(40) {
+		case 0, 1, 2, 3: // rename
+			if _, err := tr.Node(ids[len(ids)-1]); err == nil && len(ids) > 1 {
+				_, err = tr.UpdateNode(ids[len(ids)-1], NodeUpdate{Name: Ptr(randomName(rng)), NameI18n: map[string]string{}})
+				require.NoError(t, err)
+			}
+		case 4: // delete a subtree
 			victim := ids[1+rng.IntN(len(ids)-1)]
 			if _, err := tr.Node(victim); err == nil {
 				require.NoError(t, tr.DeleteNode(victim, Cascade))
+				// keep only live ids as parents
+				ids = slices.DeleteFunc(ids, func(id string) bool { _, err := tr.Node(id); return err != nil })
 			}
 		}
-		// keep only live ids as parents
-		ids = slices.DeleteFunc(ids, func(id string) bool { _, err := tr.Node(id); return err != nil })
+
 	}
 	checked(t, tr)
+	chunked := false
+	for _, p := range tr.Snapshot().st.grams.All() {
+		chunked = chunked || len(p.chunks) > 1
+	}
+	require.True(t, chunked, "no posting was long enough to split")
 	queries := 0
 	for i := 0; i < 600; i++ {
 		q := randomName(rng)

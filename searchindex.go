@@ -15,11 +15,118 @@ import (
 // against the real text, so results equal a brute-force scan; only ASCII
 // queries of one or two characters fall back to a scan.
 
-// posting is one gram's list of node handles, sorted and distinct. A
-// transaction that owns it (edit) may change ids in place.
+// posting is one gram's list of node handles, sorted and distinct, cut
+// into chunks of at most maxChunk handles so that a change copies one chunk
+// and the chunk directory, not the whole list. A transaction that owns the
+// posting (edit) may change the directory in place, and a chunk it owns too.
 type posting struct {
+	edit   *pmap.Edit
+	chunks []*chunk // ordered; none empty
+	n      int
+}
+
+type chunk struct {
 	edit *pmap.Edit
 	ids  []nid
+}
+
+const maxChunk = 512
+
+// all returns the handles in order.
+func (p *posting) all() []nid {
+	out := make([]nid, 0, p.n)
+	for _, c := range p.chunks {
+		out = append(out, c.ids...)
+	}
+	return out
+}
+
+// find returns the index of the chunk that holds n or would hold it.
+func (p *posting) find(n nid) int {
+	i, _ := slices.BinarySearchFunc(p.chunks, n, func(c *chunk, n nid) int { return cmpNid(c.ids[0], n) })
+	if i == len(p.chunks) || (i > 0 && p.chunks[i].ids[0] > n) {
+		i--
+	}
+	return max(i, 0)
+}
+
+func cmpNid(a, b nid) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// contains reports whether n is in the posting.
+func (p *posting) contains(n nid) bool {
+	if len(p.chunks) == 0 {
+		return false
+	}
+	_, found := slices.BinarySearch(p.chunks[p.find(n)].ids, n)
+	return found
+}
+
+// mutChunk returns chunk i owned by e.
+func (p *posting) mutChunk(e *pmap.Edit, i int) *chunk {
+	c := p.chunks[i]
+	if c.edit != e {
+		c = &chunk{edit: e, ids: slices.Clone(c.ids)}
+		p.chunks[i] = c
+	}
+	return c
+}
+
+// add inserts n; p must be owned by e.
+func (p *posting) add(e *pmap.Edit, n nid) {
+	if len(p.chunks) == 0 {
+		p.chunks = append(p.chunks, &chunk{edit: e, ids: []nid{n}})
+		p.n++
+		return
+	}
+	i := p.find(n)
+	c := p.mutChunk(e, i)
+	j, found := slices.BinarySearch(c.ids, n)
+	if found {
+		return
+	}
+	c.ids = slices.Insert(c.ids, j, n)
+	p.n++
+	if len(c.ids) > maxChunk {
+		half := len(c.ids) / 2
+		right := &chunk{edit: e, ids: slices.Clone(c.ids[half:])}
+		c.ids = c.ids[:half:half]
+		p.chunks = slices.Insert(p.chunks, i+1, right)
+	}
+}
+
+// remove deletes n; p must be owned by e.
+func (p *posting) remove(e *pmap.Edit, n nid) {
+	if len(p.chunks) == 0 {
+		return
+	}
+	i := p.find(n)
+	if _, found := slices.BinarySearch(p.chunks[i].ids, n); !found {
+		return
+	}
+	c := p.mutChunk(e, i)
+	j, _ := slices.BinarySearch(c.ids, n)
+	c.ids = slices.Delete(c.ids, j, j+1)
+	p.n--
+	if len(c.ids) == 0 {
+		p.chunks = slices.Delete(p.chunks, i, i+1)
+	}
+}
+
+// rebuild replaces the content with ids (sorted, distinct); p owned by e.
+func (p *posting) rebuild(e *pmap.Edit, ids []nid) {
+	p.chunks = p.chunks[:0]
+	for start := 0; start < len(ids); start += maxChunk {
+		p.chunks = append(p.chunks, &chunk{edit: e, ids: slices.Clone(ids[start:min(len(ids), start+maxChunk)])})
+	}
+	p.n = len(ids)
 }
 
 // indexedShort reports whether a 1- or 2-rune gram is indexed.
@@ -101,7 +208,7 @@ func (tx *Tx) mutPosting(g string) *posting {
 		return p
 	}
 	if p.edit != tx.edit {
-		p = &posting{edit: tx.edit, ids: slices.Clone(p.ids)}
+		p = &posting{edit: tx.edit, chunks: slices.Clone(p.chunks), n: p.n}
 		tx.st.grams = tx.st.grams.Set(tx.edit, g, p)
 	}
 	return p
@@ -110,14 +217,7 @@ func (tx *Tx) mutPosting(g string) *posting {
 // indexAdd adds node n under each gram.
 func (tx *Tx) indexAdd(n nid, grams []string) {
 	for _, g := range grams {
-		p := tx.mutPosting(g)
-		if k := len(p.ids); k == 0 || p.ids[k-1] < n {
-			p.ids = append(p.ids, n) // the common case: new handles are the largest
-			continue
-		}
-		if i, found := slices.BinarySearch(p.ids, n); !found {
-			p.ids = slices.Insert(p.ids, i, n)
-		}
+		tx.mutPosting(g).add(tx.edit, n)
 	}
 }
 
@@ -125,10 +225,8 @@ func (tx *Tx) indexAdd(n nid, grams []string) {
 func (tx *Tx) indexRemove(n nid, grams []string) {
 	for _, g := range grams {
 		p := tx.mutPosting(g)
-		if i, found := slices.BinarySearch(p.ids, n); found {
-			p.ids = slices.Delete(p.ids, i, i+1)
-		}
-		if len(p.ids) == 0 {
+		p.remove(tx.edit, n)
+		if p.n == 0 {
 			tx.st.grams = tx.st.grams.Delete(tx.edit, g)
 		}
 	}
@@ -139,8 +237,8 @@ func (tx *Tx) indexRemove(n nid, grams []string) {
 func (tx *Tx) indexRemoveMany(dead map[nid]struct{}, grams map[string]struct{}) {
 	for g := range grams {
 		p := tx.mutPosting(g)
-		p.ids = slices.DeleteFunc(p.ids, func(n nid) bool { _, ok := dead[n]; return ok })
-		if len(p.ids) == 0 {
+		p.rebuild(tx.edit, slices.DeleteFunc(p.all(), func(n nid) bool { _, ok := dead[n]; return ok }))
+		if p.n == 0 {
 			tx.st.grams = tx.st.grams.Delete(tx.edit, g)
 		}
 	}
@@ -153,35 +251,21 @@ func (st *state) candidates(folded string) (ids []nid, scan bool) {
 	if grams == nil {
 		return nil, true
 	}
-	lists := make([][]nid, 0, len(grams))
+	lists := make([]*posting, 0, len(grams))
 	for _, g := range grams {
 		p, ok := st.grams.Get(g)
 		if !ok {
 			return nil, false
 		}
-		lists = append(lists, p.ids)
+		lists = append(lists, p)
 	}
-	slices.SortFunc(lists, func(a, b []nid) int { return len(a) - len(b) })
-	out := slices.Clone(lists[0])
+	slices.SortFunc(lists, func(a, b *posting) int { return a.n - b.n })
+	out := lists[0].all()
 	for _, l := range lists[1:] {
-		out = intersectSorted(out, l)
+		out = slices.DeleteFunc(out, func(n nid) bool { return !l.contains(n) })
 		if len(out) == 0 {
 			break
 		}
 	}
 	return out, false
-}
-
-// intersectSorted keeps the elements of a (in place) that are also in b.
-func intersectSorted(a, b []nid) []nid {
-	out := a[:0]
-	j := 0
-	for _, x := range a {
-		k, _ := slices.BinarySearch(b[j:], x)
-		j += k
-		if j < len(b) && b[j] == x {
-			out = append(out, x)
-		}
-	}
-	return out
 }
