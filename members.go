@@ -356,22 +356,30 @@ func (tx *Tx) requireMembers(op string, n nid, us []uid) error {
 	return nil
 }
 
-// RemoveMembers ends the users' memberships of node nodeID. Every user must
-// be a member; otherwise nothing is removed and ErrNotMember returned.
-func (tx *Tx) RemoveMembers(nodeID string, userIDs ...string) error {
-	const op = "remove members"
+// membersOf resolves a node and users that must all be its members.
+func (tx *Tx) membersOf(op, nodeID string, userIDs []string) (nid, []uid, error) {
 	if err := tx.writable(op); err != nil {
-		return err
+		return 0, nil, err
 	}
 	n, _, err := tx.lookupNode(op, nodeID)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	us, err := tx.resolveUsers(op, userIDs)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	if err := tx.requireMembers(op, n, us); err != nil {
+		return 0, nil, err
+	}
+	return n, us, nil
+}
+
+// RemoveMembers ends the users' memberships of node nodeID. Every user must
+// be a member; otherwise nothing is removed and ErrNotMember returned.
+func (tx *Tx) RemoveMembers(nodeID string, userIDs ...string) error {
+	n, us, err := tx.membersOf("remove members", nodeID, userIDs)
+	if err != nil {
 		return err
 	}
 	for _, u := range us {
@@ -504,17 +512,7 @@ func (st *state) memberSet(n nid, subtree bool) []uid {
 		}
 		return out
 	}
-	seen := make(map[uid]struct{})
-	var out []uid
-	for nr := range st.walk(n) {
-		for _, m := range nr.members {
-			if _, ok := seen[m.user]; !ok {
-				seen[m.user] = struct{}{}
-				out = append(out, m.user)
-			}
-		}
-	}
-	return out
+	return st.subtreeUsers(n)
 }
 
 // MemberCount returns the number of distinct members of node nodeID, or of
