@@ -43,7 +43,7 @@ type Membership struct {
 }
 
 // UserRecord is the stored form of a user: its fields, main department and
-// every membership.
+// every membership, in the order they were joined.
 type UserRecord struct {
 	User
 	Memberships []Membership `json:"memberships,omitempty"`
@@ -110,6 +110,9 @@ func (st *state) userRecord(u uid, r *userRec) UserRecord {
 		nr := st.node(n)
 		rec.Memberships = append(rec.Memberships, Membership{NodeID: nr.id, JoinedAt: timeOf(nr.memberJoined(u))})
 	}
+	slices.SortFunc(rec.Memberships, func(a, b Membership) int {
+		return cmp.Or(a.JoinedAt.Compare(b.JoinedAt), cmp.Compare(a.NodeID, b.NodeID))
+	})
 	return rec
 }
 

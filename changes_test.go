@@ -1,0 +1,214 @@
+package orgtree
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCommitHookSeesChanges(t *testing.T) {
+	var got []*ChangeSet
+	var refuse error
+	hook := func(cs *ChangeSet) error {
+		if refuse != nil {
+			return refuse
+		}
+		got = append(got, cs)
+		return nil
+	}
+	s := newSample(t, WithCommitHook(hook))
+	got = nil
+	require.NoError(t, s.tr.DeleteNode(s.dev, Cascade))
+	require.Len(t, got, 1)
+	cs := got[0]
+	assert.Equal(t, s.tr.Snapshot().Seq(), cs.Seq)
+	assert.Equal(t, []string{s.dev, s.backend, s.frontend}, sortedCopy(cs.DeletedNodes))
+	assert.Equal(t, []string{s.alice, s.bob}, userRecordIDs(cs.Users), "members of the deleted nodes changed")
+	for _, u := range cs.Users {
+		for _, m := range u.Memberships {
+			assert.NotContains(t, []string{s.dev, s.backend, s.frontend}, m.NodeID)
+		}
+	}
+
+	// A refusing hook rolls the transaction back.
+	refuse = errors.New("disk full")
+	before := s.tr.Snapshot().Dump()
+	_, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "x"})
+	require.ErrorIs(t, err, refuse)
+	assert.Equal(t, before, s.tr.Snapshot().Dump())
+	refuse = nil
+
+	// A transaction that changes nothing reaches no hook.
+	got = nil
+	require.NoError(t, s.tr.Update(func(tx *Tx) error { return nil }))
+	assert.Empty(t, got)
+
+	// An org created and deleted in one transaction is not reported.
+	require.NoError(t, s.tr.Update(func(tx *Tx) error {
+		o, err := tx.CreateOrg(OrgInput{Name: "tmp"})
+		if err != nil {
+			return err
+		}
+		return tx.DeleteOrg(o.ID)
+	}))
+	require.Len(t, got, 1)
+	assert.Empty(t, got[0].Orgs)
+	assert.Empty(t, got[0].DeletedOrgs)
+	assert.Empty(t, got[0].Nodes)
+}
+
+func sortedCopy(ss []string) []string {
+	out := append([]string(nil), ss...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func userRecordIDs(us []UserRecord) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = u.ID
+	}
+	return out
+}
+
+// TestDumpLoadRoundTrip replays a dump, in reverse record order, into a
+// fresh tree: everything, rollups and indexes included, comes back.
+func TestDumpLoadRoundTrip(t *testing.T) {
+	s := newSample(t)
+	require.NoError(t, s.tr.SetMainDepartment(s.bob, s.ops))
+	require.NoError(t, s.tr.GrantResource(s.dev, Resource{Namespace: "n", Code: "c", Type: ResourceMenu}))
+	_, err := s.tr.UpdateNode(s.frontend, NodeUpdate{ExternalID: Ptr("fe"), NameI18n: map[string]string{"en": "Front"}})
+	require.NoError(t, err)
+	_, err = s.tr.UpdateUser(s.alice, UserUpdate{ExternalID: Ptr("ding-alice")})
+	require.NoError(t, err)
+	d := s.tr.Snapshot().Dump()
+	rev := *d
+	rev.Nodes = append([]NodeRecord(nil), d.Nodes...)
+	for i, j := 0, len(rev.Nodes)-1; i < j; i, j = i+1, j-1 {
+		rev.Nodes[i], rev.Nodes[j] = rev.Nodes[j], rev.Nodes[i]
+	}
+	fresh := New()
+	require.NoError(t, fresh.Load(&rev))
+	checked(t, fresh)
+	assert.Equal(t, d, fresh.Snapshot().Dump())
+	assert.Equal(t, d.Seq, fresh.Snapshot().Seq())
+	n, _ := fresh.MemberCount(s.root, true)
+	assert.Equal(t, 3, n)
+	hits, _ := fresh.Search("front", SearchOptions{})
+	require.Len(t, hits, 1)
+	got, err := fresh.NodeByExternalID(s.org.ID, "fe")
+	require.NoError(t, err)
+	assert.Equal(t, s.frontend, got.ID)
+	// Writes go on from the loaded state with later timestamps.
+	later, err := fresh.AddNode(NodeInput{ParentID: s.root, Name: "later"})
+	require.NoError(t, err)
+	assert.True(t, later.CreatedAt.After(d.Nodes[0].CreatedAt))
+	require.ErrorIs(t, fresh.Load(d), ErrInvalidArgument, "only an empty tree loads")
+}
+
+func TestLoadRejectsBadRecords(t *testing.T) {
+	good := newSample(t).tr.Snapshot().Dump()
+	for _, tc := range []struct {
+		name   string
+		mutate func(d *Dump)
+		want   error
+	}{
+		{"unknown parent", func(d *Dump) { d.Nodes[1].ParentID = "ghost" }, ErrNotFound},
+		{"second root", func(d *Dump) { d.Nodes[1].ParentID = "" }, ErrCorrupt},
+		{"unknown org", func(d *Dump) { d.Nodes[1].OrgID = "ghost" }, ErrNotFound},
+		{"duplicate code", func(d *Dump) { d.Nodes[1].Code = d.Nodes[2].Code }, ErrDuplicateCode},
+		{"bad name", func(d *Dump) { d.Nodes[1].Name = "" }, ErrInvalidName},
+		{"untrimmed name", func(d *Dump) { d.Nodes[1].Name = " x" }, ErrInvalidName},
+		{"duplicate node", func(d *Dump) { d.Nodes = append(d.Nodes, d.Nodes[1]) }, ErrExists},
+		{"duplicate user", func(d *Dump) { d.Users = append(d.Users, d.Users[0]) }, ErrExists},
+		{"membership of unknown node", func(d *Dump) { d.Users[0].Memberships[0].NodeID = "ghost" }, ErrNotFound},
+		{"main department not joined", func(d *Dump) { d.Users[0].MainDepartmentID = d.Nodes[0].ID }, ErrNotMember},
+		{"root of another org", func(d *Dump) { d.Orgs[0].RootID = "ghost" }, ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := cloneDump(good)
+			tc.mutate(d)
+			tr := New()
+			err := tr.Load(d)
+			require.ErrorIs(t, err, tc.want)
+			assert.Equal(t, Stats{}, tr.Snapshot().Stats(), "nothing is loaded")
+		})
+	}
+}
+
+func cloneDump(d *Dump) *Dump {
+	c := &Dump{Seq: d.Seq, Orgs: append([]OrgRecord(nil), d.Orgs...), Nodes: append([]NodeRecord(nil), d.Nodes...)}
+	for _, u := range d.Users {
+		u.Memberships = append([]Membership(nil), u.Memberships...)
+		c.Users = append(c.Users, u)
+	}
+	return c
+}
+
+// TestCheckReportsCorruption breaks internal structures behind the API's
+// back and expects Check to name each problem.
+func TestCheckReportsCorruption(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(tx *Tx, s *sample)
+		want   string
+	}{
+		{"wrong parent id", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.backend)
+			tx.mutNode(n).parentID = s.ops
+		}, "parent id"},
+		{"child not listed", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.dev)
+			tx.mutNode(n).children = nil
+		}, "not among the children"},
+		{"size", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.dev)
+			tx.mutNode(n).size++
+		}, "subtree size"},
+		{"distinct", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.root)
+			tx.mutNode(n).distinct--
+		}, "distinct subtree members"},
+		{"membership one-sided", func(tx *Tx, s *sample) {
+			u, _, _ := tx.st.userByID(s.alice)
+			tx.mutUser(u).depts = nil
+		}, "does not list the node"},
+		{"code index", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.ops)
+			tx.mutNode(n).code = "other"
+		}, "code"},
+		{"name index", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.ops)
+			tx.mutNode(n).name = "renamed behind the index"
+		}, "gram"},
+		{"count", func(tx *Tx, s *sample) { tx.st.nodeCount++ }, "live nodes"},
+		{"user order", func(tx *Tx, s *sample) {
+			u, _, _ := tx.st.userByID(s.carol)
+			tx.mutUser(u).created++
+		}, "index entry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSample(t)
+			err := s.tr.Update(func(tx *Tx) error {
+				tc.break_(tx, s)
+				return errors.New("roll back")
+			})
+			require.Error(t, err)
+			checked(t, s.tr) // the real tree is intact
+			// Apply the same damage to a private working copy and check it.
+			tx := s.tr.begin()
+			tc.break_(tx, s)
+			err = Snapshot{st: tx.st}.Check()
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
