@@ -196,15 +196,14 @@ func (tx *Tx) load(d *Dump) error {
 		if err := tx.validateNodeRecord(rec); err != nil {
 			return fmt.Errorf("orgtree: load: node %q: %w", rec.ID, err)
 		}
+		resources := cloneResources(rec.Resources)
+		sortResources(resources)
 		r := &nodeRec{
-			edit: e, own: ownChildren | ownMembers | ownResources,
+			edit: e, own: ownChildren | ownMembers,
 			id: rec.ID, orgID: rec.OrgID, name: rec.Name, nameI18n: cloneI18n(rec.NameI18n),
-			description: rec.Description, descriptionI18n: cloneI18n(rec.DescriptionI18n),
-			code: rec.Code, order: rec.Order, externalID: rec.ExternalID, leaderUserID: rec.LeaderUserID,
-			created: rec.CreatedAt.UnixNano(), updated: rec.UpdatedAt.UnixNano(),
-			resources: cloneResources(rec.Resources),
+			code: rec.Code, order: rec.Order, created: rec.CreatedAt.UnixNano(), updated: rec.UpdatedAt.UnixNano(),
+			nodeExtra: newExtra(rec.Description, cloneI18n(rec.DescriptionI18n), rec.ExternalID, rec.LeaderUserID, resources),
 		}
-		sortResources(r.resources)
 		n := nid(st.nodes.Len())
 		st.nodes = st.nodes.Append(e, r)
 		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)

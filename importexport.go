@@ -501,6 +501,8 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		handles[i] = n
 		if len(p.t.Resources) > 0 {
 			w := tx.mutNode(n)
+			tx.mutExtra(w)
+			ownSlice(&w.own, ownResources, &w.resources)
 			for _, res := range p.t.Resources {
 				clean, _ := cleanResource(res)
 				w.resources = append(w.resources, clean)

@@ -169,11 +169,10 @@ func (tx *Tx) removeChild(parent, child nid) {
 func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now int64) nid {
 	st := tx.st
 	r := &nodeRec{
-		edit: tx.edit, own: ownChildren | ownMembers | ownResources, size: 1,
+		edit: tx.edit, own: ownChildren | ownMembers, size: 1,
 		id: id, orgID: o.id, parent: parent, parentID: tx.st.idOf(parent),
-		name: f.name, nameI18n: f.nameI18n, description: f.description, descriptionI18n: f.descriptionI18n,
-		code: f.code, order: f.order, externalID: f.externalID, leaderUserID: f.leaderUserID,
-		created: now, updated: now,
+		name: f.name, nameI18n: f.nameI18n, code: f.code, order: f.order, created: now, updated: now,
+		nodeExtra: newExtra(f.description, f.descriptionI18n, f.externalID, f.leaderUserID, nil),
 	}
 	n := nid(st.nodes.Len())
 	st.nodes = st.nodes.Append(tx.edit, r)
@@ -335,8 +334,12 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 		tx.removeChild(r.parent, n) // while the old sort key is in place
 	}
 	w := tx.mutNode(n)
-	w.name, w.nameI18n, w.code, w.description, w.descriptionI18n = f.name, f.nameI18n, f.code, f.description, f.descriptionI18n
-	w.order, w.externalID, w.leaderUserID = f.order, f.externalID, f.leaderUserID
+	w.name, w.nameI18n, w.code, w.order = f.name, f.nameI18n, f.code, f.order
+	if f.description != old.description || !maps.Equal(f.descriptionI18n, old.descriptionI18n) ||
+		f.externalID != old.externalID || f.leaderUserID != old.leaderUserID {
+		tx.mutExtra(w)
+		w.description, w.descriptionI18n, w.externalID, w.leaderUserID = f.description, f.descriptionI18n, f.externalID, f.leaderUserID
+	}
 	w.updated = tx.now()
 	if reorder {
 		tx.insertChild(w.parent, n)

@@ -117,6 +117,7 @@ func (tx *Tx) GrantResource(nodeID string, res Resource) error {
 		return nil
 	}
 	w := tx.mutNode(n)
+	tx.mutExtra(w)
 	ownSlice(&w.own, ownResources, &w.resources)
 	if found {
 		w.resources[i] = res
@@ -142,6 +143,7 @@ func (tx *Tx) RevokeResource(nodeID, namespace, code string) error {
 		return fmt.Errorf("orgtree: %s: node %q has no grant of %q in namespace %q: %w", op, nodeID, code, namespace, ErrNotFound)
 	}
 	w := tx.mutNode(n)
+	tx.mutExtra(w)
 	ownSlice(&w.own, ownResources, &w.resources)
 	w.resources = slices.Delete(w.resources, i, i+1)
 	w.updated = tx.now()

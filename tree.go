@@ -62,18 +62,45 @@ type nodeRec struct {
 	children        []nid  // sorted by childLess
 	name            string
 	nameI18n        map[string]string
-	description     string
-	descriptionI18n map[string]string
 	code            string
 	order           int
-	externalID      string
-	leaderUserID    string
 	created         int64
 	updated         int64
-	members         []member   // direct members, sorted by user handle
+	members         []member // direct members, sorted by user handle
+	size            int32    // nodes in the subtree, this one included (see rollup.go)
+	distinct        int32    // distinct users with a membership in the subtree
+	*nodeExtra               // never nil; noExtra when all its fields are empty
+}
+
+// nodeExtra holds the fields most nodes leave empty, out of line, so that a
+// node without them pays one pointer. Its fields are read through nodeRec by
+// promotion; writes go through Tx.mutExtra.
+type nodeExtra struct {
+	description     string
+	descriptionI18n map[string]string
+	externalID      string
+	leaderUserID    string
 	resources       []Resource // sorted by (namespace, code)
-	size            int32      // nodes in the subtree, this one included (see rollup.go)
-	distinct        int32      // distinct users with a membership in the subtree
+}
+
+// noExtra is shared by every node without extra fields; it is never written.
+var noExtra = &nodeExtra{}
+
+func newExtra(description string, descriptionI18n map[string]string, externalID, leaderUserID string, resources []Resource) *nodeExtra {
+	if description == "" && len(descriptionI18n) == 0 && externalID == "" && leaderUserID == "" && len(resources) == 0 {
+		return noExtra
+	}
+	return &nodeExtra{description, descriptionI18n, externalID, leaderUserID, resources}
+}
+
+// mutExtra gives the transaction's copy w a private nodeExtra to write.
+func (tx *Tx) mutExtra(w *nodeRec) {
+	if w.own&ownExtra == 0 || w.nodeExtra == noExtra {
+		c := *w.nodeExtra
+		w.nodeExtra = &c
+		w.own |= ownExtra
+		w.own &^= ownResources // the copy still shares the resources array
+	}
 }
 
 type ownership uint8
@@ -83,6 +110,7 @@ const (
 	ownMembers
 	ownResources
 	ownDepts
+	ownExtra
 )
 
 type member struct {
