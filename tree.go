@@ -56,20 +56,20 @@ type nodeRec struct {
 	edit *pmap.Edit
 	own  ownership // which slices this txn's copy already owns
 
-	id, orgID       string
-	parent          nid
-	parentID        string // the parent's id, so reading a node needs no second record
-	children        []nid  // sorted by childLess
-	name            string
-	nameI18n        map[string]string
-	code            string
-	order           int
-	created         int64
-	updated         int64
-	members         []member // direct members, sorted by user handle
-	size            int32    // nodes in the subtree, this one included (see rollup.go)
-	distinct        int32    // distinct users with a membership in the subtree
-	*nodeExtra               // never nil; noExtra when all its fields are empty
+	id, orgID  string
+	parent     nid
+	parentID   string // the parent's id, so reading a node needs no second record
+	children   []nid  // sorted by childLess
+	name       string
+	nameI18n   map[string]string
+	code       string
+	order      int
+	created    int64
+	updated    int64
+	members    []member // direct members, sorted by user handle
+	size       int32    // nodes in the subtree, this one included (see rollup.go)
+	distinct   int32    // distinct users with a membership in the subtree
+	*nodeExtra          // never nil; noExtra when all its fields are empty
 }
 
 // nodeExtra holds the fields most nodes leave empty, out of line, so that a
