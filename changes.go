@@ -231,11 +231,10 @@ func (tx *Tx) load(d *Dump) error {
 	// Links, codes and external ids.
 	for i, n := range handles {
 		r := st.node(n)
-		org, ok := st.orgs.Get(r.orgID)
-		if !ok {
+		if _, ok := st.orgs.Get(r.orgID); !ok {
 			return fmt.Errorf("orgtree: load: node %q: org %q: %w", r.id, r.orgID, ErrNotFound)
 		}
-		org = tx.mutOrg(r.orgID)
+		org := tx.mutOrg(r.orgID)
 		org.nodeCount++
 		if parents[i] == "" {
 			if org.root != n {

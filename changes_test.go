@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -59,17 +60,7 @@ func TestCommitHookSeesChanges(t *testing.T) {
 	assert.Empty(t, got[0].Nodes)
 }
 
-func sortedCopy(ss []string) []string {
-	out := append([]string(nil), ss...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
-}
+func sortedCopy(ss []string) []string { return slices.Sorted(slices.Values(ss)) }
 
 func userRecordIDs(us []UserRecord) []string {
 	out := make([]string, len(us))

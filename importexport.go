@@ -277,7 +277,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 		if len(roots) > 1 || opt.ParentID != "" {
 			top = rootPath(ri)
 		}
-		orgKey := "#" + strconv.Itoa(ri)
+		var orgKey string // the org the root's nodes land in, for uniqueness checks
 		if parentOrg != nil {
 			orgKey = parentOrg.id
 		} else {

@@ -518,14 +518,13 @@ func (st *state) memberSet(n nid, subtree bool) []uid {
 // MemberCount returns the number of distinct members of node nodeID, or of
 // its whole subtree (root included) when includeDescendants is set.
 func (s Snapshot) MemberCount(nodeID string, includeDescendants bool) (int, error) {
-	n, r, err := s.lookupNode("member count", nodeID)
+	_, r, err := s.lookupNode("member count", nodeID)
 	if err != nil {
 		return 0, err
 	}
 	if !includeDescendants {
 		return len(r.members), nil
 	}
-	_ = n
 	return int(r.distinct), nil
 }
 
