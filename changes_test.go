@@ -203,3 +203,32 @@ func TestCheckReportsCorruption(t *testing.T) {
 		})
 	}
 }
+
+func TestRollback(t *testing.T) {
+	s := newSample(t)
+	before := s.tr.Snapshot()
+	want := before.Dump()
+	_, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "temp"})
+	require.NoError(t, err)
+	_, err = s.tr.MoveNode(s.backend, s.ops)
+	require.NoError(t, err)
+	require.NoError(t, s.tr.RemoveMembers(s.backend, s.alice))
+	later := s.tr.Snapshot()
+
+	require.NoError(t, s.tr.Rollback(before))
+	checked(t, s.tr)
+	assert.Equal(t, want, s.tr.Snapshot().Dump())
+	assert.Equal(t, before.Seq(), s.tr.Snapshot().Seq())
+	// The discarded version stays readable for whoever holds it.
+	require.NoError(t, later.Check())
+	assert.Len(t, later.Dump().Nodes, len(want.Nodes)+1)
+
+	// Writes go on from the restored version.
+	_, err = s.tr.MoveNode(s.frontend, s.ops)
+	require.NoError(t, err)
+	checked(t, s.tr)
+
+	require.ErrorIs(t, s.tr.Rollback(later), ErrInvalidArgument, "newer than current")
+	require.ErrorIs(t, s.tr.Rollback(New().Snapshot()), ErrInvalidArgument, "other tree")
+	require.ErrorIs(t, s.tr.Rollback(Snapshot{}), ErrInvalidArgument, "zero snapshot")
+}

@@ -209,6 +209,26 @@ func (t *Tree) commit(tx *Tx) error {
 	return nil
 }
 
+// Rollback makes an earlier version of this tree the newest one again,
+// discarding every transaction committed after it. It is for stores that
+// acknowledge writes before they reach disk (package persist's group commit):
+// when a delayed write fails, memory is put back to what the store holds.
+// The commit hook is not called. Readers holding later snapshots keep them.
+// to must be a snapshot of this tree, not newer than the current version.
+func (t *Tree) Rollback(to Snapshot) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur := t.cur.Load()
+	if to.st == nil || to.st.cfg != &t.cfg {
+		return fmt.Errorf("orgtree: rollback: snapshot of another tree: %w", ErrInvalidArgument)
+	}
+	if to.st.seq > cur.seq {
+		return fmt.Errorf("orgtree: rollback: snapshot %d is newer than version %d: %w", to.st.seq, cur.seq, ErrInvalidArgument)
+	}
+	t.cur.Store(to.st)
+	return nil
+}
+
 // update1 runs one Tx method as its own transaction.
 func update1[T any](t *Tree, fn func(*Tx) (T, error)) (T, error) {
 	var out T
