@@ -1,0 +1,276 @@
+package persist
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
+
+	"github.com/orgtree/orgtree"
+)
+
+var (
+	// ErrLocked means another process (or another DB in this one) has the
+	// file open for writing and did not let go within the open timeout.
+	ErrLocked = errors.New("persist: store is locked by another process")
+	// ErrFormat means the file is a bbolt file but not an orgtree store of a
+	// format version this build reads.
+	ErrFormat = errors.New("persist: unknown store format")
+	// ErrCorrupt means the file is damaged or truncated; nothing was loaded.
+	ErrCorrupt = errors.New("persist: store is corrupt")
+	// ErrClosed is returned by writes to a tree whose DB was closed.
+	ErrClosed = errors.New("persist: store is closed")
+	// ErrFailed is returned by every write after a group-commit flush failed;
+	// the tree was rolled back to what is on disk. Reopen the store.
+	ErrFailed = errors.New("persist: an earlier delayed write failed")
+)
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	treeOpts    []orgtree.Option
+	openTimeout time.Duration
+	window      time.Duration // > 0: group commit
+	readOnly    bool
+	// fault, when set, runs inside every bbolt write transaction just before
+	// it commits; an error aborts the write. Tests inject disk faults with it.
+	fault func() error
+}
+
+// WithTreeOptions passes options to the orgtree.New call that makes the tree
+// (limits, clock, id generator). The commit hook is taken by the store: a
+// WithCommitHook given here is replaced.
+func WithTreeOptions(opts ...orgtree.Option) Option {
+	return func(c *config) { c.treeOpts = append(c.treeOpts, opts...) }
+}
+
+// WithOpenTimeout sets how long Open waits for the file lock held by another
+// process before it fails with ErrLocked. The default is one second; zero or
+// less means one second too, so Open never hangs.
+func WithOpenTimeout(d time.Duration) Option {
+	return func(c *config) { c.openTimeout = d }
+}
+
+// WithGroupCommit turns on group commit with the given window: writes return
+// once queued and reach the disk at most window later, many of them per
+// fsync. See the package documentation for the exact guarantee. A window of
+// zero or less keeps the default durable-on-return mode.
+func WithGroupCommit(window time.Duration) Option {
+	return func(c *config) { c.window = window }
+}
+
+// WithReadOnly opens the file read-only, with a shared lock: several readers
+// may open it at once, none while a writer holds it. Every write to the tree
+// fails and changes nothing.
+func WithReadOnly() Option {
+	return func(c *config) { c.readOnly = true }
+}
+
+// DB is an open store: a tree and the bbolt file behind it.
+type DB struct {
+	path string
+	cfg  config
+	bolt *bbolt.DB
+	tree *orgtree.Tree
+	g    *group // nil unless group commit is on
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Open opens the store at path, creating it when absent, and loads it into a
+// new tree. See the package documentation for the errors it can return.
+func Open(path string, opts ...Option) (*DB, error) {
+	db := &DB{path: path, cfg: config{openTimeout: time.Second}}
+	for _, o := range opts {
+		o(&db.cfg)
+	}
+	if db.cfg.openTimeout <= 0 {
+		db.cfg.openTimeout = time.Second
+	}
+	b, dump, err := openFile(path, &bbolt.Options{
+		Timeout:      db.cfg.openTimeout,
+		ReadOnly:     db.cfg.readOnly,
+		FreelistType: bbolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.bolt = b
+	db.tree = orgtree.New(append(db.cfg.treeOpts, orgtree.WithCommitHook(db.commit))...)
+	if err := db.tree.Load(dump); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("persist: open %s: %w: %w", path, ErrCorrupt, err)
+	}
+	if db.cfg.window > 0 && !db.cfg.readOnly {
+		db.g = startGroup(db)
+	}
+	return db, nil
+}
+
+// openFile opens the bbolt file and reads every record. bbolt trusts the
+// pages it reads: a damaged file can make it panic or touch memory past the
+// end of a truncated mapping, so both are turned into ErrCorrupt here, on the
+// goroutine that reads.
+func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if b != nil {
+				closeAfterPanic(b)
+			}
+			b, d = nil, nil
+			err = fmt.Errorf("persist: open %s: %w: %v", path, ErrCorrupt, r)
+		}
+	}()
+	b, err = bbolt.Open(path, 0o600, opts)
+	switch {
+	case errors.Is(err, bolterr.ErrTimeout):
+		return nil, nil, fmt.Errorf("persist: open %s: %w", path, ErrLocked)
+	case errors.Is(err, bolterr.ErrVersionMismatch):
+		return nil, nil, fmt.Errorf("persist: open %s: %w: %w", path, ErrFormat, err)
+	case isOSError(err):
+		return nil, nil, fmt.Errorf("persist: open %s: %w", path, err)
+	case err != nil:
+		// bbolt's other refusals (bad meta pages, "file size too small", …)
+		// all mean the file is not a sound bbolt file.
+		return nil, nil, fmt.Errorf("persist: open %s: %w: %w", path, ErrCorrupt, err)
+	}
+	if !opts.ReadOnly {
+		err = b.Update(initialize)
+	}
+	if err == nil {
+		err = b.View(func(tx *bbolt.Tx) error {
+			var rerr error
+			d, rerr = readAll(tx)
+			return rerr
+		})
+	}
+	if err != nil {
+		_ = b.Close()
+		return nil, nil, fmt.Errorf("persist: open %s: %w", path, err)
+	}
+	return b, d, nil
+}
+
+func isOSError(err error) bool {
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pathErr) || errors.As(err, &errno)
+}
+
+func closeAfterPanic(b *bbolt.DB) {
+	defer func() { _ = recover() }()
+	_ = b.Close()
+}
+
+// Tree returns the tree. Reads are served from memory; every write goes
+// through the store before it is visible.
+func (db *DB) Tree() *orgtree.Tree { return db.tree }
+
+// Path returns the file the store lives in.
+func (db *DB) Path() string { return db.path }
+
+// commit is the tree's commit hook.
+func (db *DB) commit(cs *orgtree.ChangeSet) error {
+	if db.cfg.readOnly {
+		return fmt.Errorf("persist: %s: %w", db.path, bolterr.ErrDatabaseReadOnly)
+	}
+	if db.g != nil {
+		return db.g.enqueue(cs)
+	}
+	db.mu.Lock()
+	closed := db.closed
+	db.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return db.write([]*orgtree.ChangeSet{cs})
+}
+
+// write stores change sets in one bbolt transaction.
+func (db *DB) write(batch []*orgtree.ChangeSet) error {
+	err := db.bolt.Update(func(tx *bbolt.Tx) error {
+		w, err := newWriter(tx)
+		if err != nil {
+			return err
+		}
+		for _, cs := range batch {
+			if err := w.apply(cs); err != nil {
+				return err
+			}
+		}
+		if err := w.finish(); err != nil {
+			return err
+		}
+		if db.cfg.fault != nil {
+			return db.cfg.fault()
+		}
+		return nil
+	})
+	if errors.Is(err, bolterr.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("persist: write %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Sync waits until every change the tree has acknowledged so far is on
+// disk. In the default mode that is already true and Sync returns at once.
+func (db *DB) Sync() error {
+	if db.g == nil {
+		return nil
+	}
+	return db.g.sync(db.tree.Snapshot().Seq())
+}
+
+// Backup writes a consistent copy of the store file to w while writes go on,
+// and returns the number of bytes written. The copy holds every change
+// acknowledged before the call (in group-commit mode Backup syncs first).
+// Open reads the copy like the original.
+func (db *DB) Backup(w io.Writer) (int64, error) {
+	if err := db.Sync(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if errors.Is(err, bolterr.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
+	if err != nil {
+		return n, fmt.Errorf("persist: backup %s: %w", db.path, err)
+	}
+	return n, nil
+}
+
+// Close writes what group commit still holds, then closes the file and
+// releases its lock. The tree stays readable; writes to it fail with
+// ErrClosed. Close is idempotent.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	db.mu.Unlock()
+	var err error
+	if db.g != nil {
+		err = db.g.close()
+	}
+	return errors.Join(err, db.bolt.Close())
+}
