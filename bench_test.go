@@ -104,6 +104,22 @@ func BenchmarkLookup(b *testing.B) {
 			}
 		}
 	})
+	// A loaded (or imported) tree has its id index folded into one built-in
+	// map; a tree grown by many small writes keeps up to 1/16 of its ids in
+	// the persistent delta in front of it.
+	loaded := New()
+	if err := loaded.Load(s.Dump()); err != nil {
+		b.Fatal(err)
+	}
+	ls := loaded.Snapshot()
+	b.Run("handle-by-id-loaded", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, r, ok := ls.st.nodeByID(f.ids[i%len(f.ids)]); !ok || r == nil {
+				b.Fatal("missing")
+			}
+		}
+	})
 	b.Run("Node", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {

@@ -473,6 +473,7 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 	handles := make([]nid, len(plan))
 	var orgs []Org
 	tx.bulk = true
+	tx.compact = true
 	defer func() {
 		tx.bulk = false
 		for i, p := range plan {

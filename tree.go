@@ -27,10 +27,10 @@ type state struct {
 	lastTime int64  // the newest timestamp handed out (UnixNano)
 
 	nodes   pmap.Vec[*nodeRec] // by nid; slot 0 unused, deleted slots nil
-	nodeIDs pmap.Map[nid]      // node id → nid
+	nodeIDs pmap.Layered[nid]  // node id → nid
 	users   pmap.Vec[*userRec] // by uid; slot 0 unused, deleted slots nil
-	userIDs pmap.Map[uid]      // user id → uid
-	userExt pmap.Map[uid]      // user externalId → uid
+	userIDs pmap.Layered[uid]  // user id → uid
+	userExt pmap.Layered[uid]  // user externalId → uid
 	orgs    pmap.Map[*orgRec]  // org id → org
 	grams   pmap.Map[*posting] // name n-gram → nodes (see searchindex.go)
 
@@ -47,8 +47,8 @@ type orgRec struct {
 	id               string
 	root             nid
 	created, updated int64
-	codes            pmap.Map[nid] // node code → nid
-	extIDs           pmap.Map[nid] // node externalId → nid
+	codes            pmap.Layered[nid] // node code → nid
+	extIDs           pmap.Layered[nid] // node externalId → nid
 	nodeCount        int
 }
 
@@ -200,6 +200,9 @@ func (t *Tree) commit(tx *Tx) error {
 		return nil
 	}
 	tx.st.seq++
+	if tx.compact {
+		tx.compactIndexes()
+	}
 	if t.cfg.hook != nil {
 		if err := t.cfg.hook(tx.changeSet()); err != nil {
 			return fmt.Errorf("orgtree: commit hook refused change %d: %w", tx.st.seq, err)
@@ -227,6 +230,19 @@ func (t *Tree) Rollback(to Snapshot) error {
 	}
 	t.cur.Store(to.st)
 	return nil
+}
+
+// compactIndexes folds the lookup indexes a bulk load has grown, so the
+// version it publishes answers lookups in one probe.
+func (tx *Tx) compactIndexes() {
+	st := tx.st
+	st.nodeIDs, st.userIDs, st.userExt = st.nodeIDs.Compact(), st.userIDs.Compact(), st.userExt.Compact()
+	for id := range tx.dirty.orgs {
+		if _, ok := st.orgs.Get(id); ok {
+			o := tx.mutOrg(id)
+			o.codes, o.extIDs = o.codes.Compact(), o.extIDs.Compact()
+		}
+	}
 }
 
 // update1 runs one Tx method as its own transaction.
@@ -277,6 +293,8 @@ type Tx struct {
 	closed bool
 	// bulk defers rollup maintenance to attachRollups (imports).
 	bulk bool
+	// compact folds the id and code indexes at commit (after bulk loads).
+	compact bool
 	// ownsUserOrder: the user indexes were cloned for this transaction.
 	ownsUserOrder bool
 }

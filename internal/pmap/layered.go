@@ -1,0 +1,132 @@
+package pmap
+
+import "iter"
+
+// Layered is a persistent string-keyed map tuned for lookups: a plain Go map
+// (the base) that is never changed once built, plus a [Map] of the changes
+// made since (the delta: new values and tombstones). A lookup first asks
+// the delta, which is small and shallow, then the base, a single hashed
+// probe, so reads cost about one built-in map lookup instead of a walk down
+// a deep trie; a built-in map also takes about a quarter of the memory of
+// trie nodes per entry.
+//
+// When the delta outgrows a quarter of the base, Set folds both into a new
+// base. That costs O(n) once per n/4 changes, so O(1) amortised per change,
+// and versions keep whichever base they were built on. The zero Layered is
+// empty and ready to use; the Edit rules are those of [Map].
+type Layered[V any] struct {
+	base  *map[string]V
+	delta Map[layer[V]]
+	len   int
+}
+
+// layer is a delta entry: a value, or a tombstone hiding a base key.
+type layer[V any] struct {
+	val  V
+	gone bool
+}
+
+// minFold keeps small maps from being rebuilt on every change.
+const minFold = 512
+
+// Len returns the number of entries.
+func (m Layered[V]) Len() int { return m.len }
+
+// Get returns the value stored under key and true, or the zero V and false.
+// It does not allocate.
+func (m Layered[V]) Get(key string) (V, bool) {
+	if m.delta.len > 0 {
+		if l, ok := m.delta.Get(key); ok {
+			return l.val, !l.gone
+		}
+	}
+	if m.base == nil {
+		var zero V
+		return zero, false
+	}
+	v, ok := (*m.base)[key]
+	return v, ok
+}
+
+func (m Layered[V]) inBase(key string) bool {
+	if m.base == nil {
+		return false
+	}
+	_, ok := (*m.base)[key]
+	return ok
+}
+
+// Set returns a map that maps key to v and otherwise equals m.
+func (m Layered[V]) Set(e *Edit, key string, v V) Layered[V] {
+	if _, ok := m.Get(key); !ok {
+		m.len++
+	}
+	m.delta = m.delta.Set(e, key, layer[V]{val: v})
+	return m.maybeFold()
+}
+
+// Delete returns a map without key and otherwise equal to m.
+func (m Layered[V]) Delete(e *Edit, key string) Layered[V] {
+	if _, ok := m.Get(key); !ok {
+		return m
+	}
+	m.len--
+	if m.inBase(key) {
+		m.delta = m.delta.Set(e, key, layer[V]{gone: true})
+	} else {
+		m.delta = m.delta.Delete(e, key)
+	}
+	return m.maybeFold()
+}
+
+func (m Layered[V]) maybeFold() Layered[V] {
+	baseLen := 0
+	if m.base != nil {
+		baseLen = len(*m.base)
+	}
+	if m.delta.len < max(minFold, baseLen/16) {
+		return m
+	}
+	return m.fold()
+}
+
+// Compact folds the changes into a new base, so every lookup takes a single
+// probe. It is for the end of bulk loads; ordinary updates fold by themselves.
+func (m Layered[V]) Compact() Layered[V] {
+	if m.delta.len == 0 {
+		return m
+	}
+	return m.fold()
+}
+
+func (m Layered[V]) fold() Layered[V] {
+	base := make(map[string]V, m.len)
+	for k, v := range m.All() {
+		base[k] = v
+	}
+	return Layered[V]{base: &base, len: m.len}
+}
+
+// All returns an iterator over the entries, in unspecified order. Stopping
+// early is safe.
+func (m Layered[V]) All() iter.Seq2[string, V] {
+	return func(yield func(string, V) bool) {
+		if m.base != nil {
+			for k, v := range *m.base {
+				if m.delta.len > 0 {
+					if _, changed := m.delta.Get(k); changed {
+						continue
+					}
+				}
+				if !yield(k, v) {
+					return
+				}
+			}
+		}
+		for k, l := range m.delta.All() {
+			if !l.gone && !yield(k, l.val) {
+				return
+			}
+		}
+	}
+}
