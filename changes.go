@@ -165,7 +165,7 @@ func (t *Tree) Load(d *Dump) error {
 		return err
 	}
 	tx.st.seq = d.Seq
-	tx.compactIndexes()
+	tx.settleIndexes(true)
 	if err := (Snapshot{st: tx.st}).Check(); err != nil {
 		return fmt.Errorf("orgtree: load: %w", err)
 	}

@@ -200,9 +200,7 @@ func (t *Tree) commit(tx *Tx) error {
 		return nil
 	}
 	tx.st.seq++
-	if tx.compact {
-		tx.compactIndexes()
-	}
+	tx.settleIndexes(tx.compact)
 	if t.cfg.hook != nil {
 		if err := t.cfg.hook(tx.changeSet()); err != nil {
 			return fmt.Errorf("orgtree: commit hook refused change %d: %w", tx.st.seq, err)
@@ -232,15 +230,24 @@ func (t *Tree) Rollback(to Snapshot) error {
 	return nil
 }
 
-// compactIndexes folds the lookup indexes a bulk load has grown, so the
-// version it publishes answers lookups in one probe.
-func (tx *Tx) compactIndexes() {
+// settleIndexes keeps the deltas of the lookup indexes small in the version
+// about to be published; after a bulk load (all) it folds them completely,
+// so that version answers lookups in one probe.
+func (tx *Tx) settleIndexes(all bool) {
+	fold := pmap.Layered[nid].Settle
+	foldUsers := pmap.Layered[uid].Settle
+	if all {
+		fold, foldUsers = pmap.Layered[nid].Compact, pmap.Layered[uid].Compact
+	}
 	st := tx.st
-	st.nodeIDs, st.userIDs, st.userExt = st.nodeIDs.Compact(), st.userIDs.Compact(), st.userExt.Compact()
+	st.nodeIDs, st.userIDs, st.userExt = fold(st.nodeIDs), foldUsers(st.userIDs), foldUsers(st.userExt)
 	for id := range tx.dirty.orgs {
-		if _, ok := st.orgs.Get(id); ok {
-			o := tx.mutOrg(id)
-			o.codes, o.extIDs = o.codes.Compact(), o.extIDs.Compact()
+		if r, ok := st.orgs.Get(id); ok {
+			codes, extIDs := fold(r.codes), fold(r.extIDs)
+			if codes != r.codes || extIDs != r.extIDs {
+				o := tx.mutOrg(id)
+				o.codes, o.extIDs = codes, extIDs
+			}
 		}
 	}
 }

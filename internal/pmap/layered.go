@@ -10,9 +10,10 @@ import "iter"
 // a deep trie; a built-in map also takes about a quarter of the memory of
 // trie nodes per entry.
 //
-// When the delta outgrows a quarter of the base, Set folds both into a new
-// base. That costs O(n) once per n/4 changes, so O(1) amortised per change,
-// and versions keep whichever base they were built on. The zero Layered is
+// Folding the delta into a new base costs O(n); Set does it when the delta
+// reaches a quarter of the base and Settle (for versions about to be
+// published) at a sixteenth, so the cost is O(1) amortised per change.
+// Versions keep whichever base they were built on. The zero Layered is
 // empty and ready to use; the Edit rules are those of [Map].
 type Layered[V any] struct {
 	base  *map[string]V
@@ -79,19 +80,34 @@ func (m Layered[V]) Delete(e *Edit, key string) Layered[V] {
 	return m.maybeFold()
 }
 
+// maybeFold bounds the delta while a transaction grows it: folding at a
+// quarter of the base costs a bulk load of n entries about 4n map inserts.
 func (m Layered[V]) maybeFold() Layered[V] {
-	baseLen := 0
-	if m.base != nil {
-		baseLen = len(*m.base)
+	if m.delta.len < max(minFold, m.baseLen()/4) {
+		return m
 	}
-	if m.delta.len < max(minFold, baseLen/16) {
+	return m.fold()
+}
+
+func (m Layered[V]) baseLen() int {
+	if m.base == nil {
+		return 0
+	}
+	return len(*m.base)
+}
+
+// Settle folds the delta when it exceeds a sixteenth of the base. Call it on
+// versions about to be published: it keeps the delta that every miss walks
+// shallow, at O(1) amortised cost per change.
+func (m Layered[V]) Settle() Layered[V] {
+	if m.delta.len < max(minFold, m.baseLen()/16) {
 		return m
 	}
 	return m.fold()
 }
 
 // Compact folds the changes into a new base, so every lookup takes a single
-// probe. It is for the end of bulk loads; ordinary updates fold by themselves.
+// probe. It is for the end of bulk loads.
 func (m Layered[V]) Compact() Layered[V] {
 	if m.delta.len == 0 {
 		return m
