@@ -1,6 +1,9 @@
 package pmap
 
-import "iter"
+import (
+	"iter"
+	"maps"
+)
 
 // Layered is a persistent string-keyed map tuned for lookups: a plain Go map
 // (the base) that is never changed once built, plus a [Map] of the changes
@@ -116,9 +119,20 @@ func (m Layered[V]) Compact() Layered[V] {
 }
 
 func (m Layered[V]) fold() Layered[V] {
-	base := make(map[string]V, m.len)
-	for k, v := range m.All() {
-		base[k] = v
+	// Cloning the built-in map copies its tables wholesale, far cheaper
+	// than re-inserting every key; only the delta is applied key by key.
+	var base map[string]V
+	if m.base != nil {
+		base = maps.Clone(*m.base)
+	} else {
+		base = make(map[string]V, m.len)
+	}
+	for k, l := range m.delta.All() {
+		if l.gone {
+			delete(base, k)
+		} else {
+			base[k] = l.val
+		}
 	}
 	return Layered[V]{base: &base, len: m.len}
 }
