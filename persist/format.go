@@ -3,8 +3,13 @@ package persist
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/bbolt"
 
@@ -89,18 +94,28 @@ func initialize(tx *bbolt.Tx) error {
 	return w.finish()
 }
 
-// readAll reads and verifies every record. A read-only open of a file that
-// was never initialised reads as empty.
-func readAll(tx *bbolt.Tx) (*orgtree.Dump, error) {
-	d := &orgtree.Dump{}
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
+// readAll reads and verifies every record. A file without any bucket is a
+// fresh store: it reads as empty, and fresh says so.
+func readAll(tx *bbolt.Tx) (d *orgtree.Dump, fresh bool, err error) {
+	d, err = readRecords(tx)
+	if errors.Is(err, errNoMeta) {
 		empty := true
 		_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { empty = false; return nil })
 		if empty {
-			return d, nil
+			return &orgtree.Dump{}, true, nil
 		}
-		return nil, fmt.Errorf("%w: bbolt file without an orgtree meta bucket", ErrFormat)
+		return nil, false, fmt.Errorf("%w: bbolt file without an orgtree meta bucket", ErrFormat)
+	}
+	return d, false, err
+}
+
+var errNoMeta = errors.New("no meta bucket")
+
+func readRecords(tx *bbolt.Tx) (*orgtree.Dump, error) {
+	d := &orgtree.Dump{}
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return nil, errNoMeta
 	}
 	format, err := metaValue(meta, keyFormat, 4)
 	if err != nil {
@@ -118,26 +133,37 @@ func readAll(tx *bbolt.Tx) (*orgtree.Dump, error) {
 	if err != nil {
 		return nil, err
 	}
+	var raw [kinds][]rawRecord
 	for k := range kinds {
 		b := tx.Bucket(recordBuckets[k])
 		if b == nil {
 			return nil, fmt.Errorf("%w: bucket %s missing", ErrCorrupt, recordBuckets[k])
 		}
-		var n uint64
 		err := b.ForEach(func(key, sealed []byte) error {
-			n++
-			value, err := open(recordBuckets[k], key, sealed)
-			if err != nil {
-				return err
-			}
-			return decodeInto(d, k, key, value)
+			raw[k] = append(raw[k], rawRecord{key, sealed})
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		if want := binary.BigEndian.Uint64(rawCounts[8*k:]); n != want {
+		if n, want := uint64(len(raw[k])), binary.BigEndian.Uint64(rawCounts[8*k:]); n != want {
 			return nil, fmt.Errorf("%w: bucket %s holds %d records, meta says %d", ErrCorrupt, recordBuckets[k], n, want)
 		}
+	}
+	d.Orgs = make([]orgtree.OrgRecord, len(raw[kindOrg]))
+	d.Nodes = make([]orgtree.NodeRecord, len(raw[kindNode]))
+	d.Users = make([]orgtree.UserRecord, len(raw[kindUser]))
+	err = parallel(len(raw[kindOrg])+len(raw[kindNode])+len(raw[kindUser]), func(i int) error {
+		for k := range kinds {
+			if i < len(raw[k]) {
+				return decodeAt(d, k, i, raw[k][i])
+			}
+			i -= len(raw[k])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -157,33 +183,68 @@ func metaValue(meta *bbolt.Bucket, key []byte, size int) ([]byte, error) {
 	return v, nil
 }
 
-func decodeInto(d *orgtree.Dump, k kind, key, value []byte) error {
+// rawRecord is a record as bbolt holds it; the slices point into the
+// mapped file and are valid while the read transaction lasts.
+type rawRecord struct{ key, sealed []byte }
+
+// decodeAt verifies raw and decodes it into slot i of its kind's list.
+func decodeAt(d *orgtree.Dump, k kind, i int, raw rawRecord) error {
+	value, err := open(recordBuckets[k], raw.key, raw.sealed)
+	if err != nil {
+		return err
+	}
 	var id string
-	var err error
 	switch k {
 	case kindOrg:
-		d.Orgs = append(d.Orgs, orgtree.OrgRecord{})
-		r := &d.Orgs[len(d.Orgs)-1]
-		err = json.Unmarshal(value, r)
-		id = r.ID
+		err = json.Unmarshal(value, &d.Orgs[i])
+		id = d.Orgs[i].ID
 	case kindNode:
-		d.Nodes = append(d.Nodes, orgtree.NodeRecord{})
-		r := &d.Nodes[len(d.Nodes)-1]
-		err = json.Unmarshal(value, r)
-		id = r.ID
+		err = json.Unmarshal(value, &d.Nodes[i])
+		id = d.Nodes[i].ID
 	case kindUser:
-		d.Users = append(d.Users, orgtree.UserRecord{})
-		r := &d.Users[len(d.Users)-1]
-		err = json.Unmarshal(value, r)
-		id = r.ID
+		err = json.Unmarshal(value, &d.Users[i])
+		id = d.Users[i].ID
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s/%q: %w", ErrCorrupt, recordBuckets[k], key, err)
+		return fmt.Errorf("%w: %s/%q: %w", ErrCorrupt, recordBuckets[k], raw.key, err)
 	}
-	if id != string(key) {
-		return fmt.Errorf("%w: %s/%q holds the record of %q", ErrCorrupt, recordBuckets[k], key, id)
+	if id != string(raw.key) {
+		return fmt.Errorf("%w: %s/%q holds the record of %q", ErrCorrupt, recordBuckets[k], raw.key, id)
 	}
 	return nil
+}
+
+// parallel runs fn(0..n-1) on all cores and returns the first error. The
+// workers read the mapped file, so like openFile they turn a memory fault
+// (a truncated file) into an error instead of a crash.
+func parallel(n int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/256))
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() {
+				if r := recover(); r != nil {
+					errs[w] = fmt.Errorf("%w: reading records: %v", ErrCorrupt, r)
+				}
+			}()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					errs[w] = err
+					next.Store(int64(n)) // stop the others early
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // writer applies change sets inside one bbolt write transaction and keeps

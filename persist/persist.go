@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -144,15 +145,19 @@ func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, e
 		// all mean the file is not a sound bbolt file.
 		return nil, nil, fmt.Errorf("persist: open %s: %w: %w", path, ErrCorrupt, err)
 	}
-	if !opts.ReadOnly {
+	fresh := false
+	err = b.View(func(tx *bbolt.Tx) error {
+		// bbolt reads pages past the end of a truncated file as zeros or
+		// faults; the size its meta page claims tells truncation apart.
+		if fi, err := os.Stat(path); err == nil && fi.Size() < tx.Size() {
+			return fmt.Errorf("%w: file is %d bytes, its meta page says %d: truncated", ErrCorrupt, fi.Size(), tx.Size())
+		}
+		var rerr error
+		d, fresh, rerr = readAll(tx)
+		return rerr
+	})
+	if err == nil && fresh && !opts.ReadOnly {
 		err = b.Update(initialize)
-	}
-	if err == nil {
-		err = b.View(func(tx *bbolt.Tx) error {
-			var rerr error
-			d, rerr = readAll(tx)
-			return rerr
-		})
 	}
 	if err != nil {
 		_ = b.Close()
