@@ -6,7 +6,8 @@
 // version becomes visible. In the default mode the bbolt transaction (and its
 // fsync) completes before the hook returns, so a mutation that returned
 // success is on disk, and a mutation whose write failed is rolled back in
-// memory too: memory and disk never diverge.
+// memory too, and the caller gets an error wrapping ErrWrite (disk full,
+// I/O error, read-only store): memory and disk never diverge.
 //
 // # Group commit
 //

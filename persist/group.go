@@ -42,7 +42,7 @@ func startGroup(db *DB) *group {
 	return g
 }
 
-func signal(c chan struct{}) {
+func notify(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
@@ -60,7 +60,7 @@ func (g *group) enqueue(cs *orgtree.ChangeSet) error {
 		return ErrClosed
 	}
 	g.pending = append(g.pending, cs)
-	signal(g.kick)
+	notify(g.kick)
 	return nil
 }
 
@@ -130,7 +130,7 @@ func (g *group) flush() {
 	} else {
 		g.durable = snap
 		if len(g.pending) > 0 {
-			signal(g.kick)
+			notify(g.kick)
 		}
 	}
 	g.cond.Broadcast()
@@ -142,7 +142,7 @@ func (g *group) sync(seq uint64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for g.durable.Seq() < seq && g.err == nil && !g.stopped {
-		signal(g.urgent)
+		notify(g.urgent)
 		g.cond.Wait()
 	}
 	switch {

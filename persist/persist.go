@@ -26,6 +26,10 @@ var (
 	ErrFormat = errors.New("persist: unknown store format")
 	// ErrCorrupt means the file is damaged or truncated; nothing was loaded.
 	ErrCorrupt = errors.New("persist: store is corrupt")
+	// ErrWrite wraps every failure of bbolt to store a change (disk full,
+	// I/O error, read-only file): the change was not applied, in memory
+	// either.
+	ErrWrite = errors.New("persist: write failed")
 	// ErrClosed is returned by writes to a tree whose DB was closed.
 	ErrClosed = errors.New("persist: store is closed")
 	// ErrFailed is returned by every write after a group-commit flush failed;
@@ -187,7 +191,7 @@ func (db *DB) Path() string { return db.path }
 // commit is the tree's commit hook.
 func (db *DB) commit(cs *orgtree.ChangeSet) error {
 	if db.cfg.readOnly {
-		return fmt.Errorf("persist: %s: %w", db.path, bolterr.ErrDatabaseReadOnly)
+		return fmt.Errorf("persist: %s: %w: %w", db.path, ErrWrite, bolterr.ErrDatabaseReadOnly)
 	}
 	if db.g != nil {
 		return db.g.enqueue(cs)
@@ -221,13 +225,13 @@ func (db *DB) write(batch []*orgtree.ChangeSet) error {
 		}
 		return nil
 	})
-	if errors.Is(err, bolterr.ErrDatabaseNotOpen) {
-		err = ErrClosed
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bolterr.ErrDatabaseNotOpen):
+		return fmt.Errorf("persist: write %s: %w", db.path, ErrClosed)
 	}
-	if err != nil {
-		return fmt.Errorf("persist: write %s: %w", db.path, err)
-	}
-	return nil
+	return fmt.Errorf("persist: write %s: %w: %w", db.path, ErrWrite, err)
 }
 
 // Sync waits until every change the tree has acknowledged so far is on

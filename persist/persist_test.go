@@ -3,6 +3,7 @@ package persist
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -21,8 +22,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(crashChildEnv) != "" {
+	switch {
+	case os.Getenv(crashChildEnv) != "":
 		crashChild()
+		return
+	case os.Getenv(diskFullEnv) != "":
+		diskFullChild()
 		return
 	}
 	goleak.VerifyTestMain(m)
@@ -180,8 +185,22 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	defer r2.Close()
 	_, err = r1.Tree().CreateOrg(orgtree.OrgInput{Name: "Other"})
 	require.ErrorIs(t, err, bolterr.ErrDatabaseReadOnly)
+	require.ErrorIs(t, err, ErrWrite)
 	assert.Equal(t, want, r1.Tree().Snapshot().Dump())
 	assert.Equal(t, want, r2.Tree().Snapshot().Dump())
+}
+
+func TestReadOnlyFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores file permissions; TestReadOnlyRefusesWrites and TestDiskFull cover refused writes")
+	}
+	path := tempPath(t)
+	require.NoError(t, mustOpen(t, path).Close())
+	require.NoError(t, os.Chmod(path, 0o444))
+	_, err := Open(path)
+	require.ErrorIs(t, err, fs.ErrPermission)
+	db := mustOpen(t, path, WithReadOnly())
+	require.NoError(t, db.Close())
 }
 
 // sample fills a tree with a few hundred records for the fault tests.
@@ -213,6 +232,7 @@ func TestWriteFaultLeavesMemoryEqualToDisk(t *testing.T) {
 	}
 	_, err := db.Tree().CreateOrg(orgtree.OrgInput{Name: "x"})
 	require.ErrorIs(t, err, injected)
+	require.ErrorIs(t, err, ErrWrite)
 	fail = false
 	db = reopen(t, db)
 	defer db.Close()
