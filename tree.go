@@ -273,6 +273,9 @@ type Snapshot struct {
 	st *state
 }
 
+// Limits returns the limits of the tree this version belongs to.
+func (s Snapshot) Limits() Limits { return s.st.cfg.limits }
+
 // Seq returns the number of committed changing transactions this version
 // reflects; it increases by one per commit.
 func (s Snapshot) Seq() uint64 { return s.st.seq }
