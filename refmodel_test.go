@@ -267,103 +267,110 @@ func TestReferenceModel(t *testing.T) {
 	if testing.Short() {
 		seeds = 30
 	}
+	for seed := 1; seed <= seeds; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			runReferenceModel(t, rand.New(rand.NewPCG(uint64(seed), 42)), steps, nil)
+		})
+	}
+}
+
+// runReferenceModel applies random operations drawn from rng to an engine
+// and to the reference model and compares them after every step. It stops
+// after steps operations, or earlier when more returns false (the fuzz
+// target runs out of input).
+func runReferenceModel(t *testing.T, rng *rand.Rand, steps int, more func() bool) {
 	lim := Limits{MaxDepth: 5, MaxChildren: 6, MaxNameLength: 8}
 	names := []string{"dev", "Dev", "研发", "后端", " ops ", "", "  ", "toolongname!", "a/b", "ſales"}
 	codes := []string{"", "", "a", "b", "c", "sys:x", "d e"}
-	for seed := 1; seed <= seeds; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(seed), 42))
-			tr := newTestTree(t, WithLimits(lim), WithIDGenerator(SequentialIDs("g")))
-			m := newRefModel(lim.withDefaults())
-			for o := 0; o < 2; o++ {
-				org, err := tr.CreateOrg(OrgInput{Name: "org"})
-				require.NoError(t, err)
-				m.seq++
-				m.nodes[org.RootID] = &refNode{id: org.RootID, org: org.ID, name: "org", seq: m.seq}
-				m.roots[org.ID] = org.RootID
+	tr := newTestTree(t, WithLimits(lim), WithIDGenerator(SequentialIDs("g")))
+	m := newRefModel(lim.withDefaults())
+	for o := 0; o < 2; o++ {
+		org, err := tr.CreateOrg(OrgInput{Name: "org"})
+		require.NoError(t, err)
+		m.seq++
+		m.nodes[org.RootID] = &refNode{id: org.RootID, org: org.ID, name: "org", seq: m.seq}
+		m.roots[org.ID] = org.RootID
+	}
+	for i := 0; i < 6; i++ {
+		u, err := tr.CreateUser(User{Name: fmt.Sprint("u", i)})
+		require.NoError(t, err)
+		m.users[u.ID] = i
+	}
+	anyNode := func() string {
+		if rng.IntN(12) == 0 {
+			return "ghost"
+		}
+		ids := make([]string, 0, len(m.nodes))
+		for id := range m.nodes {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		return ids[rng.IntN(len(ids))]
+	}
+	anyUser := func() string {
+		if rng.IntN(12) == 0 {
+			return "nobody"
+		}
+		return fmt.Sprint("g", 5+rng.IntN(len(m.users))) // two orgs took g1…g4
+	}
+	for step := 0; step < steps && (more == nil || more()); step++ {
+		var want, got error
+		what := ""
+		switch rng.IntN(8) {
+		case 0, 1:
+			parent, name, code, order := anyNode(), names[rng.IntN(len(names))], codes[rng.IntN(len(codes))], rng.IntN(3)
+			var n Node
+			n, got = tr.AddNode(NodeInput{ParentID: parent, Name: name, Code: code, Order: order})
+			id := n.ID
+			if got != nil {
+				id = "unused"
 			}
-			for i := 0; i < 6; i++ {
-				u, err := tr.CreateUser(User{Name: fmt.Sprint("u", i)})
-				require.NoError(t, err)
-				m.users[u.ID] = i
-			}
-			anyNode := func() string {
-				if rng.IntN(12) == 0 {
-					return "ghost"
+			want = m.addNode(id, parent, name, code, order)
+			what = fmt.Sprintf("add %q under %s code %q", name, parent, code)
+		case 2:
+			id, parent := anyNode(), anyNode()
+			_, got = tr.MoveNode(id, parent)
+			want = m.moveNode(id, parent)
+			what = "move " + id + " under " + parent
+		case 3:
+			id, mode := anyNode(), DeleteMode(rng.IntN(2))
+			got = tr.DeleteNode(id, mode)
+			want = m.deleteNode(id, mode)
+			what = "delete " + id
+		case 4:
+			node, a, b := anyNode(), anyUser(), anyUser()
+			got = tr.AddMembers(node, a, b)
+			want = m.addMembers(node, a, b)
+			what = "add members to " + node
+		case 5:
+			node, a := anyNode(), anyUser()
+			got = tr.RemoveMembers(node, a)
+			want = m.removeMembers(node, a)
+			what = "remove member from " + node
+		case 6:
+			u, node := anyUser(), anyNode()
+			got = tr.SetMainDepartment(u, node)
+			want = m.setMain(u, node)
+			what = "set main " + node
+		case 7:
+			id, name := anyNode(), names[rng.IntN(len(names))]
+			_, got = tr.UpdateNode(id, NodeUpdate{Name: &name, Order: Ptr(rng.IntN(3))})
+			if n, ok := m.nodes[id]; !ok {
+				want = ErrNotFound
+			} else if clean, err := m.checkName(name); err != nil {
+				want = err
+			} else {
+				n.name = clean
+				// order is compared through Children below; copy the engine's
+				if e, err := tr.Node(id); err == nil {
+					n.order = e.Order
 				}
-				ids := make([]string, 0, len(m.nodes))
-				for id := range m.nodes {
-					ids = append(ids, id)
-				}
-				slices.Sort(ids)
-				return ids[rng.IntN(len(ids))]
 			}
-			anyUser := func() string {
-				if rng.IntN(12) == 0 {
-					return "nobody"
-				}
-				return fmt.Sprint("g", 5+rng.IntN(len(m.users))) // two orgs took g1…g4
-			}
-			for step := 0; step < steps; step++ {
-				var want, got error
-				what := ""
-				switch rng.IntN(8) {
-				case 0, 1:
-					parent, name, code, order := anyNode(), names[rng.IntN(len(names))], codes[rng.IntN(len(codes))], rng.IntN(3)
-					var n Node
-					n, got = tr.AddNode(NodeInput{ParentID: parent, Name: name, Code: code, Order: order})
-					id := n.ID
-					if got != nil {
-						id = "unused"
-					}
-					want = m.addNode(id, parent, name, code, order)
-					what = fmt.Sprintf("add %q under %s code %q", name, parent, code)
-				case 2:
-					id, parent := anyNode(), anyNode()
-					_, got = tr.MoveNode(id, parent)
-					want = m.moveNode(id, parent)
-					what = "move " + id + " under " + parent
-				case 3:
-					id, mode := anyNode(), DeleteMode(rng.IntN(2))
-					got = tr.DeleteNode(id, mode)
-					want = m.deleteNode(id, mode)
-					what = "delete " + id
-				case 4:
-					node, a, b := anyNode(), anyUser(), anyUser()
-					got = tr.AddMembers(node, a, b)
-					want = m.addMembers(node, a, b)
-					what = "add members to " + node
-				case 5:
-					node, a := anyNode(), anyUser()
-					got = tr.RemoveMembers(node, a)
-					want = m.removeMembers(node, a)
-					what = "remove member from " + node
-				case 6:
-					u, node := anyUser(), anyNode()
-					got = tr.SetMainDepartment(u, node)
-					want = m.setMain(u, node)
-					what = "set main " + node
-				case 7:
-					id, name := anyNode(), names[rng.IntN(len(names))]
-					_, got = tr.UpdateNode(id, NodeUpdate{Name: &name, Order: Ptr(rng.IntN(3))})
-					if n, ok := m.nodes[id]; !ok {
-						want = ErrNotFound
-					} else if clean, err := m.checkName(name); err != nil {
-						want = err
-					} else {
-						n.name = clean
-						// order is compared through Children below; copy the engine's
-						if e, err := tr.Node(id); err == nil {
-							n.order = e.Order
-						}
-					}
-					what = "update " + id
-				}
-				sameKind(t, want, got, fmt.Sprintf("step %d: %s", step, what))
-				require.NoError(t, tr.Check(), "step %d", step)
-				compareWithModel(t, tr, m, step)
-			}
-		})
+			what = "update " + id
+		}
+		sameKind(t, want, got, fmt.Sprintf("step %d: %s", step, what))
+		require.NoError(t, tr.Check(), "step %d", step)
+		compareWithModel(t, tr, m, step)
 	}
 }
 
