@@ -43,6 +43,7 @@ func checked(t testing.TB, tr *Tree) {
 type sample struct {
 	tr                                *Tree
 	org                               Org
+	other                             Org // a second org, when a test makes one
 	root, dev, backend, frontend, ops string
 	alice, bob, carol                 string
 }
