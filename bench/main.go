@@ -1,0 +1,418 @@
+// Command bench runs the same org-tree workload on orgtree, on a naive
+// hand-written baseline and on SQLite (adjacency list with recursive CTEs,
+// in memory and in a file), prints a markdown table of the timings and
+// their ratios, checks orgtree against the DESIGN.md performance targets,
+// and writes the report and a scaling chart to -out.
+//
+//	go run ./bench -quick           # about a minute
+//	go run ./bench                  # 100k nodes, 300k users, 1M memberships
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+type config struct {
+	nodes, users, memberships int
+	seed                      uint64
+	scale                     []int
+	scaleBaselinesUpTo        int
+	out                       string
+	backends                  []string
+	budget                    time.Duration
+}
+
+func main() {
+	var cfg config
+	quick := flag.Bool("quick", false, "small sizes: 10k nodes, 30k users, 100k memberships, curve to 100k; about a minute")
+	flag.IntVar(&cfg.nodes, "nodes", 100_000, "nodes in the org")
+	flag.IntVar(&cfg.users, "users", 300_000, "users")
+	flag.IntVar(&cfg.memberships, "memberships", 1_000_000, "memberships")
+	flag.Uint64Var(&cfg.seed, "seed", 1, "generator seed")
+	scale := flag.String("scale", "1000,10000,100000,1000000", "org sizes (nodes) of the scaling curve")
+	flag.IntVar(&cfg.scaleBaselinesUpTo, "scale-baselines-up-to", 100_000, "largest curve size the baselines run at (they take minutes beyond)")
+	flag.StringVar(&cfg.out, "out", "bench/results", "directory for REPORT.md and scaling.svg; empty: print only")
+	backends := flag.String("backends", "orgtree,naive,sqlite-mem,sqlite-file", "backends to run")
+	flag.DurationVar(&cfg.budget, "budget", 300*time.Millisecond, "time spent measuring each operation on each backend")
+	flag.Parse()
+	if *quick {
+		cfg.nodes, cfg.users, cfg.memberships = 10_000, 30_000, 100_000
+		*scale = "1000,10000,100000"
+		cfg.scaleBaselinesUpTo = 10_000
+		cfg.budget = 100 * time.Millisecond
+	}
+	for _, s := range strings.Split(*scale, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			log.Fatalf("bad -scale %q", *scale)
+		}
+		cfg.scale = append(cfg.scale, n)
+	}
+	cfg.backends = strings.Split(*backends, ",")
+	started := time.Now()
+	rep, err := run(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rep.elapsed = time.Since(started)
+	md := rep.markdown()
+	fmt.Print(md)
+	if cfg.out != "" {
+		if err := rep.write(cfg.out, md); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s/REPORT.md and %s/scaling.svg\n", cfg.out, cfg.out)
+	}
+}
+
+func newBackend(name, dir string) (backend, error) {
+	switch name {
+	case "orgtree":
+		return newOrgtree(), nil
+	case "naive":
+		return newNaive(), nil
+	case "sqlite-mem":
+		return newSQLite(false, dir)
+	case "sqlite-file":
+		return newSQLite(true, dir)
+	}
+	return nil, fmt.Errorf("unknown backend %q", name)
+}
+
+// workload holds the targets every backend is asked about, drawn once.
+type workload struct {
+	o                  *synthOrg
+	ids, codes, leaves []string
+	deep               []string // the deepest nodes
+	internal           []string
+	users              []string
+	bigSubtree, other  string // a child of the root with the largest subtree, another child
+	insideBig          string // the deepest node below bigSubtree
+	ascii, cjk         []string
+	depthOfDeep        int
+}
+
+func newWorkload(o *synthOrg, seed uint64) *workload {
+	r := rand.New(rand.NewPCG(seed, 7))
+	w := &workload{o: o}
+	depth := make([]int, len(o.nodes))
+	size := make([]int, len(o.nodes))
+	hasKids := make([]bool, len(o.nodes))
+	for i, n := range o.nodes {
+		if n.parent >= 0 {
+			depth[i] = depth[n.parent] + 1
+			hasKids[n.parent] = true
+		}
+	}
+	for i := len(o.nodes) - 1; i > 0; i-- { // parents come first, so sizes add up backwards
+		size[i]++
+		size[o.nodes[i].parent] += size[i]
+	}
+	maxDepth := slices.Max(depth)
+	w.depthOfDeep = maxDepth
+	for range 1000 {
+		i := r.IntN(len(o.nodes))
+		w.ids = append(w.ids, o.nodes[i].id)
+		w.codes = append(w.codes, o.nodes[i].code)
+		w.users = append(w.users, o.users[r.IntN(len(o.users))].id)
+	}
+	for i, n := range o.nodes {
+		switch {
+		case depth[i] == maxDepth:
+			w.deep = append(w.deep, n.id)
+		case hasKids[i]:
+			w.internal = append(w.internal, n.id)
+		}
+		if !hasKids[i] {
+			w.leaves = append(w.leaves, n.id)
+		}
+		if n.parent == 0 && (w.bigSubtree == "" || size[i] > size[indexOf(o, w.bigSubtree)]) {
+			w.bigSubtree = n.id
+		}
+	}
+	for i, n := range o.nodes {
+		if n.parent == 0 && n.id != w.bigSubtree {
+			w.other = o.nodes[i].id
+			break
+		}
+	}
+	bigIdx := indexOf(o, w.bigSubtree)
+	for i := range o.nodes {
+		for a := i; a > 0; a = int(o.nodes[a].parent) {
+			if a == bigIdx && a != i && (w.insideBig == "" || depth[i] > depth[indexOf(o, w.insideBig)]) {
+				w.insideBig = o.nodes[i].id
+			}
+		}
+	}
+	r.Shuffle(len(w.leaves), func(i, j int) { w.leaves[i], w.leaves[j] = w.leaves[j], w.leaves[i] })
+	r.Shuffle(len(w.internal), func(i, j int) { w.internal[i], w.internal[j] = w.internal[j], w.internal[i] })
+	for _, word := range nameWords {
+		if word[0] < 0x80 {
+			w.ascii = append(w.ascii, strings.ToLower(word), strings.ToLower(word)+" 1")
+		} else {
+			w.cjk = append(w.cjk, word, string([]rune(word)[:1]))
+		}
+	}
+	return w
+}
+
+func indexOf(o *synthOrg, id string) int {
+	i, _ := strconv.Atoi(id[1:])
+	return i
+}
+
+// measure runs fn in growing batches until budget has passed and returns
+// the time per call.
+func measure(budget time.Duration, fn func(i int)) time.Duration {
+	var total time.Duration
+	calls := 0
+	for batch := 1; total < budget; batch *= 2 {
+		start := time.Now()
+		for i := range batch {
+			fn(calls + i)
+		}
+		total += time.Since(start)
+		calls += batch
+		if calls >= 1<<22 {
+			break
+		}
+	}
+	return total / time.Duration(calls)
+}
+
+// op is one row of the table.
+type op struct {
+	name string
+	run  func(b backend, w *workload, i int)
+	// perCall divides the measured time: a move and its move back are two.
+	perCall int
+}
+
+var ops = []op{
+	{"lookup by id", func(b backend, w *workload, i int) { b.lookupID(w.ids[i%len(w.ids)]) }, 1},
+	{"lookup by code", func(b backend, w *workload, i int) { b.lookupCode(w.codes[i%len(w.codes)]) }, 1},
+	{"path of a deepest node", func(b backend, w *workload, i int) { b.path(w.deep[i%len(w.deep)]) }, 1},
+	{"children of a node", func(b backend, w *workload, i int) { b.children(w.internal[i%len(w.internal)]) }, 1},
+	{"move a leaf (cycle check)", func(b backend, w *workload, i int) {
+		leaf, target := w.leaves[i%len(w.leaves)], w.internal[i%len(w.internal)]
+		parent := b.path(leaf)
+		must(b.move(leaf, target))
+		must(b.move(leaf, parent[len(parent)-2]))
+	}, 2},
+	{"move the largest subtree", func(b backend, w *workload, i int) {
+		must(b.move(w.bigSubtree, w.other))
+		must(b.move(w.bigSubtree, w.o.nodes[0].id))
+	}, 2},
+	{"refuse a cyclic move", func(b backend, w *workload, i int) {
+		if err := b.move(w.bigSubtree, w.insideBig); err != errCycle {
+			log.Fatalf("%s: moving %s under its descendant %s gave %v", b.name(), w.bigSubtree, w.insideBig, err)
+		}
+	}, 1},
+	{"subtree member count, root", func(b backend, w *workload, i int) { b.subtreeCount(w.o.nodes[0].id) }, 1},
+	{"subtree member count, random node", func(b backend, w *workload, i int) { b.subtreeCount(w.ids[i%len(w.ids)]) }, 1},
+	{"first page of 10 members, root", func(b backend, w *workload, i int) { b.firstPage(w.o.nodes[0].id, 10) }, 1},
+	{"first page of 10 members, random node", func(b backend, w *workload, i int) { b.firstPage(w.ids[i%len(w.ids)], 10) }, 1},
+	{"search ASCII, 3+ runes", func(b backend, w *workload, i int) { b.search(w.ascii[i%len(w.ascii)]) }, 1},
+	{"search CJK, 1–2 runes", func(b backend, w *workload, i int) { b.search(w.cjk[i%len(w.cjk)]) }, 1},
+	{"add + remove a member", func(b backend, w *workload, i int) {
+		node, user := w.ids[i%len(w.ids)], w.users[(i*7)%len(w.users)]
+		must(b.addMember(node, user))
+		must(b.removeMember(node, user))
+	}, 2},
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+type result struct {
+	backend string
+	perOp   map[string]time.Duration
+	load    time.Duration
+	export  time.Duration
+	exportN int // document bytes
+	imp     time.Duration
+	// writer latency (rename) alone and while a whole-org export runs
+	writeP50, writeP99, writeBusyP50, writeBusyP99 time.Duration
+}
+
+func run(cfg config) (*report, error) {
+	dir, err := os.MkdirTemp("", "orgtree-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	rep := &report{cfg: cfg, started: time.Now()}
+	fmt.Fprintf(os.Stderr, "generating %d nodes, %d users, %d memberships\n", cfg.nodes, cfg.users, cfg.memberships)
+	o := generate(cfg.nodes, cfg.users, cfg.memberships, cfg.seed)
+	w := newWorkload(o, cfg.seed)
+	rep.depthOfDeep = w.depthOfDeep
+	for _, name := range cfg.backends {
+		b, err := newBackend(name, dir)
+		if err != nil {
+			return nil, err
+		}
+		res := &result{backend: name, perOp: map[string]time.Duration{}}
+		start := time.Now()
+		if err := b.load(o); err != nil {
+			return nil, fmt.Errorf("%s: load: %w", name, err)
+		}
+		res.load = time.Since(start)
+		fmt.Fprintf(os.Stderr, "%s: loaded in %v\n", name, res.load.Round(time.Millisecond))
+		for _, op := range ops {
+			d := measure(cfg.budget, func(i int) { op.run(b, w, i) })
+			res.perOp[op.name] = d / time.Duration(op.perCall)
+		}
+		if name == "orgtree" {
+			rep.searchMedian = searchMedian(b, w)
+		}
+		var doc bytes.Buffer
+		res.export = measure(cfg.budget, func(int) { doc.Reset(); must(b.exportJSON(&doc)) })
+		res.exportN = doc.Len()
+		res.imp = measure(cfg.budget, func(int) {
+			fresh, err := newBackend(name, dir)
+			must(err)
+			must(fresh.importJSON(bytes.NewReader(doc.Bytes())))
+			must(fresh.close())
+		})
+		res.writeP50, res.writeP99 = writeLatency(b, w, false)
+		res.writeBusyP50, res.writeBusyP99 = writeLatency(b, w, true)
+		rep.results = append(rep.results, res)
+		must(b.close())
+		fmt.Fprintf(os.Stderr, "%s: done\n", name)
+	}
+	rep.mapLookup = builtinMapLookup(o, w, cfg.budget)
+	rep.nodeBytes, rep.userBytes, rep.memberBytes = orgtreeMemory(cfg)
+	rep.scaling = scaling(cfg, dir)
+	return rep, nil
+}
+
+// searchMedian times each search query on its own and returns the median,
+// which is what DESIGN.md's target speaks of.
+func searchMedian(b backend, w *workload) time.Duration {
+	var times []time.Duration
+	for _, q := range w.ascii {
+		times = append(times, measure(20*time.Millisecond, func(int) { b.search(q) }))
+	}
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
+// builtinMapLookup is the reference of the lookup target: a Go map from id
+// to a node record.
+func builtinMapLookup(o *synthOrg, w *workload, budget time.Duration) time.Duration {
+	m := make(map[string]*synthNode, len(o.nodes))
+	for i := range o.nodes {
+		m[o.nodes[i].id] = &o.nodes[i]
+	}
+	var sink *synthNode
+	d := measure(budget, func(i int) { sink = m[w.ids[i%len(w.ids)]] })
+	_ = sink
+	return d
+}
+
+// writeLatency measures 200 renames, alone or while another goroutine
+// exports the whole org over and over, and returns p50 and p99.
+func writeLatency(b backend, w *workload, busy bool) (time.Duration, time.Duration) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	if busy {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					must(b.exportJSON(io.Discard))
+				}
+			}
+		})
+		time.Sleep(20 * time.Millisecond) // let the export get going
+	}
+	lat := make([]time.Duration, 0, 200)
+	for i := range 200 {
+		start := time.Now()
+		must(b.rename(w.ids[i%len(w.ids)], fmt.Sprintf("renamed %d", i)))
+		lat = append(lat, time.Since(start))
+		if busy {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	slices.Sort(lat)
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+// orgtreeMemory reports heap bytes per node, per user and per membership:
+// the growth of the heap when an org of nodes only, then with users, then
+// with memberships too is loaded, divided by what was added.
+func orgtreeMemory(cfg config) (perNode, perUser, perMembership float64) {
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	cost := func(o *synthOrg) float64 {
+		before := heap()
+		b := newOrgtree()
+		must(b.load(o))
+		after := heap()
+		runtime.KeepAlive(b)
+		return float64(after) - float64(before)
+	}
+	nodes := cost(generate(cfg.nodes, 0, 0, cfg.seed))
+	users := cost(generate(cfg.nodes, cfg.users, 0, cfg.seed))
+	all := cost(generate(cfg.nodes, cfg.users, cfg.memberships, cfg.seed))
+	return nodes / float64(cfg.nodes), (users - nodes) / float64(max(cfg.users, 1)), (all - users) / float64(max(cfg.memberships, 1))
+}
+
+// point is one measurement of the scaling curve.
+type point struct {
+	backend, op string
+	nodes       int
+	perOp       time.Duration
+}
+
+var scalingOps = []string{"path of a deepest node", "subtree member count, root", "first page of 10 members, root", "search ASCII, 3+ runes"}
+
+func scaling(cfg config, dir string) []point {
+	var pts []point
+	for _, n := range cfg.scale {
+		members := min(10*n, 2_000_000)
+		o := generate(n, 3*n, members, cfg.seed)
+		w := newWorkload(o, cfg.seed)
+		for _, name := range cfg.backends {
+			if name != "orgtree" && n > cfg.scaleBaselinesUpTo {
+				continue
+			}
+			b, err := newBackend(name, dir)
+			must(err)
+			must(b.load(o))
+			for _, op := range ops {
+				if slices.Contains(scalingOps, op.name) {
+					pts = append(pts, point{name, op.name, n, measure(cfg.budget/2, func(i int) { op.run(b, w, i) })})
+				}
+			}
+			must(b.close())
+			fmt.Fprintf(os.Stderr, "scaling: %s at %d nodes done\n", name, n)
+		}
+	}
+	return pts
+}

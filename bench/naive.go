@@ -1,0 +1,253 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// naiveBackend is what a service writes by hand: maps from id and code to
+// nodes with parent pointers and child lists, members as a set per node,
+// and a depth-first walk for every subtree question. An RWMutex makes it
+// safe for concurrent use, as a real service would need.
+type naiveBackend struct {
+	mu     sync.RWMutex
+	byID   map[string]*naiveNode
+	byCode map[string]*naiveNode
+	users  map[string]int64 // user id → created
+	root   *naiveNode
+	seq    int
+}
+
+type naiveNode struct {
+	id, code, name string
+	order, seq     int
+	parent         *naiveNode
+	children       []*naiveNode
+	members        map[string]bool
+}
+
+func newNaive() *naiveBackend {
+	return &naiveBackend{byID: map[string]*naiveNode{}, byCode: map[string]*naiveNode{}, users: map[string]int64{}}
+}
+
+func (b *naiveBackend) name() string { return "naive" }
+
+func (b *naiveBackend) addNode(id, code, name string, order int, parent *naiveNode) *naiveNode {
+	b.seq++
+	n := &naiveNode{id: id, code: code, name: name, order: order, seq: b.seq, parent: parent, members: map[string]bool{}}
+	b.byID[id] = n
+	if code != "" {
+		b.byCode[code] = n
+	}
+	if parent == nil {
+		b.root = n
+	} else {
+		parent.children = append(parent.children, n)
+	}
+	return n
+}
+
+func (b *naiveBackend) load(o *synthOrg) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	nodes := make([]*naiveNode, len(o.nodes))
+	for i, n := range o.nodes {
+		var parent *naiveNode
+		if n.parent >= 0 {
+			parent = nodes[n.parent]
+		}
+		nodes[i] = b.addNode(n.id, n.code, n.name, n.order, parent)
+	}
+	for _, u := range o.users {
+		b.users[u.id] = u.created
+	}
+	for _, m := range o.members {
+		nodes[m[0]].members[o.users[m[1]].id] = true
+	}
+	return nil
+}
+
+func (b *naiveBackend) lookupID(id string) (string, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n, ok := b.byID[id]
+	if !ok {
+		return "", false
+	}
+	return n.name, true
+}
+
+func (b *naiveBackend) lookupCode(code string) (string, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n, ok := b.byCode[code]
+	if !ok {
+		return "", false
+	}
+	return n.id, true
+}
+
+func (b *naiveBackend) path(id string) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []string
+	for n := b.byID[id]; n != nil; n = n.parent {
+		out = append(out, n.id)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+func (b *naiveBackend) children(id string) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	kids := slices.Clone(b.byID[id].children)
+	slices.SortFunc(kids, func(x, y *naiveNode) int {
+		return cmp.Or(cmp.Compare(y.order, x.order), cmp.Compare(x.seq, y.seq), cmp.Compare(x.id, y.id))
+	})
+	out := make([]string, len(kids))
+	for i, k := range kids {
+		out[i] = k.id
+	}
+	return out
+}
+
+func (b *naiveBackend) move(id, parent string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, p := b.byID[id], b.byID[parent]
+	for a := p; a != nil; a = a.parent {
+		if a == n {
+			return errCycle
+		}
+	}
+	old := n.parent
+	old.children = slices.DeleteFunc(old.children, func(c *naiveNode) bool { return c == n })
+	n.parent = p
+	p.children = append(p.children, n)
+	return nil
+}
+
+// subtree walks the subtree of id depth-first.
+func (b *naiveBackend) subtree(id string, visit func(*naiveNode)) {
+	stack := []*naiveNode{b.byID[id]}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		visit(n)
+		stack = append(stack, n.children...)
+	}
+}
+
+func (b *naiveBackend) distinct(id string) map[string]bool {
+	seen := map[string]bool{}
+	b.subtree(id, func(n *naiveNode) {
+		for u := range n.members {
+			seen[u] = true
+		}
+	})
+	return seen
+}
+
+func (b *naiveBackend) subtreeCount(id string) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.distinct(id))
+}
+
+func (b *naiveBackend) firstPage(id string, limit int) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var users []string
+	for u := range b.distinct(id) {
+		users = append(users, u)
+	}
+	slices.SortFunc(users, func(x, y string) int { return cmp.Or(cmp.Compare(b.users[x], b.users[y]), cmp.Compare(x, y)) })
+	return users[:min(limit, len(users))]
+}
+
+func (b *naiveBackend) search(q string) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	q = strings.ToLower(q)
+	var out []string
+	for id, n := range b.byID {
+		if strings.Contains(strings.ToLower(n.name), q) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (b *naiveBackend) addMember(node, user string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.byID[node].members[user] = true
+	return nil
+}
+
+func (b *naiveBackend) removeMember(node, user string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.byID[node].members, user)
+	return nil
+}
+
+func (b *naiveBackend) rename(id, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.byID[id].name = name
+	return nil
+}
+
+// jsonNode is the nested document the baselines export and import.
+type jsonNode struct {
+	ID       string      `json:"id"`
+	Name     string      `json:"name"`
+	Code     string      `json:"code,omitempty"`
+	Order    int         `json:"order"`
+	Children []*jsonNode `json:"children"`
+}
+
+func (b *naiveBackend) exportJSON(w io.Writer) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var build func(n *naiveNode) *jsonNode
+	build = func(n *naiveNode) *jsonNode {
+		j := &jsonNode{ID: n.id, Name: n.name, Code: n.code, Order: n.order, Children: []*jsonNode{}}
+		for _, c := range n.children {
+			j.Children = append(j.Children, build(c))
+		}
+		return j
+	}
+	return json.NewEncoder(w).Encode([]*jsonNode{build(b.root)})
+}
+
+func (b *naiveBackend) importJSON(r io.Reader) error {
+	var roots []*jsonNode
+	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	type item struct {
+		j      *jsonNode
+		parent *naiveNode
+	}
+	stack := []item{{roots[0], nil}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n := b.addNode(it.j.ID, it.j.Code, it.j.Name, it.j.Order, it.parent)
+		for i := len(it.j.Children) - 1; i >= 0; i-- {
+			stack = append(stack, item{it.j.Children[i], n})
+		}
+	}
+	return nil
+}
+
+func (b *naiveBackend) close() error { return nil }
