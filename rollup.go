@@ -134,17 +134,18 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	size := st.node(n).size
 	delta := map[nid]int32{}
 	if st.node(n).distinct > 0 {
-		inT := func(d nid) bool { return st.inSubtree(d, n) }
-		oldIx, newIx := st.indexPath(oldPath), st.indexPath(newPath)
-		for _, u := range st.subtreeUsers(n) {
+		inS, users := st.subtreeScan(n)
+		oldDepth := st.pathDepths(oldPath, inS)
+		newDepth := st.pathDepths(newPath, inS)
+		for _, u := range users {
 			depts := st.user(u).depts
-			lOld := st.coveredDepthIx(oldIx, depts, inT)
+			lOld := oldDepth.covered(depts)
 			for i, a := range oldPath {
 				if i > lOld && !onNew[a] {
 					delta[a]--
 				}
 			}
-			lNew := st.coveredDepthIx(newIx, depts, inT)
+			lNew := newDepth.covered(depts)
 			for i, a := range newPath {
 				if i > lNew && !onOld[a] {
 					delta[a]++
@@ -166,6 +167,83 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 			w.distinct += delta[a]
 		}
 	}
+}
+
+// subtreeScan walks top's subtree once: which handles lie in it, and the
+// distinct users with a membership there. Small subtrees use maps, so that
+// moving a leaf does not allocate tables the size of the whole tree.
+func (st *state) subtreeScan(top nid) (inS func(nid) bool, users []uid) {
+	small := int(st.node(top).size)*64 < st.nodes.Len()
+	var inSet map[nid]bool
+	var inTable []bool
+	var seenSet map[uid]bool
+	var seenTable []bool
+	if small {
+		inSet, seenSet = map[nid]bool{}, map[uid]bool{}
+	} else {
+		inTable, seenTable = make([]bool, st.nodes.Len()), make([]bool, st.users.Len())
+	}
+	stack := []nid{top}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		r := st.node(n)
+		if small {
+			inSet[n] = true
+		} else {
+			inTable[n] = true
+		}
+		for _, m := range r.members {
+			if small && !seenSet[m.user] {
+				seenSet[m.user] = true
+				users = append(users, m.user)
+			} else if !small && !seenTable[m.user] {
+				seenTable[m.user] = true
+				users = append(users, m.user)
+			}
+		}
+		stack = append(stack, r.children...)
+	}
+	if small {
+		return func(n nid) bool { return inSet[n] }, users
+	}
+	return func(n nid) bool { return inTable[n] }, users
+}
+
+// depthsOnPath answers, for departments outside a moving subtree, how deep
+// on one root path their nearest covering ancestor is, remembering each
+// department's answer: users of a large subtree share many departments.
+type depthsOnPath struct {
+	st   *state
+	ix   *pathIndex
+	skip func(nid) bool
+	memo map[nid]int
+}
+
+func (st *state) pathDepths(path []nid, skip func(nid) bool) *depthsOnPath {
+	return &depthsOnPath{st: st, ix: st.indexPath(path), skip: skip, memo: map[nid]int{}}
+}
+
+// covered is coveredDepth for depts, leaving out the skipped ones.
+func (p *depthsOnPath) covered(depts []nid) int {
+	best, last := -1, len(p.ix.path)-1
+	if last < 0 {
+		return -1
+	}
+	for _, d := range depts {
+		if p.skip(d) {
+			continue
+		}
+		at, ok := p.memo[d]
+		if !ok {
+			at = p.st.coveredDepthIx(p.ix, []nid{d}, nil)
+			p.memo[d] = at
+		}
+		if best = max(best, at); best == last {
+			break
+		}
+	}
+	return best
 }
 
 // rebuildRollups computes size and distinct from scratch (after a load).
