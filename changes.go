@@ -249,7 +249,7 @@ func (tx *Tx) load(d *Dump) error {
 			if pr.orgID != r.orgID {
 				return fmt.Errorf("orgtree: load: node %q: parent %q: %w", r.id, parents[i], ErrCrossOrg)
 			}
-			r.parent, r.parentID = p, pr.id
+			r.parent = p
 			pr.children = append(pr.children, n) // pr is owned: created above
 		}
 		if r.code != "" {

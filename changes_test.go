@@ -152,10 +152,11 @@ func TestCheckReportsCorruption(t *testing.T) {
 		break_ func(tx *Tx, s *sample)
 		want   string
 	}{
-		{"wrong parent id", func(tx *Tx, s *sample) {
+		{"wrong parent", func(tx *Tx, s *sample) {
 			n, _, _ := tx.st.nodeByID(s.backend)
-			tx.mutNode(n).parentID = s.ops
-		}, "parent id"},
+			ops, _, _ := tx.st.nodeByID(s.ops)
+			tx.mutNode(n).parent = ops
+		}, "not among the children"},
 		{"child not listed", func(tx *Tx, s *sample) {
 			n, _, _ := tx.st.nodeByID(s.dev)
 			tx.mutNode(n).children = nil

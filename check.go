@@ -135,16 +135,11 @@ func (s Snapshot) checkNodes(c *checker) {
 				}
 			}
 		}
-		if r.parent == 0 && r.parentID != "" {
-			c.bad("node %q: a root with parent id %q", r.id, r.parentID)
-		}
 		if r.parent != 0 {
 			p := st.node(r.parent)
 			switch {
 			case p == nil:
 				c.bad("node %q: parent handle %d is dead", r.id, r.parent)
-			case p.id != r.parentID:
-				c.bad("node %q: parent id %q, parent record says %q", r.id, r.parentID, p.id)
 			case p.orgID != r.orgID:
 				c.bad("node %q in org %q has parent %q in org %q", r.id, r.orgID, p.id, p.orgID)
 			case !hasChild(st, p, n):

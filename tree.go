@@ -58,8 +58,7 @@ type nodeRec struct {
 
 	id, orgID  string
 	parent     nid
-	parentID   string // the parent's id, so reading a node needs no second record
-	children   []nid  // sorted by childLess
+	children   []nid // sorted by childLess
 	name       string
 	nameI18n   map[string]string
 	code       string
