@@ -1,0 +1,58 @@
+// Package server answers the management API of the organization module over
+// HTTP from an orgtree.Tree, so that services written against the official
+// SDKs (github.com/Authing/authing-go-sdk v0.3.1, authing-js-sdk) can run
+// their tests, fixtures and local development against orgtree: offline,
+// deterministic, with no account.
+//
+// # Protocol
+//
+// POST /graphql/v2 takes {"query", "operationName", "variables"}. Every
+// document is parsed and validated (github.com/vektah/gqlparser) against
+// the service schema the Go SDK ships, embedded here as schema.graphql, and
+// then executed: aliases, fragments, @skip/@include, variables with
+// defaults and GraphQL null propagation all work. The Query and Mutation
+// fields served are the organization module's (org, orgs, nodeById,
+// nodeByCode, rootNode, isRootNode, childrenNodes, searchNodes, createOrg,
+// deleteOrg, addNode, updateNode, deleteNode, moveNode, addMember,
+// removeMember, moveMembers, setMainDepartment, Node.users,
+// Node.authorizedResources), the users the member calls need (createUser,
+// user with its departments) and the token exchange (accessToken). Other
+// fields of the schema validate and answer code 501.
+//
+// REST endpoints answer {"code", "message", "data"}:
+//
+//	GET  /api/v2/orgs/export[?org_id=ID]     every org (array) or one (object)
+//	GET  /api/v2/orgs/children?nodeId=&depth= nodes below nodeId, depth levels
+//	GET  /api/v2/orgs/pagination?page=&limit=&sortBy=
+//	POST /api/v2/orgs/import {"filetype":"json","file":"<nested JSON>"}
+//	GET  /api/v2/users/{id}
+//	GET  /healthz                             (no token needed)
+//
+// Errors use the service's envelopes: GraphQL errors[].message.{code,
+// message} (with path and locations), REST {code, message, data: null}.
+// Codes: 400 bad input, 401 authentication, 403 refused structure change
+// (cycle, root, not empty, cross-org), 404 unknown id, 409 duplicate, 500
+// internal, 501 not served. Values follow the service: timestamps are
+// ISO 8601 UTC strings, unset strings are null, nameI18n and
+// descriptionI18n are JSON strings holding a locale → text object.
+//
+// # Authentication
+//
+// The accessToken(userPoolId, secret) query exchanges the pool's
+// credentials for an HS256 JWT (default lifetime 15 days: the Go SDK caches
+// it until three days before expiry). Every other request needs
+// "Authorization: Bearer <token>" and the "x-authing-userpool-id" header
+// naming the pool; the signing key derives from the secret, so tokens
+// survive a restart.
+//
+// # SDK compatibility
+//
+// The Go SDK v0.3.1 sends a createUser document with an identity argument
+// of type CreateUserIdentityInput that its own schema lacks; schema.graphql
+// adds both (marked "orgtree compatibility") so the document validates.
+// Its ListAuthorizedResourcesByNodeId reads data.nodeByCode from the answer
+// to a nodeById document and so always returns an empty list, and its
+// ListAuthorizedResourcesByNodeCode sends the nodeById document (it works
+// when the request's Id is set): the server answers both documents
+// correctly; the first cannot be fixed from this side.
+package server

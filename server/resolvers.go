@@ -1,0 +1,410 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/orgtree/orgtree"
+)
+
+// rootResolvers returns the Query and Mutation fields orgtree serves: the
+// organization module, the user calls its member operations need, and the
+// token exchange. Every other field of the schema validates but answers
+// "not supported" (code 501).
+func (s *Server) rootResolvers() (queries, mutations map[string]rootResolver) {
+	queries = map[string]rootResolver{
+		"accessToken": s.accessToken,
+		"org":         s.org,
+		"orgs":        s.orgs,
+		"nodeById": func(r *request, a map[string]any) (any, error) {
+			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.Node(optString(a, "id")) })
+		},
+		"nodeByCode": func(r *request, a map[string]any) (any, error) {
+			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) {
+				return snap.NodeByCode(optString(a, "orgId"), optString(a, "code"))
+			})
+		},
+		"rootNode": func(r *request, a map[string]any) (any, error) {
+			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.RootNode(optString(a, "orgId")) })
+		},
+		"isRootNode":    s.isRootNode,
+		"childrenNodes": s.childrenNodes,
+		"searchNodes":   s.searchNodes,
+		"user":          s.user,
+	}
+	mutations = map[string]rootResolver{
+		"createOrg":         s.createOrg,
+		"deleteOrg":         s.deleteOrg,
+		"addNode":           s.addNode,
+		"updateNode":        s.updateNode,
+		"deleteNode":        s.deleteNode,
+		"moveNode":          s.moveNode,
+		"addMember":         s.addMember,
+		"removeMember":      s.removeMember,
+		"moveMembers":       s.moveMembers,
+		"setMainDepartment": s.setMainDepartment,
+		"createUser":        s.createUser,
+	}
+	return queries, mutations
+}
+
+func (s *Server) accessToken(r *request, a map[string]any) (any, error) {
+	token, iat, exp, err := s.IssueToken(optString(a, "userPoolId"), optString(a, "secret"))
+	if err != nil {
+		return nil, err
+	}
+	return obj{"accessToken": token, "exp": exp.Unix(), "iat": iat.Unix()}, nil
+}
+
+func ok(message string) obj { return obj{"message": message, "code": 200} }
+
+// readNode answers a node query from one snapshot.
+func (s *Server) readNode(find func(orgtree.Snapshot) (orgtree.Node, error)) (any, error) {
+	snap := s.tree.Snapshot()
+	n, err := find(snap)
+	if err != nil {
+		return nil, err
+	}
+	return s.nodeValue(snap, n), nil
+}
+
+// nodeAfter answers a mutation with the node as committed.
+func (s *Server) nodeAfter(id string) (any, error) {
+	return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.Node(id) })
+}
+
+func (s *Server) org(r *request, a map[string]any) (any, error) {
+	return s.orgValue(s.tree.Snapshot(), optString(a, "id"))
+}
+
+func (s *Server) orgs(r *request, a map[string]any) (any, error) {
+	page, err := optInt(a, "page", 1)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := optInt(a, "limit", 10)
+	if err != nil {
+		return nil, err
+	}
+	sortBy, err := parseSortBy(a["sortBy"])
+	if err != nil {
+		return nil, err
+	}
+	snap := s.tree.Snapshot()
+	ids, total, err := pageOrgs(snap, page, limit, sortBy)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]any, 0, len(ids))
+	for _, id := range ids {
+		o, err := s.orgValue(snap, id)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, o)
+	}
+	return obj{"totalCount": total, "list": list}, nil
+}
+
+// pageOrgs pages the orgs in the requested order. The engine lists orgs
+// oldest first; the other orders are applied here (orgs are few).
+func pageOrgs(snap orgtree.Snapshot, page, limit int, sortBy orgtree.SortBy) ([]string, int, error) {
+	if page < 1 || limit < 1 {
+		return nil, 0, fmt.Errorf("%w: page and limit must be positive", orgtree.ErrInvalidArgument)
+	}
+	var all []orgtree.Org
+	for p := 1; ; p++ {
+		chunk, err := snap.ListOrgs(p, snap.Limits().MaxPageSize)
+		if err != nil {
+			return nil, 0, err
+		}
+		all = append(all, chunk.List...)
+		if len(all) >= chunk.TotalCount || len(chunk.List) == 0 {
+			break
+		}
+	}
+	key := func(o orgtree.Org) time.Time { return o.CreatedAt }
+	if sortBy == orgtree.SortUpdatedAtAsc || sortBy == orgtree.SortUpdatedAtDesc {
+		key = func(o orgtree.Org) time.Time { return o.UpdatedAt }
+	}
+	desc := sortBy == orgtree.SortCreatedAtDesc || sortBy == orgtree.SortUpdatedAtDesc
+	slices.SortStableFunc(all, func(x, y orgtree.Org) int {
+		c := key(x).Compare(key(y))
+		if desc {
+			c = -c
+		}
+		return c
+	})
+	start := min((page-1)*limit, len(all))
+	end := min(start+limit, len(all))
+	ids := make([]string, 0, end-start)
+	for _, o := range all[start:end] {
+		ids = append(ids, o.ID)
+	}
+	return ids, len(all), nil
+}
+
+// nodeInOrg loads a node and checks that it belongs to orgID, which the
+// service's org-scoped calls name alongside the node.
+func nodeInOrg(snap orgtree.Snapshot, orgID, nodeID string) (orgtree.Node, error) {
+	n, err := snap.Node(nodeID)
+	if err != nil {
+		return n, err
+	}
+	if orgID != "" && n.OrgID != orgID {
+		if _, err := snap.Org(orgID); err != nil {
+			return n, err
+		}
+		return n, fmt.Errorf("%w: node %q is not in org %q", orgtree.ErrNotFound, nodeID, orgID)
+	}
+	return n, nil
+}
+
+func (s *Server) isRootNode(r *request, a map[string]any) (any, error) {
+	n, err := nodeInOrg(s.tree.Snapshot(), optString(a, "orgId"), optString(a, "nodeId"))
+	if err != nil {
+		return nil, err
+	}
+	return n.IsRoot(), nil
+}
+
+func (s *Server) childrenNodes(r *request, a map[string]any) (any, error) {
+	snap := s.tree.Snapshot()
+	if _, err := nodeInOrg(snap, optString(a, "orgId"), optString(a, "nodeId")); err != nil {
+		return nil, err
+	}
+	kids, err := snap.Children(optString(a, "nodeId"), 1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(kids))
+	for i, k := range kids {
+		out[i] = s.nodeValue(snap, k)
+	}
+	return out, nil
+}
+
+func (s *Server) searchNodes(r *request, a map[string]any) (any, error) {
+	snap := s.tree.Snapshot()
+	hits, err := snap.Search(optString(a, "keyword"), orgtree.SearchOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(hits))
+	for i, h := range hits {
+		v := s.nodeValue(snap, h.Node)
+		v["namePath"] = h.NamePath
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (s *Server) user(r *request, a map[string]any) (any, error) {
+	snap := s.tree.Snapshot()
+	u, err := snap.User(optString(a, "id"))
+	if err != nil {
+		return nil, err
+	}
+	return s.userValue(snap, u), nil
+}
+
+func (s *Server) createOrg(r *request, a map[string]any) (any, error) {
+	org, err := s.tree.CreateOrg(orgtree.OrgInput{
+		Name: optString(a, "name"), Code: optString(a, "code"), Description: optString(a, "description"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.orgValue(s.tree.Snapshot(), org.ID)
+}
+
+func (s *Server) deleteOrg(r *request, a map[string]any) (any, error) {
+	if err := s.tree.DeleteOrg(optString(a, "id")); err != nil {
+		return nil, err
+	}
+	return ok("delete org succeed"), nil
+}
+
+func (s *Server) addNode(r *request, a map[string]any) (any, error) {
+	nameI18n, err := parseI18n(a["nameI18n"], "nameI18n")
+	if err != nil {
+		return nil, err
+	}
+	descI18n, err := parseI18n(a["descriptionI18n"], "descriptionI18n")
+	if err != nil {
+		return nil, err
+	}
+	order, err := optInt(a, "order", 0)
+	if err != nil {
+		return nil, err
+	}
+	orgID := optString(a, "orgId")
+	parentID := optString(a, "parentNodeId")
+	err = s.tree.Update(func(tx *orgtree.Tx) error {
+		snap := tx.Snapshot
+		if parentID == "" {
+			root, err := snap.RootNode(orgID)
+			if err != nil {
+				return err
+			}
+			parentID = root.ID
+		} else if _, err := nodeInOrg(snap, orgID, parentID); err != nil {
+			return err
+		}
+		_, err := tx.AddNode(orgtree.NodeInput{
+			OrgID: orgID, ParentID: parentID, Name: optString(a, "name"), NameI18n: nameI18n,
+			Description: optString(a, "description"), DescriptionI18n: descI18n, Order: order, Code: optString(a, "code"),
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.orgValue(s.tree.Snapshot(), orgID)
+}
+
+func (s *Server) updateNode(r *request, a map[string]any) (any, error) {
+	var u orgtree.NodeUpdate
+	// Only the arguments the request carries change: an argument sent as
+	// null or left out keeps the field.
+	if v, isSet := a["name"].(string); isSet {
+		u.Name = &v
+	}
+	if v, isSet := a["code"].(string); isSet {
+		u.Code = &v
+	}
+	if v, isSet := a["description"].(string); isSet {
+		u.Description = &v
+	}
+	id := optString(a, "id")
+	if _, err := s.tree.UpdateNode(id, u); err != nil {
+		return nil, err
+	}
+	return s.nodeAfter(id)
+}
+
+func (s *Server) deleteNode(r *request, a map[string]any) (any, error) {
+	orgID, nodeID := optString(a, "orgId"), optString(a, "nodeId")
+	err := s.tree.Update(func(tx *orgtree.Tx) error {
+		if _, err := nodeInOrg(tx.Snapshot, orgID, nodeID); err != nil {
+			return err
+		}
+		return tx.DeleteNode(nodeID, orgtree.Cascade)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ok("删除成功"), nil
+}
+
+func (s *Server) moveNode(r *request, a map[string]any) (any, error) {
+	orgID, nodeID, target := optString(a, "orgId"), optString(a, "nodeId"), optString(a, "targetParentId")
+	err := s.tree.Update(func(tx *orgtree.Tx) error {
+		snap := tx.Snapshot
+		if _, err := nodeInOrg(snap, orgID, nodeID); err != nil {
+			return err
+		}
+		if _, err := nodeInOrg(snap, orgID, target); err != nil {
+			return err
+		}
+		_, err := tx.MoveNode(nodeID, target)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.orgValue(s.tree.Snapshot(), orgID)
+}
+
+// memberNode resolves the node of addMember/removeMember: nodeId, or orgId
+// with nodeCode.
+func memberNode(snap orgtree.Snapshot, a map[string]any) (string, error) {
+	if id := optString(a, "nodeId"); id != "" {
+		n, err := nodeInOrg(snap, optString(a, "orgId"), id)
+		return n.ID, err
+	}
+	orgID, code := optString(a, "orgId"), optString(a, "nodeCode")
+	if orgID == "" || code == "" {
+		return "", fmt.Errorf("%w: give nodeId, or orgId with nodeCode", orgtree.ErrInvalidArgument)
+	}
+	n, err := snap.NodeByCode(orgID, code)
+	return n.ID, err
+}
+
+func (s *Server) addMember(r *request, a map[string]any) (any, error) {
+	userIDs, err := stringList(a["userIds"], "userIds")
+	if err != nil {
+		return nil, err
+	}
+	leader, _ := a["isLeader"].(bool)
+	var nodeID string
+	err = s.tree.Update(func(tx *orgtree.Tx) error {
+		if nodeID, err = memberNode(tx.Snapshot, a); err != nil {
+			return err
+		}
+		if err := tx.AddMembers(nodeID, userIDs...); err != nil {
+			return err
+		}
+		if leader && len(userIDs) > 0 {
+			_, err := tx.UpdateNode(nodeID, orgtree.NodeUpdate{LeaderUserID: &userIDs[0]})
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.nodeAfter(nodeID)
+}
+
+func (s *Server) removeMember(r *request, a map[string]any) (any, error) {
+	userIDs, err := stringList(a["userIds"], "userIds")
+	if err != nil {
+		return nil, err
+	}
+	var nodeID string
+	err = s.tree.Update(func(tx *orgtree.Tx) error {
+		if nodeID, err = memberNode(tx.Snapshot, a); err != nil {
+			return err
+		}
+		return tx.RemoveMembers(nodeID, userIDs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.nodeAfter(nodeID)
+}
+
+func (s *Server) moveMembers(r *request, a map[string]any) (any, error) {
+	userIDs, err := stringList(a["userIds"], "userIds")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tree.MoveMembers(optString(a, "sourceNodeId"), optString(a, "targetNodeId"), userIDs...); err != nil {
+		return nil, err
+	}
+	return ok("移动成员成功"), nil
+}
+
+func (s *Server) setMainDepartment(r *request, a map[string]any) (any, error) {
+	if err := s.tree.SetMainDepartment(optString(a, "userId"), optString(a, "departmentId")); err != nil {
+		return nil, err
+	}
+	return ok("设置主部门成功"), nil
+}
+
+func (s *Server) createUser(r *request, a map[string]any) (any, error) {
+	info, _ := a["userInfo"].(map[string]any)
+	u, err := s.tree.CreateUser(orgtree.User{
+		Username:   optString(info, "username"),
+		Email:      optString(info, "email"),
+		Phone:      optString(info, "phone"),
+		Name:       optString(info, "name"),
+		ExternalID: optString(info, "externalId"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.userValue(s.tree.Snapshot(), u), nil
+}

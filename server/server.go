@@ -1,0 +1,326 @@
+package server
+
+import (
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/orgtree/orgtree"
+)
+
+//go:embed schema.graphql
+var schemaSource string
+
+// Errors of the protocol layer. Engine errors (orgtree.ErrNotFound, …) pass
+// through and are mapped to codes by codeOf.
+var (
+	// ErrUnauthorized: a missing, malformed, expired or foreign token, or a
+	// wrong user pool id or secret in the token exchange.
+	ErrUnauthorized = errors.New("server: unauthorized")
+	errBadRequest   = errors.New("bad request")
+	errUnsupported  = errors.New("not supported")
+	errInternal     = errors.New("internal error")
+)
+
+// Config configures a Server.
+type Config struct {
+	// UserPoolID and Secret are the credentials the SDKs are configured
+	// with; both are required.
+	UserPoolID string
+	Secret     string
+	// TokenTTL is the lifetime of an issued access token (default 15 days:
+	// the Go SDK caches a token until three days before it expires).
+	TokenTTL time.Duration
+	// MaxBodyBytes bounds a request body (default 32 MiB, enough for a JSON
+	// import of ~100k nodes).
+	MaxBodyBytes int64
+	// Logger receives one line per failed request and per recovered panic
+	// (default: slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock of token issue and expiry (default time.Now).
+	Now func() time.Time
+}
+
+// Server answers the management API of the organization module over HTTP
+// from an orgtree.Tree. Make one with New and mount Handler.
+type Server struct {
+	tree      *orgtree.Tree
+	cfg       Config
+	schema    *ast.Schema
+	key       []byte
+	queries   map[string]rootResolver
+	mutations map[string]rootResolver
+	mux       *http.ServeMux
+}
+
+const (
+	defaultTokenTTL = 15 * 24 * time.Hour
+	defaultMaxBody  = 32 << 20
+	// maxQueryDepth bounds selection nesting before the document is parsed,
+	// so a hostile query cannot make the parser or the executor recurse
+	// deeply. The SDK documents nest four levels.
+	maxQueryDepth = 32
+)
+
+// New returns a server over tree.
+func New(tree *orgtree.Tree, cfg Config) (*Server, error) {
+	if cfg.UserPoolID == "" || cfg.Secret == "" {
+		return nil, fmt.Errorf("server: UserPoolID and Secret are required")
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = defaultTokenTTL
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = defaultMaxBody
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	schema, gerr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphql", Input: schemaSource, BuiltIn: false})
+	if gerr != nil {
+		return nil, fmt.Errorf("server: service schema: %w", gerr)
+	}
+	s := &Server{tree: tree, cfg: cfg, schema: schema, key: signingKey(cfg.UserPoolID, cfg.Secret)}
+	s.queries, s.mutations = s.rootResolvers()
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every endpoint.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.cfg.Logger.Error("panic serving request", "path", req.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				writeREST(w, http.StatusInternalServerError, 500, "internal error", nil)
+			}
+		}()
+		req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
+		s.mux.ServeHTTP(w, req)
+	})
+}
+
+// NewObjectID returns a random 24-hex-digit id, the shape of the reference
+// service's ids. Use it as the tree's id generator so that ids look like
+// the ones clients already store.
+func NewObjectID() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// gqlRequest is the body of a GraphQL POST.
+type gqlRequest struct {
+	Query         string         `json:"query"`
+	OperationName string         `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+}
+
+func (s *Server) serveGraphQL(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		writeGraphQLError(w, http.StatusMethodNotAllowed, 405, "GraphQL requests are POSTed as JSON")
+		return
+	}
+	var body gqlRequest
+	if err := decodeJSON(req.Body, &body); err != nil {
+		writeGraphQLError(w, http.StatusBadRequest, 400, err.Error())
+		return
+	}
+	if strings.TrimSpace(body.Query) == "" {
+		writeGraphQLError(w, http.StatusBadRequest, 400, "the request has no query")
+		return
+	}
+	if selectionDepth(body.Query) > maxQueryDepth {
+		writeGraphQLError(w, http.StatusBadRequest, 400, fmt.Sprintf("the query nests deeper than %d levels", maxQueryDepth))
+		return
+	}
+	doc, gerrs := gqlparser.LoadQuery(s.schema, body.Query)
+	if len(gerrs) > 0 {
+		msgs := make([]string, len(gerrs))
+		for i, e := range gerrs {
+			msgs[i] = e.Error()
+		}
+		writeGraphQLError(w, http.StatusOK, 400, strings.Join(msgs, "; "))
+		return
+	}
+	op := doc.Operations.ForName(body.OperationName)
+	if op == nil {
+		writeGraphQLError(w, http.StatusOK, 400, fmt.Sprintf("no operation %q in the document", body.OperationName))
+		return
+	}
+	if !onlyTokenExchange(op) {
+		if err := s.authenticate(req); err != nil {
+			writeGraphQLError(w, http.StatusUnauthorized, 401, err.Error())
+			return
+		}
+	}
+	vars, err := s.coerceVariables(op, body.Variables)
+	if err != nil {
+		writeGraphQLError(w, http.StatusOK, 400, err.Error())
+		return
+	}
+	r := &request{s: s, doc: doc, vars: vars}
+	data := r.execute(op)
+	resp := map[string]any{"data": data}
+	if len(r.errors) > 0 {
+		errs := make([]any, len(r.errors))
+		for i, e := range r.errors {
+			code, msg := codeOf(e.Err)
+			entry := map[string]any{
+				"message":    map[string]any{"code": code, "message": msg},
+				"locations":  e.Locations,
+				"extensions": map[string]any{"code": "INTERNAL_SERVER_ERROR", "exception": map[string]any{"code": code}},
+			}
+			if len(e.Path) > 0 {
+				entry["path"] = e.Path
+			}
+			errs[i] = entry
+			if code >= 500 {
+				s.cfg.Logger.Error("graphql field failed", "path", e.Path.String(), "err", e.Err)
+			}
+		}
+		resp["errors"] = errs
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// onlyTokenExchange reports whether op asks for nothing but the access
+// token, the one operation that needs no token.
+func onlyTokenExchange(op *ast.OperationDefinition) bool {
+	if op.Operation != ast.Query || len(op.SelectionSet) == 0 {
+		return false
+	}
+	for _, sel := range op.SelectionSet {
+		f, ok := sel.(*ast.Field)
+		if !ok || (f.Name != "accessToken" && f.Name != typenameKey) {
+			return false
+		}
+	}
+	return true
+}
+
+// selectionDepth returns the deepest brace nesting of a GraphQL document,
+// skipping strings and comments.
+func selectionDepth(q string) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(q); i++ {
+		switch q[i] {
+		case '#':
+			for i < len(q) && q[i] != '\n' {
+				i++
+			}
+		case '"':
+			if strings.HasPrefix(q[i:], `"""`) {
+				end := strings.Index(q[i+3:], `"""`)
+				if end < 0 {
+					return depth
+				}
+				i += end + 5
+				continue
+			}
+			for i++; i < len(q) && q[i] != '"' && q[i] != '\n'; i++ {
+				if q[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '(', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case '}', ')', ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// decodeJSON reads one JSON value and refuses trailing data.
+func decodeJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("request body larger than %d bytes", tooBig.Limit)
+		}
+		return fmt.Errorf("request body is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return errors.New("request body has data after its JSON value")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"code":500,"message":"internal error: response not encodable","data":null}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeGraphQLError answers a request that failed before execution, in the
+// service's envelope: errors[].message.{code,message}.
+func writeGraphQLError(w http.ResponseWriter, status, code int, msg string) {
+	writeJSON(w, status, map[string]any{
+		"errors": []any{map[string]any{
+			"message":    map[string]any{"code": code, "message": msg},
+			"extensions": map[string]any{"code": "BAD_USER_INPUT"},
+		}},
+		"data": nil,
+	})
+}
+
+// writeREST answers a REST endpoint in the service's envelope.
+func writeREST(w http.ResponseWriter, status, code int, msg string, data any) {
+	writeJSON(w, status, map[string]any{"code": code, "message": msg, "data": data})
+}
+
+// codeOf maps an error to the code and message of the service's envelopes.
+// Codes follow HTTP's meaning (the hosted service's own numbering is not
+// part of its published contract): 400 bad input, 401 auth, 403 refused
+// move or delete, 404 unknown id, 409 conflict, 500 internal.
+func codeOf(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "orgtree: ")
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return 401, msg
+	case errors.Is(err, orgtree.ErrNotFound):
+		return 404, msg
+	case errors.Is(err, orgtree.ErrExists), errors.Is(err, orgtree.ErrDuplicateCode):
+		return 409, msg
+	case errors.Is(err, orgtree.ErrCycle), errors.Is(err, orgtree.ErrRootNode),
+		errors.Is(err, orgtree.ErrNotEmpty), errors.Is(err, orgtree.ErrCrossOrg):
+		return 403, msg
+	case errors.Is(err, errUnsupported):
+		return 501, msg
+	case errors.Is(err, errInternal), errors.Is(err, orgtree.ErrCorrupt):
+		return 500, msg
+	case errors.Is(err, errBadRequest), errors.Is(err, orgtree.ErrInvalidArgument),
+		errors.Is(err, orgtree.ErrInvalidName), errors.Is(err, orgtree.ErrInvalidCode),
+		errors.Is(err, orgtree.ErrInvalidJSON), errors.Is(err, orgtree.ErrLimitExceeded),
+		errors.Is(err, orgtree.ErrNotMember):
+		return 400, msg
+	}
+	return 500, msg
+}
