@@ -422,4 +422,3 @@ tree: links, indexes, paths, member rollups. It exits non-zero on any fault.`,
 		},
 	}
 }
-
