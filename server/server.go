@@ -282,10 +282,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeGraphQLError answers a request that failed before execution, in the
 // service's envelope: errors[].message.{code,message}.
 func writeGraphQLError(w http.ResponseWriter, status, code int, msg string) {
+	ext := "BAD_USER_INPUT"
+	if code == 401 {
+		ext = "UNAUTHENTICATED"
+	}
 	writeJSON(w, status, map[string]any{
 		"errors": []any{map[string]any{
 			"message":    map[string]any{"code": code, "message": msg},
-			"extensions": map[string]any{"code": "BAD_USER_INPUT"},
+			"extensions": map[string]any{"code": ext},
 		}},
 		"data": nil,
 	})
