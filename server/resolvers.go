@@ -79,15 +79,7 @@ func (s *Server) org(r *request, a map[string]any) (any, error) {
 }
 
 func (s *Server) orgs(r *request, a map[string]any) (any, error) {
-	page, err := optInt(a, "page", 1)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := optInt(a, "limit", 10)
-	if err != nil {
-		return nil, err
-	}
-	sortBy, err := parseSortBy(a["sortBy"])
+	page, limit, sortBy, err := paging(a)
 	if err != nil {
 		return nil, err
 	}
@@ -333,16 +325,8 @@ func memberNode(snap orgtree.Snapshot, a map[string]any) (string, error) {
 }
 
 func (s *Server) addMember(r *request, a map[string]any) (any, error) {
-	userIDs, err := stringList(a["userIds"], "userIds")
-	if err != nil {
-		return nil, err
-	}
 	leader, _ := a["isLeader"].(bool)
-	var nodeID string
-	err = s.tree.Update(func(tx *orgtree.Tx) error {
-		if nodeID, err = memberNode(tx.Snapshot, a); err != nil {
-			return err
-		}
+	return s.changeMembers(a, func(tx *orgtree.Tx, nodeID string, userIDs []string) error {
 		if err := tx.AddMembers(nodeID, userIDs...); err != nil {
 			return err
 		}
@@ -352,13 +336,17 @@ func (s *Server) addMember(r *request, a map[string]any) (any, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.nodeAfter(nodeID)
 }
 
 func (s *Server) removeMember(r *request, a map[string]any) (any, error) {
+	return s.changeMembers(a, func(tx *orgtree.Tx, nodeID string, userIDs []string) error {
+		return tx.RemoveMembers(nodeID, userIDs...)
+	})
+}
+
+// changeMembers runs a member change on the node the arguments name (see
+// memberNode) in one transaction and answers the node as committed.
+func (s *Server) changeMembers(a map[string]any, change func(tx *orgtree.Tx, nodeID string, userIDs []string) error) (any, error) {
 	userIDs, err := stringList(a["userIds"], "userIds")
 	if err != nil {
 		return nil, err
@@ -368,7 +356,7 @@ func (s *Server) removeMember(r *request, a map[string]any) (any, error) {
 		if nodeID, err = memberNode(tx.Snapshot, a); err != nil {
 			return err
 		}
-		return tx.RemoveMembers(nodeID, userIDs...)
+		return change(tx, nodeID, userIDs)
 	})
 	if err != nil {
 		return nil, err

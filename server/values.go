@@ -110,15 +110,7 @@ func (s *Server) nodeValue(snap orgtree.Snapshot, n orgtree.Node) obj {
 
 // members answers Node.users(page, limit, sortBy, includeChildrenNodes).
 func (s *Server) members(snap orgtree.Snapshot, nodeID string, args map[string]any) (any, error) {
-	sortBy, err := parseSortBy(args["sortBy"])
-	if err != nil {
-		return nil, err
-	}
-	page, err := optInt(args, "page", 1)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := optInt(args, "limit", 10)
+	page, limit, sortBy, err := paging(args)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +224,19 @@ func (s *Server) nodeList(snap orgtree.Snapshot, first orgtree.Node, rest iter.S
 		out = append(out, s.nodeValue(snap, n))
 	}
 	return out
+}
+
+// paging reads the page, limit and sortBy arguments of a listing (defaults
+// 1, 10 and CREATEDAT_DESC, the schema's).
+func paging(args map[string]any) (page, limit int, sortBy orgtree.SortBy, err error) {
+	if page, err = optInt(args, "page", 1); err != nil {
+		return
+	}
+	if limit, err = optInt(args, "limit", 10); err != nil {
+		return
+	}
+	sortBy, err = parseSortBy(args["sortBy"])
+	return
 }
 
 // parseSortBy maps SortByEnum names to the engine's orders.

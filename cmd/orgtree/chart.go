@@ -41,13 +41,9 @@ its code and the distinct members of its subtree.`,
 						return err
 					}
 				}
-				var trees []*treeEntry
-				for _, id := range roots {
-					e, err := buildTree(snap, id)
-					if err != nil {
-						return err
-					}
-					trees = append(trees, e)
+				trees, err := buildTrees(snap, roots)
+				if err != nil {
+					return err
 				}
 				w := bufio.NewWriter(cmd.OutOrStdout())
 				write(w, trees)

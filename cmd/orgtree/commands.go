@@ -157,13 +157,9 @@ its whole subtree.`,
 				if err != nil {
 					return err
 				}
-				var entries []*treeEntry
-				for _, id := range roots {
-					e, err := buildTree(snap, id)
-					if err != nil {
-						return err
-					}
-					entries = append(entries, e)
+				entries, err := buildTrees(snap, roots)
+				if err != nil {
+					return err
 				}
 				if o.jsonOut {
 					return printJSON(cmd.OutOrStdout(), entries)
@@ -202,6 +198,19 @@ func startNodes(snap orgtree.Snapshot, args []string) ([]string, error) {
 			return roots, nil
 		}
 	}
+}
+
+// buildTrees collects the subtrees of roots.
+func buildTrees(snap orgtree.Snapshot, roots []string) ([]*treeEntry, error) {
+	out := make([]*treeEntry, 0, len(roots))
+	for _, id := range roots {
+		e, err := buildTree(snap, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // buildTree collects the subtree of id with member counts, iteratively.
