@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/Authing/authing-go-sdk/lib/constant"
 	"github.com/Authing/authing-go-sdk/lib/enum"
 	"github.com/Authing/authing-go-sdk/lib/management"
 	"github.com/Authing/authing-go-sdk/lib/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2"
 
 	"github.com/orgtree/orgtree"
 )
@@ -306,4 +308,54 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestSDKDocumentsValidate checks every document the Go SDK's organization
+// and member calls send (and the ones it ships but no method sends) against
+// the served schema.
+func TestSDKDocumentsValidate(t *testing.T) {
+	ts := startServer(t)
+	docs := map[string]string{
+		"accessToken": constant.AccessTokenDocument, "createOrg": constant.CreateOrgDocument,
+		"deleteOrg": constant.DeleteOrgDocument, "orgs": constant.ListOrgDocument, "org": constant.OrgDocument,
+		"addNode": constant.AddOrgNodeDocument, "nodeById": constant.GetOrgNodeDocument,
+		"updateNode": constant.UpdateOrgNodeDocument, "deleteNode": constant.DeleteOrgNodeDocument,
+		"isRootNode": constant.IsRootNodeDocument, "moveNode": constant.MoveNodeDocument,
+		"rootNode": constant.GetRootNodeDocument, "addMember": constant.AddMembersDocument,
+		"moveMembers": constant.MoveNodeMembersDocument, "removeMember": constant.RemoveNodeMembersDocument,
+		"setMainDepartment": constant.SetUserMainDepartmentDocument, "nodeByIdWithMembers": constant.NodeByIdWithMembersDocument,
+		"listNodeByIdAuthorizedResources":   constant.ListNodeByIdAuthorizedResourcesDocument,
+		"listNodeByCodeAuthorizedResources": constant.ListNodeByCodeAuthorizedResourcesDocument,
+		"searchNodes":                       constant.SearchNodesDocument, "createUser": constant.CreateUserDocument,
+		"getUserDepartments": constant.GetUserDepartmentsDocument,
+	}
+	for name, doc := range docs {
+		_, errs := gqlparser.LoadQuery(ts.srv.schema, doc)
+		require.Empty(t, errs, name)
+	}
+}
+
+// TestNodeByCodeDocument runs the by-code resource document the Go SDK
+// ships (its method sends the by-id one) and the user departments one.
+func TestNodeByCodeDocument(t *testing.T) {
+	ts := startServer(t)
+	org, err := ts.tree.CreateOrg(orgtree.OrgInput{Name: "Acme", Code: "acme"})
+	require.NoError(t, err)
+	require.NoError(t, ts.tree.GrantResource(org.RootID, orgtree.Resource{Namespace: "ns", Code: "doc", Type: orgtree.ResourceAPI, Actions: []string{"doc:read"}}))
+	require.NoError(t, ts.tree.GrantResource(org.RootID, orgtree.Resource{Namespace: "other", Code: "x", Type: orgtree.ResourceData}))
+	r := ts.gql(constant.ListNodeByCodeAuthorizedResourcesDocument, map[string]any{"orgId": org.ID, "code": "acme", "namespace": "ns"})
+	require.Empty(t, r.Errors, r.raw)
+	require.JSONEq(t, `{"nodeByCode":{"authorizedResources":{"totalCount":1,"list":[{"code":"doc","type":"API","actions":["doc:read"]}]}}}`, mustJSON(t, r.Data))
+
+	u, err := ts.tree.CreateUser(orgtree.User{Username: "dana"})
+	require.NoError(t, err)
+	require.NoError(t, ts.tree.AddMembers(org.RootID, u.ID))
+	require.NoError(t, ts.tree.SetMainDepartment(u.ID, org.RootID))
+	r = ts.gql(constant.GetUserDepartmentsDocument, map[string]any{"id": u.ID, "orgId": org.ID})
+	require.Empty(t, r.Errors, r.raw)
+	deps := r.Data["user"].(map[string]any)["departments"].(map[string]any)
+	require.EqualValues(t, 1, deps["totalCount"])
+	first := deps["list"].([]any)[0].(map[string]any)
+	require.Equal(t, true, first["isMainDepartment"])
+	require.Equal(t, org.RootID, first["department"].(map[string]any)["id"])
 }
