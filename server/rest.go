@@ -31,21 +31,18 @@ func (s *Server) routes() {
 func (s *Server) rest(fn func(*http.Request) (string, any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		if err := s.authenticate(req); err != nil {
-			writeREST(w, http.StatusUnauthorized, 401, err.Error(), nil)
+			writeREST(w, http.StatusOK, 401, err.Error(), nil)
 			return
 		}
 		msg, data, err := fn(req)
 		if err != nil {
 			code, text := codeOf(err)
-			status := code
-			if status == 501 || status < 400 || status > 599 {
-				status = http.StatusBadRequest
-			}
 			if code >= 500 {
-				status = code
 				s.cfg.Logger.Error("rest endpoint failed", "path", req.URL.Path, "err", err)
 			}
-			writeREST(w, status, code, text, nil)
+			// Errors travel in the envelope with status 200, as the
+			// service answers them (see writeGraphQLError).
+			writeREST(w, http.StatusOK, code, text, nil)
 			return
 		}
 		writeREST(w, http.StatusOK, 200, msg, data)

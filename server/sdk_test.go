@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/Authing/authing-go-sdk/lib/constant"
@@ -358,4 +359,20 @@ func TestNodeByCodeDocument(t *testing.T) {
 	first := deps["list"].([]any)[0].(map[string]any)
 	require.Equal(t, true, first["isMainDepartment"])
 	require.Equal(t, org.RootID, first["department"].(map[string]any)["id"])
+}
+
+// TestJSSDKDocumentsValidate checks the documents authing-js-sdk 4.23.55
+// sends for the same methods (extracted from its build into
+// testdata/jssdk/documents.json) against the served schema, without node.
+func TestJSSDKDocumentsValidate(t *testing.T) {
+	ts := startServer(t)
+	raw, err := os.ReadFile("testdata/jssdk/documents.json")
+	require.NoError(t, err)
+	var docs map[string]string
+	require.NoError(t, json.Unmarshal(raw, &docs))
+	require.Len(t, docs, 23)
+	for name, doc := range docs {
+		_, errs := gqlparser.LoadQuery(ts.srv.schema, doc)
+		assert.Empty(t, errs, name)
+	}
 }

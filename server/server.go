@@ -136,20 +136,20 @@ type gqlRequest struct {
 
 func (s *Server) serveGraphQL(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
-		writeGraphQLError(w, http.StatusMethodNotAllowed, 405, "GraphQL requests are POSTed as JSON")
+		writeGraphQLError(w, 405, "GraphQL requests are POSTed as JSON")
 		return
 	}
 	var body gqlRequest
 	if err := decodeJSON(req.Body, &body); err != nil {
-		writeGraphQLError(w, http.StatusBadRequest, 400, err.Error())
+		writeGraphQLError(w, 400, err.Error())
 		return
 	}
 	if strings.TrimSpace(body.Query) == "" {
-		writeGraphQLError(w, http.StatusBadRequest, 400, "the request has no query")
+		writeGraphQLError(w, 400, "the request has no query")
 		return
 	}
 	if selectionDepth(body.Query) > maxQueryDepth {
-		writeGraphQLError(w, http.StatusBadRequest, 400, fmt.Sprintf("the query nests deeper than %d levels", maxQueryDepth))
+		writeGraphQLError(w, 400, fmt.Sprintf("the query nests deeper than %d levels", maxQueryDepth))
 		return
 	}
 	doc, gerrs := gqlparser.LoadQuery(s.schema, body.Query)
@@ -158,23 +158,23 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, req *http.Request) {
 		for i, e := range gerrs {
 			msgs[i] = e.Error()
 		}
-		writeGraphQLError(w, http.StatusOK, 400, strings.Join(msgs, "; "))
+		writeGraphQLError(w, 400, strings.Join(msgs, "; "))
 		return
 	}
 	op := doc.Operations.ForName(body.OperationName)
 	if op == nil {
-		writeGraphQLError(w, http.StatusOK, 400, fmt.Sprintf("no operation %q in the document", body.OperationName))
+		writeGraphQLError(w, 400, fmt.Sprintf("no operation %q in the document", body.OperationName))
 		return
 	}
 	if !onlyTokenExchange(op) {
 		if err := s.authenticate(req); err != nil {
-			writeGraphQLError(w, http.StatusUnauthorized, 401, err.Error())
+			writeGraphQLError(w, 401, err.Error())
 			return
 		}
 	}
 	vars, err := s.coerceVariables(op, body.Variables)
 	if err != nil {
-		writeGraphQLError(w, http.StatusOK, 400, err.Error())
+		writeGraphQLError(w, 400, err.Error())
 		return
 	}
 	r := &request{s: s, doc: doc, vars: vars}
@@ -280,13 +280,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeGraphQLError answers a request that failed before execution, in the
-// service's envelope: errors[].message.{code,message}.
-func writeGraphQLError(w http.ResponseWriter, status, code int, msg string) {
+// service's envelope: errors[].message.{code,message}. The HTTP status is
+// 200, as for every envelope answer: the JS SDK reads envelopes only from
+// successful responses.
+func writeGraphQLError(w http.ResponseWriter, code int, msg string) {
 	ext := "BAD_USER_INPUT"
 	if code == 401 {
 		ext = "UNAUTHENTICATED"
 	}
-	writeJSON(w, status, map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{
 		"errors": []any{map[string]any{
 			"message":    map[string]any{"code": code, "message": msg},
 			"extensions": map[string]any{"code": ext},
