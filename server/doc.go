@@ -14,7 +14,7 @@
 // fields served are the organization module's (org, orgs, nodeById,
 // nodeByCode, rootNode, isRootNode, childrenNodes, searchNodes, createOrg,
 // deleteOrg, addNode, updateNode, deleteNode, moveNode, addMember,
-// removeMember, moveMembers, setMainDepartment, Node.users,
+// removeMember, moveMembers, setMainDepartment, addNodeV2, Node.users,
 // Node.authorizedResources), the users the member calls need (createUser,
 // user with its departments) and the token exchange (accessToken). Other
 // fields of the schema validate and answer code 501.
@@ -29,7 +29,9 @@
 //	GET  /healthz                             (no token needed)
 //
 // Errors use the service's envelopes: GraphQL errors[].message.{code,
-// message} (with path and locations), REST {code, message, data: null}.
+// message} (with path and locations), REST {code, message, data: null},
+// with HTTP status 200 as the service answers them (the JS SDK reads an
+// envelope only from a 2xx answer; the Go SDK ignores the status).
 // Codes: 400 bad input, 401 authentication, 403 refused structure change
 // (cycle, root, not empty, cross-org), 404 unknown id, 409 duplicate, 500
 // internal, 501 not served. Values follow the service: timestamps are
@@ -55,4 +57,11 @@
 // ListAuthorizedResourcesByNodeCode sends the nodeById document (it works
 // when the request's Id is set): the server answers both documents
 // correctly; the first cannot be fixed from this side.
+//
+// authing-js-sdk 4.x sends newer documents than that schema describes: its
+// addNode sends addNodeV2 (answered with the new node), createOrg passes a
+// tenantId, and member and resource listings select User.phoneCountryCode
+// and AuthorizedResource.apiIdentifier. schema.graphql accepts all of them
+// (null for the two fields orgtree does not keep). testdata/jssdk holds the
+// JS documents and a script that drives a server through the JS SDK.
 package server

@@ -37,6 +37,7 @@ func (s *Server) rootResolvers() (queries, mutations map[string]rootResolver) {
 		"createOrg":         s.createOrg,
 		"deleteOrg":         s.deleteOrg,
 		"addNode":           s.addNode,
+		"addNodeV2":         s.addNodeV2,
 		"updateNode":        s.updateNode,
 		"deleteNode":        s.deleteNode,
 		"moveNode":          s.moveNode,
@@ -218,42 +219,58 @@ func (s *Server) deleteOrg(r *request, a map[string]any) (any, error) {
 	return ok("delete org succeed"), nil
 }
 
+// addNode answers with the whole org (the Go SDK's document), addNodeV2
+// with the new node (the JS SDK's).
 func (s *Server) addNode(r *request, a map[string]any) (any, error) {
-	nameI18n, err := parseI18n(a["nameI18n"], "nameI18n")
+	if _, err := s.insertNode(a); err != nil {
+		return nil, err
+	}
+	return s.orgValue(s.tree.Snapshot(), optString(a, "orgId"))
+}
+
+func (s *Server) addNodeV2(r *request, a map[string]any) (any, error) {
+	id, err := s.insertNode(a)
 	if err != nil {
 		return nil, err
+	}
+	return s.nodeAfter(id)
+}
+
+// insertNode adds the node the addNode arguments describe, under the org's
+// root when parentNodeId is absent, and returns its id.
+func (s *Server) insertNode(a map[string]any) (string, error) {
+	nameI18n, err := parseI18n(a["nameI18n"], "nameI18n")
+	if err != nil {
+		return "", err
 	}
 	descI18n, err := parseI18n(a["descriptionI18n"], "descriptionI18n")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	order, err := optInt(a, "order", 0)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	orgID := optString(a, "orgId")
 	parentID := optString(a, "parentNodeId")
+	var added orgtree.Node
 	err = s.tree.Update(func(tx *orgtree.Tx) error {
-		snap := tx.Snapshot
 		if parentID == "" {
-			root, err := snap.RootNode(orgID)
+			root, err := tx.RootNode(orgID)
 			if err != nil {
 				return err
 			}
 			parentID = root.ID
-		} else if _, err := nodeInOrg(snap, orgID, parentID); err != nil {
+		} else if _, err := nodeInOrg(tx.Snapshot, orgID, parentID); err != nil {
 			return err
 		}
-		_, err := tx.AddNode(orgtree.NodeInput{
+		added, err = tx.AddNode(orgtree.NodeInput{
 			OrgID: orgID, ParentID: parentID, Name: optString(a, "name"), NameI18n: nameI18n,
 			Description: optString(a, "description"), DescriptionI18n: descI18n, Order: order, Code: optString(a, "code"),
 		})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.orgValue(s.tree.Snapshot(), orgID)
+	return added.ID, err
 }
 
 func (s *Server) updateNode(r *request, a map[string]any) (any, error) {

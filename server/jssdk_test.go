@@ -1,0 +1,146 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/orgtree/orgtree"
+)
+
+// jsSDKVersion is the authing-js-sdk release testdata/jssdk pins.
+const jsSDKVersion = "4.23.55"
+
+// jsSDKDir installs the JS SDK (once per machine, in the user cache) and
+// returns the directory to run scripts from. It skips the test when node or
+// npm is missing or the package registry cannot be reached.
+func jsSDKDir(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: skipping the run with the JS SDK (the Go SDK tests cover the protocol)", tool)
+		}
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "orgtree", "jssdk-"+jsSDKVersion)
+	marker := filepath.Join(dir, "node_modules", "authing-js-sdk", "package.json")
+	if _, err := os.Stat(marker); err != nil {
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		pkg, err := os.ReadFile("testdata/jssdk/package.json")
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "package.json"), pkg, 0o644))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		install := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--omit=dev")
+		install.Dir = dir
+		if out, err := install.CombinedOutput(); err != nil {
+			t.Skipf("npm install authing-js-sdk@%s failed (no registry?): skipping the JS SDK run: %v\n%s", jsSDKVersion, err, out)
+		}
+	}
+	script, err := os.ReadFile("testdata/jssdk/run.js")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "run.js"), script, 0o644))
+	return dir
+}
+
+type jsStep struct {
+	Step   string          `json:"step"`
+	OK     bool            `json:"ok"`
+	Result json.RawMessage `json:"result"`
+	Error  struct {
+		Code    any    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// TestJSSDKOrganization runs testdata/jssdk/run.js, the organization
+// methods of the official JS SDK, against a server and checks each step.
+func TestJSSDKOrganization(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs and runs the JS SDK")
+	}
+	dir := jsSDKDir(t)
+	ts := startServer(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "run.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ORGTREE_HOST="+ts.http.URL, "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_SECRET="+ts.secret)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "node run.js: %s\n%s", stderr.String(), out)
+
+	steps := map[string]jsStep{}
+	var order []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var s jsStep
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &s), sc.Text())
+		steps[s.Step] = s
+		order = append(order, s.Step)
+	}
+	require.Len(t, order, 31, "every step of run.js reported")
+
+	refused := map[string]string{
+		"org.addNode duplicate code": "duplicate code",
+		"org.getNodeById unknown":    "not found",
+		"org.moveNode cycle":         "cycle",
+	}
+	for _, name := range order {
+		s := steps[name]
+		if want, isRefusal := refused[name]; isRefusal {
+			require.False(t, s.OK, "%s should be refused", name)
+			require.Contains(t, s.Error.Message, want, name)
+			continue
+		}
+		require.True(t, s.OK, "%s: %v %s", name, s.Error.Code, s.Error.Message)
+	}
+	ts.check()
+
+	var user struct{ ID string }
+	require.NoError(t, json.Unmarshal(steps["users.create"].Result, &user))
+	_, err = ts.tree.User(user.ID)
+	require.NoError(t, err)
+
+	var members struct{ TotalCount int }
+	require.NoError(t, json.Unmarshal(steps["org.listMembers root with children"].Result, &members))
+	require.Equal(t, 1, members.TotalCount)
+
+	var isRoot bool
+	require.NoError(t, json.Unmarshal(steps["org.isRootNode"].Result, &isRoot))
+	require.True(t, isRoot)
+
+	var hits []struct{ Name string }
+	require.NoError(t, json.Unmarshal(steps["org.searchNodes"].Result, &hits))
+	require.Len(t, hits, 2)
+
+	var exported struct {
+		Name     string
+		Children []struct{ Name string }
+	}
+	require.NoError(t, json.Unmarshal(steps["org.exportByOrgId"].Result, &exported))
+	require.Equal(t, "JS Org", exported.Name)
+	require.Len(t, exported.Children, 1, "B was moved under A")
+
+	// The scenario ends by deleting its org; the imported one stays.
+	found, err := ts.tree.Search("JS Imported", orgtree.SearchOptions{})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	require.Equal(t, 1, ts.tree.Snapshot().Stats().Orgs)
+	require.False(t, strings.Contains(stderr.String(), "Error"), stderr.String())
+}
