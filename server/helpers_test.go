@@ -16,7 +16,7 @@ import (
 
 // testServer is a server on a random loopback port over a fresh tree.
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	tree   *orgtree.Tree
 	srv    *Server
 	http   *httptest.Server
@@ -24,7 +24,7 @@ type testServer struct {
 	secret string
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t testing.TB) *testServer {
 	t.Helper()
 	tree := orgtree.New(orgtree.WithIDGenerator(NewObjectID))
 	// The Go SDK caches tokens per user pool id for the whole process, so

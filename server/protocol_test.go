@@ -2,11 +2,13 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,4 +256,43 @@ func TestExportIsIterativeOnDeepTrees(t *testing.T) {
 	// Count the nesting of the document without a recursive decoder.
 	require.Equal(t, depth+1, strings.Count(string(r.Data), `"name":`))
 	require.True(t, json.Valid(r.Data))
+}
+
+// TestConcurrentClients runs readers and writers against one server at
+// once (under -race in CI): the document cache and the tree are shared.
+func TestConcurrentClients(t *testing.T) {
+	ts := startServer(t)
+	org, err := ts.tree.CreateOrg(orgtree.OrgInput{Name: "Busy"})
+	require.NoError(t, err)
+	token := ts.token()
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				var body map[string]any
+				if w%2 == 0 {
+					body = map[string]any{"query": `mutation a($o: String!, $n: String!) { addNodeV2(orgId: $o, name: $n) { id depth } }`,
+						"variables": map[string]any{"o": org.ID, "n": fmt.Sprintf("w%d-%d", w, i)}}
+				} else {
+					body = map[string]any{"query": `query o($id: String!) { org(id: $id) { nodes { id path } } }`,
+						"variables": map[string]any{"id": org.ID}}
+				}
+				b, _ := json.Marshal(body)
+				_, out := ts.do(http.MethodPost, "/graphql/v2", token, b)
+				if strings.Contains(string(out), `"errors"`) {
+					errs <- string(out)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	ts.check()
+	require.Equal(t, 1+4*25, ts.tree.Snapshot().Stats().Nodes)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vektah/gqlparser/v2"
@@ -63,6 +64,45 @@ type Server struct {
 	queries   map[string]rootResolver
 	mutations map[string]rootResolver
 	mux       *http.ServeMux
+	documents documentCache
+}
+
+// documentCache keeps parsed and validated documents by their text: the
+// SDKs send the same few dozen documents over and over, and parsing and
+// validating one against the service schema costs far more than running
+// it. Validated documents are only read during execution, so they are
+// shared between requests.
+type documentCache struct {
+	mu   sync.Mutex
+	docs map[string]*ast.QueryDocument
+}
+
+// maxCachedDocuments bounds the cache; when full it starts over, which is
+// cheap and keeps a client that sends ever-new documents from growing it.
+const maxCachedDocuments = 512
+
+func (c *documentCache) load(schema *ast.Schema, query string) (*ast.QueryDocument, error) {
+	c.mu.Lock()
+	doc, ok := c.docs[query]
+	c.mu.Unlock()
+	if ok {
+		return doc, nil
+	}
+	doc, gerrs := gqlparser.LoadQuery(schema, query)
+	if len(gerrs) > 0 {
+		msgs := make([]string, len(gerrs))
+		for i, e := range gerrs {
+			msgs[i] = e.Error()
+		}
+		return nil, errors.New(strings.Join(msgs, "; "))
+	}
+	c.mu.Lock()
+	if c.docs == nil || len(c.docs) >= maxCachedDocuments {
+		c.docs = map[string]*ast.QueryDocument{}
+	}
+	c.docs[query] = doc
+	c.mu.Unlock()
+	return doc, nil
 }
 
 const (
@@ -152,13 +192,9 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, req *http.Request) {
 		writeGraphQLError(w, 400, fmt.Sprintf("the query nests deeper than %d levels", maxQueryDepth))
 		return
 	}
-	doc, gerrs := gqlparser.LoadQuery(s.schema, body.Query)
-	if len(gerrs) > 0 {
-		msgs := make([]string, len(gerrs))
-		for i, e := range gerrs {
-			msgs[i] = e.Error()
-		}
-		writeGraphQLError(w, 400, strings.Join(msgs, "; "))
+	doc, err := s.documents.load(s.schema, body.Query)
+	if err != nil {
+		writeGraphQLError(w, 400, err.Error())
 		return
 	}
 	op := doc.Operations.ForName(body.OperationName)
