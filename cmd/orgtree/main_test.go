@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -239,4 +240,28 @@ func TestServeBinaryFirstCommand(t *testing.T) {
 	require.NoError(t, err)
 	defer store.Close()
 	require.Equal(t, 1, store.Tree().Snapshot().Stats().Orgs)
+}
+
+func TestImportLargeFileShowsProgress(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString(`{"name":"Big","children":[`)
+	for i := 0; i < 20000; i++ {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		doc.WriteString(`{"name":"department number ` + strings.Repeat("x", 40) + `","code":"c` + strconv.Itoa(i) + `"}`)
+	}
+	doc.WriteString(`]}`)
+	require.Greater(t, doc.Len(), progressThreshold)
+	file := filepath.Join(t.TempDir(), "big.json")
+	require.NoError(t, os.WriteFile(file, []byte(doc.String()), 0o644))
+
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs([]string{"--db", filepath.Join(t.TempDir(), "big.db"), "import", file})
+	require.NoError(t, cmd.Execute())
+	require.Contains(t, errOut.String(), "importing")
+	require.Contains(t, out.String(), "20001 nodes")
 }
