@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -192,6 +193,25 @@ func measure(budget time.Duration, fn func(i int)) time.Duration {
 	return total / time.Duration(calls)
 }
 
+// measureBest times whole-document operations (export, import), which
+// take a large part of the budget each: it runs fn at least three times,
+// collecting garbage before each run so one run's leftovers are not billed
+// to the next, and returns the fastest. On a shared machine the fastest
+// run is the one least disturbed by others.
+func measureBest(budget time.Duration, fn func()) time.Duration {
+	best := time.Duration(math.MaxInt64)
+	var total time.Duration
+	for runs := 0; runs < 3 || total < budget; runs++ {
+		runtime.GC()
+		start := time.Now()
+		fn()
+		d := time.Since(start)
+		total += d
+		best = min(best, d)
+	}
+	return best
+}
+
 // op is one row of the table.
 type op struct {
 	name string
@@ -281,9 +301,9 @@ func run(cfg config) (*report, error) {
 			rep.searchMedian = searchMedian(b, w)
 		}
 		var doc bytes.Buffer
-		res.export = measure(cfg.budget, func(int) { doc.Reset(); must(b.exportJSON(&doc)) })
+		res.export = measureBest(cfg.budget, func() { doc.Reset(); must(b.exportJSON(&doc)) })
 		res.exportN = doc.Len()
-		res.imp = measure(cfg.budget, func(int) {
+		res.imp = measureBest(cfg.budget, func() {
 			fresh, err := newBackend(name, dir)
 			must(err)
 			must(fresh.importJSON(bytes.NewReader(doc.Bytes())))
