@@ -38,15 +38,19 @@ func jsSDKDir(t *testing.T) string {
 	marker := filepath.Join(dir, "node_modules", "authing-js-sdk", "package.json")
 	if _, err := os.Stat(marker); err != nil {
 		require.NoError(t, os.MkdirAll(dir, 0o755))
-		pkg, err := os.ReadFile("testdata/jssdk/package.json")
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "package.json"), pkg, 0o644))
+		// The lock file pins every transitive package too, so npm ci
+		// installs the same tree on every machine.
+		for _, name := range []string{"package.json", "package-lock.json"} {
+			b, err := os.ReadFile(filepath.Join("testdata/jssdk", name))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		install := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--omit=dev")
+		install := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--omit=dev")
 		install.Dir = dir
 		if out, err := install.CombinedOutput(); err != nil {
-			t.Skipf("npm install authing-js-sdk@%s failed (no registry?): skipping the JS SDK run: %v\n%s", jsSDKVersion, err, out)
+			t.Skipf("npm ci (authing-js-sdk@%s) failed (no registry?): skipping the JS SDK run: %v\n%s", jsSDKVersion, err, out)
 		}
 	}
 	script, err := os.ReadFile("testdata/jssdk/run.js")
