@@ -132,7 +132,10 @@ func TestHelpOnEveryCommand(t *testing.T) {
 func TestServeSDKAndGracefulShutdown(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "serve.db")
 	o := &options{db: db, lockWait: 100 * time.Millisecond}
-	so := &serveOptions{addr: "127.0.0.1:0", seed: "testdata/org.json", poolID: "pool-serve-test", secret: "s3cret", shutdown: 5 * time.Second}
+	// net/http's Shutdown waits up to 5 s for a connection a client opened
+	// but has not sent its request on yet (the writers below may be there
+	// when the shutdown starts): the timeout must be longer than that.
+	so := &serveOptions{addr: "127.0.0.1:0", seed: "testdata/org.json", poolID: "pool-serve-test", secret: "s3cret", shutdown: 30 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
