@@ -138,9 +138,8 @@ type linState struct {
 }
 
 type linInput struct {
-	op         string // move, add, remove, parent, count
-	node, arg  int    // arg: new parent or user
-	subtreeArg bool
+	op        string // move, add, remove, parent, count
+	node, arg int    // arg: new parent or user
 }
 
 func (s linState) under(anc, n int) bool {

@@ -68,6 +68,17 @@ func (o SortBy) String() string {
 	return "SortBy(" + strconv.Itoa(int(o)) + ")"
 }
 
+// ParseSortBy returns the order a reference-service name (CREATEDAT_DESC,
+// CREATEDAT_ASC, UPDATEDAT_DESC, UPDATEDAT_ASC; any case) stands for.
+func ParseSortBy(name string) (SortBy, error) {
+	for o := SortCreatedAtDesc; o <= SortUpdatedAtAsc; o++ {
+		if strings.EqualFold(o.String(), name) {
+			return o, nil
+		}
+	}
+	return 0, fmt.Errorf("orgtree: unknown sort order %q: %w", name, ErrInvalidArgument)
+}
+
 // ListMembersOptions selects and pages a member listing.
 type ListMembersOptions struct {
 	// IncludeDescendants lists the members of every node of the subtree; a

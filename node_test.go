@@ -334,6 +334,31 @@ func TestListOrgs(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 	_, err = tr.ListOrgs(1, 1001)
 	assert.ErrorIs(t, err, ErrLimitExceeded)
+
+	// Orgs is the same order without pages, past the page-size limit too.
+	all := tr.Orgs()
+	require.Len(t, all, 25)
+	for i, o := range all {
+		assert.Equal(t, ids[i], o.ID)
+	}
+	require.NoError(t, tr.DeleteOrg(ids[3]))
+	assert.Len(t, tr.Orgs(), 24)
+	assert.Empty(t, New().Orgs())
+}
+
+func TestParseSortBy(t *testing.T) {
+	for o := SortCreatedAtDesc; o <= SortUpdatedAtAsc; o++ {
+		got, err := ParseSortBy(o.String())
+		require.NoError(t, err)
+		assert.Equal(t, o, got)
+		got, err = ParseSortBy(strings.ToLower(o.String()))
+		require.NoError(t, err)
+		assert.Equal(t, o, got)
+	}
+	for _, bad := range []string{"", "CREATED", "SortBy(7)"} {
+		_, err := ParseSortBy(bad)
+		assert.ErrorIs(t, err, ErrInvalidArgument, bad)
+	}
 }
 
 func TestFormatParsePath(t *testing.T) {

@@ -1,9 +1,7 @@
 package orgtree
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -56,18 +54,23 @@ func (s Snapshot) ListOrgs(page, limit int) (OrgPage, error) {
 	if err != nil {
 		return OrgPage{}, err
 	}
-	all := make([]*orgRec, 0, s.st.orgs.Len())
-	for _, o := range s.st.orgs.All() {
-		all = append(all, o)
-	}
-	slices.SortFunc(all, func(a, b *orgRec) int {
-		return cmp.Or(cmp.Compare(a.created, b.created), cmp.Compare(a.id, b.id))
-	})
+	all := s.sortedOrgs()
 	out := OrgPage{TotalCount: len(all), List: []Org{}}
 	for _, o := range window(all, offset, limit) {
 		out.List = append(out.List, s.orgValue(o))
 	}
 	return out, nil
+}
+
+// Orgs returns every org, oldest first: ListOrgs without pages, for callers
+// that need them all (exports, charts, orders ListOrgs does not offer).
+func (s Snapshot) Orgs() []Org {
+	all := s.sortedOrgs()
+	out := make([]Org, len(all))
+	for i, o := range all {
+		out[i] = s.orgValue(o)
+	}
+	return out
 }
 
 // RootNode returns the root node of an org.
@@ -170,6 +173,9 @@ func (t *Tree) Org(id string) (Org, error) { return t.Snapshot().Org(id) }
 
 // ListOrgs returns one page of orgs; see Snapshot.ListOrgs.
 func (t *Tree) ListOrgs(page, limit int) (OrgPage, error) { return t.Snapshot().ListOrgs(page, limit) }
+
+// Orgs returns every org, oldest first.
+func (t *Tree) Orgs() []Org { return t.Snapshot().Orgs() }
 
 // RootNode returns the root node of an org.
 func (t *Tree) RootNode(orgID string) (Node, error) { return t.Snapshot().RootNode(orgID) }

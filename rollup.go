@@ -174,40 +174,58 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 // moving a leaf does not allocate tables the size of the whole tree.
 func (st *state) subtreeScan(top nid) (inS func(nid) bool, users []uid) {
 	small := int(st.node(top).size)*64 < st.nodes.Len()
-	var inSet map[nid]bool
-	var inTable []bool
-	var seenSet map[uid]bool
-	var seenTable []bool
-	if small {
-		inSet, seenSet = map[nid]bool{}, map[uid]bool{}
-	} else {
-		inTable, seenTable = make([]bool, st.nodes.Len()), make([]bool, st.users.Len())
-	}
+	in, seen := newHandleSet[nid](small, st.nodes.Len()), newHandleSet[uid](small, st.users.Len())
 	stack := []nid{top}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		in.add(n)
 		r := st.node(n)
-		if small {
-			inSet[n] = true
-		} else {
-			inTable[n] = true
-		}
 		for _, m := range r.members {
-			if small && !seenSet[m.user] {
-				seenSet[m.user] = true
-				users = append(users, m.user)
-			} else if !small && !seenTable[m.user] {
-				seenTable[m.user] = true
+			if seen.add(m.user) {
 				users = append(users, m.user)
 			}
 		}
 		stack = append(stack, r.children...)
 	}
+	return in.has, users
+}
+
+// handleSet is a set of handles: a map when it will stay small, a table
+// indexed by handle when it may hold a large part of all handles.
+type handleSet[H nid | uid] struct {
+	small map[H]bool
+	table []bool
+}
+
+func newHandleSet[H nid | uid](small bool, handles int) *handleSet[H] {
 	if small {
-		return func(n nid) bool { return inSet[n] }, users
+		return &handleSet[H]{small: map[H]bool{}}
 	}
-	return func(n nid) bool { return inTable[n] }, users
+	return &handleSet[H]{table: make([]bool, handles)}
+}
+
+// add puts h in the set and reports whether it was new.
+func (s *handleSet[H]) add(h H) bool {
+	if s.small != nil {
+		if s.small[h] {
+			return false
+		}
+		s.small[h] = true
+		return true
+	}
+	if s.table[h] {
+		return false
+	}
+	s.table[h] = true
+	return true
+}
+
+func (s *handleSet[H]) has(h H) bool {
+	if s.small != nil {
+		return s.small[h]
+	}
+	return s.table[h]
 }
 
 // depthsOnPath answers, for departments outside a moving subtree, how deep

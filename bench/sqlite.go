@@ -87,47 +87,60 @@ func newSQLite(file bool, dir string) (*sqliteBackend, error) {
 func (b *sqliteBackend) name() string { return b.label }
 
 func (b *sqliteBackend) load(o *synthOrg) error {
+	err := b.inTx(func(tx *sql.Tx) error {
+		ins, err := tx.Prepare(insertNode)
+		if err != nil {
+			return err
+		}
+		for i, n := range o.nodes {
+			var parent any
+			if n.parent >= 0 {
+				parent = o.nodes[n.parent].id
+			}
+			if _, err := ins.Exec(n.id, parent, n.name, n.code, n.order, i); err != nil {
+				return err
+			}
+		}
+		insU, err := tx.Prepare(`INSERT INTO users(id, name, created) VALUES (?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		for _, u := range o.users {
+			if _, err := insU.Exec(u.id, u.name, u.created); err != nil {
+				return err
+			}
+		}
+		insM, err := tx.Prepare(`INSERT INTO members(node_id, user_id) VALUES (?, ?)`)
+		if err != nil {
+			return err
+		}
+		for _, m := range o.members {
+			if _, err := insM.Exec(o.nodes[m[0]].id, o.users[m[1]].id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_, err = b.db.Exec(`ANALYZE`)
+	return err
+}
+
+const insertNode = `INSERT INTO nodes(id, parent_id, name, code, ord, created) VALUES (?, ?, ?, ?, ?, ?)`
+
+// inTx runs fn in a transaction and commits it when fn succeeds.
+func (b *sqliteBackend) inTx(fn func(*sql.Tx) error) error {
 	tx, err := b.db.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.Prepare(`INSERT INTO nodes(id, parent_id, name, code, ord, created) VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
-	for i, n := range o.nodes {
-		var parent any
-		if n.parent >= 0 {
-			parent = o.nodes[n.parent].id
-		}
-		if _, err := ins.Exec(n.id, parent, n.name, n.code, n.order, i); err != nil {
-			return err
-		}
-	}
-	insU, err := tx.Prepare(`INSERT INTO users(id, name, created) VALUES (?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	for _, u := range o.users {
-		if _, err := insU.Exec(u.id, u.name, u.created); err != nil {
-			return err
-		}
-	}
-	insM, err := tx.Prepare(`INSERT INTO members(node_id, user_id) VALUES (?, ?)`)
-	if err != nil {
-		return err
-	}
-	for _, m := range o.members {
-		if _, err := insM.Exec(o.nodes[m[0]].id, o.users[m[1]].id); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	_, err = b.db.Exec(`ANALYZE`)
-	return err
+	return tx.Commit()
 }
 
 func (b *sqliteBackend) one(stmt string, args ...any) (string, bool) {
@@ -171,22 +184,17 @@ func (b *sqliteBackend) subtreeCount(id string) int {
 }
 
 func (b *sqliteBackend) move(id, parent string) error {
-	tx, err := b.db.Begin()
-	if err != nil {
+	return b.inTx(func(tx *sql.Tx) error {
+		var below int
+		if err := tx.Stmt(b.stmts["isBelow"]).QueryRow(parent, id).Scan(&below); err != nil {
+			return err
+		}
+		if below > 0 {
+			return errCycle
+		}
+		_, err := tx.Stmt(b.stmts["setParent"]).Exec(parent, id)
 		return err
-	}
-	defer tx.Rollback()
-	var below int
-	if err := tx.Stmt(b.stmts["isBelow"]).QueryRow(parent, id).Scan(&below); err != nil {
-		return err
-	}
-	if below > 0 {
-		return errCycle
-	}
-	if _, err := tx.Stmt(b.stmts["setParent"]).Exec(parent, id); err != nil {
-		return err
-	}
-	return tx.Commit()
+	})
 }
 
 func (b *sqliteBackend) addMember(node, user string) error {
@@ -240,35 +248,32 @@ func (b *sqliteBackend) importJSON(r io.Reader) error {
 	if err := json.NewDecoder(r).Decode(&roots); err != nil {
 		return err
 	}
-	tx, err := b.db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	ins, err := tx.Prepare(`INSERT INTO nodes(id, parent_id, name, code, ord, created) VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	type item struct {
-		j      *jsonNode
-		parent any
-	}
-	stack := []item{{roots[0], nil}}
-	for seq := 0; len(stack) > 0; seq++ {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		var code any
-		if it.j.Code != "" {
-			code = it.j.Code
-		}
-		if _, err := ins.Exec(it.j.ID, it.parent, it.j.Name, code, it.j.Order, seq); err != nil {
+	return b.inTx(func(tx *sql.Tx) error {
+		ins, err := tx.Prepare(insertNode)
+		if err != nil {
 			return err
 		}
-		for i := len(it.j.Children) - 1; i >= 0; i-- {
-			stack = append(stack, item{it.j.Children[i], it.j.ID})
+		type item struct {
+			j      *jsonNode
+			parent any
 		}
-	}
-	return tx.Commit()
+		stack := []item{{roots[0], nil}}
+		for seq := 0; len(stack) > 0; seq++ {
+			it := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			var code any
+			if it.j.Code != "" {
+				code = it.j.Code
+			}
+			if _, err := ins.Exec(it.j.ID, it.parent, it.j.Name, code, it.j.Order, seq); err != nil {
+				return err
+			}
+			for i := len(it.j.Children) - 1; i >= 0; i-- {
+				stack = append(stack, item{it.j.Children[i], it.j.ID})
+			}
+		}
+		return nil
+	})
 }
 
 func (b *sqliteBackend) close() error {

@@ -73,10 +73,8 @@ func initialize(tx *bbolt.Tx) error {
 	if tx.Bucket(bucketMeta) != nil {
 		return nil
 	}
-	empty := true
-	_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { empty = false; return nil })
-	if !empty {
-		return fmt.Errorf("%w: bbolt file without an orgtree meta bucket", ErrFormat)
+	if !hasNoBuckets(tx) {
+		return errForeign
 	}
 	meta, err := tx.CreateBucket(bucketMeta)
 	if err != nil {
@@ -99,17 +97,26 @@ func initialize(tx *bbolt.Tx) error {
 func readAll(tx *bbolt.Tx) (d *orgtree.Dump, fresh bool, err error) {
 	d, err = readRecords(tx)
 	if errors.Is(err, errNoMeta) {
-		empty := true
-		_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { empty = false; return nil })
-		if empty {
+		if hasNoBuckets(tx) {
 			return &orgtree.Dump{}, true, nil
 		}
-		return nil, false, fmt.Errorf("%w: bbolt file without an orgtree meta bucket", ErrFormat)
+		return nil, false, errForeign
 	}
 	return d, false, err
 }
 
-var errNoMeta = errors.New("no meta bucket")
+var (
+	errNoMeta  = errors.New("no meta bucket")
+	errForeign = fmt.Errorf("%w: bbolt file without an orgtree meta bucket", ErrFormat)
+)
+
+// hasNoBuckets tells a fresh bbolt file (which becomes a store) from one
+// another program made.
+func hasNoBuckets(tx *bbolt.Tx) bool {
+	empty := true
+	_ = tx.ForEach(func([]byte, *bbolt.Bucket) error { empty = false; return nil })
+	return empty
+}
 
 func readRecords(tx *bbolt.Tx) (*orgtree.Dump, error) {
 	d := &orgtree.Dump{}

@@ -398,12 +398,12 @@ func (p *planner) releases() {
 		f := &Fields{}
 		if n.Code != "" {
 			if taker, ok := codeTaker[n.Code]; ok && taker != owner[id] {
-				f.Code = ptr("")
+				f.Code = orgtree.Ptr("")
 			}
 		}
 		if n.ExternalID != "" {
 			if _, wanted := p.in.depts[n.ExternalID]; wanted && n.ExternalID != owner[id] {
-				f.ExternalID = ptr("")
+				f.ExternalID = orgtree.Ptr("")
 			}
 		}
 		if f.Code != nil || f.ExternalID != nil {
@@ -418,9 +418,9 @@ func (p *planner) departments() {
 		d := p.in.depts[ext]
 		id, exists := p.match[ext]
 		if !exists {
-			f := &Fields{Name: ptr(d.Name), Order: ptr(d.Order), ExternalID: ptr(ext)}
+			f := &Fields{Name: orgtree.Ptr(d.Name), Order: orgtree.Ptr(d.Order), ExternalID: orgtree.Ptr(ext)}
 			if d.Code != "" {
-				f.Code = ptr(d.Code)
+				f.Code = orgtree.Ptr(d.Code)
 			}
 			p.add(Step{Action: ActCreate, Node: Ref{ExternalID: ext, Name: d.Name}, Parent: p.ref(d.ParentExternalID), Set: f})
 			continue
@@ -432,16 +432,16 @@ func (p *planner) departments() {
 		f := &Fields{}
 		changed := false
 		if n.Name != d.Name && d.Name != "" {
-			f.Name, changed = ptr(d.Name), true
+			f.Name, changed = orgtree.Ptr(d.Name), true
 		}
 		if ext != p.in.root && n.Order != d.Order {
-			f.Order, changed = ptr(d.Order), true
+			f.Order, changed = orgtree.Ptr(d.Order), true
 		}
 		if n.Code != d.Code {
-			f.Code, changed = ptr(d.Code), true
+			f.Code, changed = orgtree.Ptr(d.Code), true
 		}
 		if n.ExternalID != ext {
-			f.ExternalID, changed = ptr(ext), true
+			f.ExternalID, changed = orgtree.Ptr(ext), true
 		}
 		if _, marked := n.DescriptionI18n[MarkKey]; marked {
 			f.Unmark, changed = true, true
@@ -492,7 +492,7 @@ func (p *planner) leaders() {
 			}
 		}
 		if have != want {
-			p.add(Step{Action: ActLeader, Node: p.ref(ext), Set: &Fields{Leader: ptr(want)}})
+			p.add(Step{Action: ActLeader, Node: p.ref(ext), Set: &Fields{Leader: orgtree.Ptr(want)}})
 		}
 	}
 }
@@ -606,5 +606,3 @@ func (p *planner) missingNodes() error {
 	}
 	return nil
 }
-
-func ptr[T any](v T) *T { return &v }

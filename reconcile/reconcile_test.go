@@ -402,7 +402,7 @@ func TestApplyIsAtomic(t *testing.T) {
 	// the plan's last department step.
 	for i := range p.Steps {
 		if p.Steps[i].Action == ActCreate && p.Steps[i].Node.ExternalID == "7" {
-			p.Steps[i].Set.Name = ptr("")
+			p.Steps[i].Set.Name = orgtree.Ptr("")
 		}
 	}
 	before := tr.Snapshot().Dump()

@@ -27,9 +27,6 @@ type lazy func(args map[string]any) (any, error)
 // to name its concrete type.
 const typenameKey = "__typename"
 
-// rootResolver resolves one field of Query or Mutation.
-type rootResolver func(r *request, args map[string]any) (any, error)
-
 // request is one GraphQL request in flight: its variables and the errors
 // gathered while executing it.
 type request struct {
@@ -40,50 +37,18 @@ type request struct {
 }
 
 // execute runs the selected operation and returns the "data" value (nil when
-// a non-null root field failed).
+// a non-null root field failed). The root is an object like any other whose
+// fields are all lazy; fields run one after another, as mutations must.
 func (r *request) execute(op *ast.OperationDefinition) any {
-	var rootType *ast.Definition
-	var roots map[string]rootResolver
-	switch op.Operation {
-	case ast.Mutation:
-		rootType, roots = r.s.schema.Mutation, r.s.mutations
-	default:
-		rootType, roots = r.s.schema.Query, r.s.queries
+	rootType, root := r.s.schema.Query, r.s.queryRoot
+	if op.Operation == ast.Mutation {
+		rootType, root = r.s.schema.Mutation, r.s.mutationRoot
 	}
-	out := newOrderedObject()
-	fields := r.collect(rootType.Name, op.SelectionSet)
-	// Root fields run one after another: mutations must, and queries are
-	// cheap enough that it makes no difference.
-	for _, key := range fields.keys {
-		group := fields.byKey[key]
-		f := group[0]
-		if f.Name == typenameKey {
-			out.set(key, rootType.Name)
-			continue
-		}
-		resolve, ok := roots[f.Name]
-		var v any
-		var err error
-		if !ok {
-			err = fmt.Errorf("%w: %s.%s is part of the service schema but not served by orgtree", errUnsupported, rootType.Name, f.Name)
-		} else {
-			v, err = r.call(func() (any, error) { return resolve(r, f.ArgumentMap(r.vars)) })
-		}
-		if err != nil {
-			r.fail(err, f, ast.Path{ast.PathName(key)})
-			if f.Definition.Type.NonNull {
-				return nil
-			}
-			out.set(key, nil)
-			continue
-		}
-		cv, ok := r.complete(v, f.Definition.Type, group, ast.Path{ast.PathName(key)})
-		if !ok {
-			return nil
-		}
-		out.set(key, cv)
+	data, ok := r.completeObject(root, rootType.Name, op.SelectionSet, nil)
+	if !ok {
+		return nil
 	}
-	return out
+	return data
 }
 
 // call runs a resolver, turning a panic into an internal error so that one
@@ -148,6 +113,16 @@ func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Pat
 	for _, f := range fields {
 		sel = append(sel, f.SelectionSet...)
 	}
+	out, ok := r.completeObject(o, typeName, sel, path)
+	if !ok {
+		return nil, !t.NonNull
+	}
+	return out, true
+}
+
+// completeObject answers the selection sel of object o. ok is false when a
+// null reached a non-null field of o.
+func (r *request) completeObject(o obj, typeName string, sel ast.SelectionSet, path ast.Path) (*orderedObject, bool) {
 	sub := r.collect(typeName, sel)
 	out := newOrderedObject()
 	for _, key := range sub.keys {
@@ -159,7 +134,7 @@ func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Pat
 		}
 		cv, ok := r.complete(o[f.Name], f.Definition.Type, group, append(path, ast.PathName(key)))
 		if !ok {
-			return nil, !t.NonNull
+			return nil, false
 		}
 		out.set(key, cv)
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+
+	"github.com/vektah/gqlparser/v2/ast"
 	"slices"
 	"time"
 
@@ -10,22 +12,21 @@ import (
 
 // rootResolvers returns the Query and Mutation fields orgtree serves: the
 // organization module, the user calls its member operations need, and the
-// token exchange. Every other field of the schema validates but answers
-// "not supported" (code 501).
-func (s *Server) rootResolvers() (queries, mutations map[string]rootResolver) {
-	queries = map[string]rootResolver{
+// token exchange. rootObject makes the other fields answer 501.
+func (s *Server) rootResolvers() (queries, mutations map[string]lazy) {
+	queries = map[string]lazy{
 		"accessToken": s.accessToken,
 		"org":         s.org,
 		"orgs":        s.orgs,
-		"nodeById": func(r *request, a map[string]any) (any, error) {
+		"nodeById": func(a map[string]any) (any, error) {
 			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.Node(optString(a, "id")) })
 		},
-		"nodeByCode": func(r *request, a map[string]any) (any, error) {
+		"nodeByCode": func(a map[string]any) (any, error) {
 			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) {
 				return snap.NodeByCode(optString(a, "orgId"), optString(a, "code"))
 			})
 		},
-		"rootNode": func(r *request, a map[string]any) (any, error) {
+		"rootNode": func(a map[string]any) (any, error) {
 			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.RootNode(optString(a, "orgId")) })
 		},
 		"isRootNode":    s.isRootNode,
@@ -33,7 +34,7 @@ func (s *Server) rootResolvers() (queries, mutations map[string]rootResolver) {
 		"searchNodes":   s.searchNodes,
 		"user":          s.user,
 	}
-	mutations = map[string]rootResolver{
+	mutations = map[string]lazy{
 		"createOrg":         s.createOrg,
 		"deleteOrg":         s.deleteOrg,
 		"addNode":           s.addNode,
@@ -50,7 +51,24 @@ func (s *Server) rootResolvers() (queries, mutations map[string]rootResolver) {
 	return queries, mutations
 }
 
-func (s *Server) accessToken(r *request, a map[string]any) (any, error) {
+// rootObject is the root value of one operation type: the served fields,
+// and every other field of the schema answering "not supported" (code 501).
+func rootObject(def *ast.Definition, served map[string]lazy) obj {
+	root := obj{}
+	for _, f := range def.Fields {
+		resolve, ok := served[f.Name]
+		if !ok {
+			name := def.Name + "." + f.Name
+			resolve = func(map[string]any) (any, error) {
+				return nil, fmt.Errorf("%w: %s is part of the service schema but not served by orgtree", errUnsupported, name)
+			}
+		}
+		root[f.Name] = resolve
+	}
+	return root
+}
+
+func (s *Server) accessToken(a map[string]any) (any, error) {
 	token, iat, exp, err := s.IssueToken(optString(a, "userPoolId"), optString(a, "secret"))
 	if err != nil {
 		return nil, err
@@ -75,11 +93,11 @@ func (s *Server) nodeAfter(id string) (any, error) {
 	return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.Node(id) })
 }
 
-func (s *Server) org(r *request, a map[string]any) (any, error) {
+func (s *Server) org(a map[string]any) (any, error) {
 	return s.orgValue(s.tree.Snapshot(), optString(a, "id"))
 }
 
-func (s *Server) orgs(r *request, a map[string]any) (any, error) {
+func (s *Server) orgs(a map[string]any) (any, error) {
 	page, limit, sortBy, err := paging(a)
 	if err != nil {
 		return nil, err
@@ -106,17 +124,7 @@ func pageOrgs(snap orgtree.Snapshot, page, limit int, sortBy orgtree.SortBy) ([]
 	if page < 1 || limit < 1 {
 		return nil, 0, fmt.Errorf("%w: page and limit must be positive", orgtree.ErrInvalidArgument)
 	}
-	var all []orgtree.Org
-	for p := 1; ; p++ {
-		chunk, err := snap.ListOrgs(p, snap.Limits().MaxPageSize)
-		if err != nil {
-			return nil, 0, err
-		}
-		all = append(all, chunk.List...)
-		if len(all) >= chunk.TotalCount || len(chunk.List) == 0 {
-			break
-		}
-	}
+	all := snap.Orgs()
 	key := func(o orgtree.Org) time.Time { return o.CreatedAt }
 	if sortBy == orgtree.SortUpdatedAtAsc || sortBy == orgtree.SortUpdatedAtDesc {
 		key = func(o orgtree.Org) time.Time { return o.UpdatedAt }
@@ -154,7 +162,7 @@ func nodeInOrg(snap orgtree.Snapshot, orgID, nodeID string) (orgtree.Node, error
 	return n, nil
 }
 
-func (s *Server) isRootNode(r *request, a map[string]any) (any, error) {
+func (s *Server) isRootNode(a map[string]any) (any, error) {
 	n, err := nodeInOrg(s.tree.Snapshot(), optString(a, "orgId"), optString(a, "nodeId"))
 	if err != nil {
 		return nil, err
@@ -162,7 +170,7 @@ func (s *Server) isRootNode(r *request, a map[string]any) (any, error) {
 	return n.IsRoot(), nil
 }
 
-func (s *Server) childrenNodes(r *request, a map[string]any) (any, error) {
+func (s *Server) childrenNodes(a map[string]any) (any, error) {
 	snap := s.tree.Snapshot()
 	if _, err := nodeInOrg(snap, optString(a, "orgId"), optString(a, "nodeId")); err != nil {
 		return nil, err
@@ -178,7 +186,7 @@ func (s *Server) childrenNodes(r *request, a map[string]any) (any, error) {
 	return out, nil
 }
 
-func (s *Server) searchNodes(r *request, a map[string]any) (any, error) {
+func (s *Server) searchNodes(a map[string]any) (any, error) {
 	snap := s.tree.Snapshot()
 	hits, err := snap.Search(optString(a, "keyword"), orgtree.SearchOptions{})
 	if err != nil {
@@ -193,7 +201,7 @@ func (s *Server) searchNodes(r *request, a map[string]any) (any, error) {
 	return out, nil
 }
 
-func (s *Server) user(r *request, a map[string]any) (any, error) {
+func (s *Server) user(a map[string]any) (any, error) {
 	snap := s.tree.Snapshot()
 	u, err := snap.User(optString(a, "id"))
 	if err != nil {
@@ -202,7 +210,7 @@ func (s *Server) user(r *request, a map[string]any) (any, error) {
 	return s.userValue(snap, u), nil
 }
 
-func (s *Server) createOrg(r *request, a map[string]any) (any, error) {
+func (s *Server) createOrg(a map[string]any) (any, error) {
 	org, err := s.tree.CreateOrg(orgtree.OrgInput{
 		Name: optString(a, "name"), Code: optString(a, "code"), Description: optString(a, "description"),
 	})
@@ -212,7 +220,7 @@ func (s *Server) createOrg(r *request, a map[string]any) (any, error) {
 	return s.orgValue(s.tree.Snapshot(), org.ID)
 }
 
-func (s *Server) deleteOrg(r *request, a map[string]any) (any, error) {
+func (s *Server) deleteOrg(a map[string]any) (any, error) {
 	if err := s.tree.DeleteOrg(optString(a, "id")); err != nil {
 		return nil, err
 	}
@@ -221,14 +229,14 @@ func (s *Server) deleteOrg(r *request, a map[string]any) (any, error) {
 
 // addNode answers with the whole org (the Go SDK's document), addNodeV2
 // with the new node (the JS SDK's).
-func (s *Server) addNode(r *request, a map[string]any) (any, error) {
+func (s *Server) addNode(a map[string]any) (any, error) {
 	if _, err := s.insertNode(a); err != nil {
 		return nil, err
 	}
 	return s.orgValue(s.tree.Snapshot(), optString(a, "orgId"))
 }
 
-func (s *Server) addNodeV2(r *request, a map[string]any) (any, error) {
+func (s *Server) addNodeV2(a map[string]any) (any, error) {
 	id, err := s.insertNode(a)
 	if err != nil {
 		return nil, err
@@ -273,7 +281,7 @@ func (s *Server) insertNode(a map[string]any) (string, error) {
 	return added.ID, err
 }
 
-func (s *Server) updateNode(r *request, a map[string]any) (any, error) {
+func (s *Server) updateNode(a map[string]any) (any, error) {
 	var u orgtree.NodeUpdate
 	// Only the arguments the request carries change: an argument sent as
 	// null or left out keeps the field.
@@ -293,7 +301,7 @@ func (s *Server) updateNode(r *request, a map[string]any) (any, error) {
 	return s.nodeAfter(id)
 }
 
-func (s *Server) deleteNode(r *request, a map[string]any) (any, error) {
+func (s *Server) deleteNode(a map[string]any) (any, error) {
 	orgID, nodeID := optString(a, "orgId"), optString(a, "nodeId")
 	err := s.tree.Update(func(tx *orgtree.Tx) error {
 		if _, err := nodeInOrg(tx.Snapshot, orgID, nodeID); err != nil {
@@ -307,7 +315,7 @@ func (s *Server) deleteNode(r *request, a map[string]any) (any, error) {
 	return ok("删除成功"), nil
 }
 
-func (s *Server) moveNode(r *request, a map[string]any) (any, error) {
+func (s *Server) moveNode(a map[string]any) (any, error) {
 	orgID, nodeID, target := optString(a, "orgId"), optString(a, "nodeId"), optString(a, "targetParentId")
 	err := s.tree.Update(func(tx *orgtree.Tx) error {
 		snap := tx.Snapshot
@@ -341,7 +349,7 @@ func memberNode(snap orgtree.Snapshot, a map[string]any) (string, error) {
 	return n.ID, err
 }
 
-func (s *Server) addMember(r *request, a map[string]any) (any, error) {
+func (s *Server) addMember(a map[string]any) (any, error) {
 	leader, _ := a["isLeader"].(bool)
 	return s.changeMembers(a, func(tx *orgtree.Tx, nodeID string, userIDs []string) error {
 		if err := tx.AddMembers(nodeID, userIDs...); err != nil {
@@ -355,7 +363,7 @@ func (s *Server) addMember(r *request, a map[string]any) (any, error) {
 	})
 }
 
-func (s *Server) removeMember(r *request, a map[string]any) (any, error) {
+func (s *Server) removeMember(a map[string]any) (any, error) {
 	return s.changeMembers(a, func(tx *orgtree.Tx, nodeID string, userIDs []string) error {
 		return tx.RemoveMembers(nodeID, userIDs...)
 	})
@@ -381,7 +389,7 @@ func (s *Server) changeMembers(a map[string]any, change func(tx *orgtree.Tx, nod
 	return s.nodeAfter(nodeID)
 }
 
-func (s *Server) moveMembers(r *request, a map[string]any) (any, error) {
+func (s *Server) moveMembers(a map[string]any) (any, error) {
 	userIDs, err := stringList(a["userIds"], "userIds")
 	if err != nil {
 		return nil, err
@@ -392,14 +400,14 @@ func (s *Server) moveMembers(r *request, a map[string]any) (any, error) {
 	return ok("移动成员成功"), nil
 }
 
-func (s *Server) setMainDepartment(r *request, a map[string]any) (any, error) {
+func (s *Server) setMainDepartment(a map[string]any) (any, error) {
 	if err := s.tree.SetMainDepartment(optString(a, "userId"), optString(a, "departmentId")); err != nil {
 		return nil, err
 	}
 	return ok("设置主部门成功"), nil
 }
 
-func (s *Server) createUser(r *request, a map[string]any) (any, error) {
+func (s *Server) createUser(a map[string]any) (any, error) {
 	info, _ := a["userInfo"].(map[string]any)
 	u, err := s.tree.CreateUser(orgtree.User{
 		Username:   optString(info, "username"),

@@ -58,7 +58,8 @@ func (s *Server) exportOrgs(req *http.Request) (string, any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		return "导出数据成功", s.exportDoc(t), nil
+		doc, err := s.exportDoc(snap, t)
+		return "导出数据成功", doc, err
 	}
 	var buf bytes.Buffer
 	buf.WriteByte('[')
@@ -66,7 +67,11 @@ func (s *Server) exportOrgs(req *http.Request) (string, any, error) {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		buf.Write(s.exportDoc(t))
+		doc, err := s.exportDoc(snap, t)
+		if err != nil {
+			return "", nil, err
+		}
+		buf.Write(doc)
 	}
 	buf.WriteByte(']')
 	return "导出数据成功", json.RawMessage(buf.Bytes()), nil
@@ -74,7 +79,7 @@ func (s *Server) exportOrgs(req *http.Request) (string, any, error) {
 
 // exportDoc writes a nested org in the service's export shape. The walk
 // is iterative: exports of very deep trees must not grow the stack.
-func (s *Server) exportDoc(root *orgtree.TreeNode) json.RawMessage {
+func (s *Server) exportDoc(snap orgtree.Snapshot, root *orgtree.TreeNode) (json.RawMessage, error) {
 	var b bytes.Buffer
 	type frame struct {
 		n    *orgtree.TreeNode
@@ -82,7 +87,9 @@ func (s *Server) exportDoc(root *orgtree.TreeNode) json.RawMessage {
 	}
 	orgID := root.OrgID
 	stack := []frame{{n: root}}
-	s.openExportNode(&b, root, orgID)
+	if err := s.openExportNode(&b, snap, root, orgID); err != nil {
+		return nil, err
+	}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
 		if top.next == len(top.n.Children) {
@@ -95,59 +102,97 @@ func (s *Server) exportDoc(root *orgtree.TreeNode) json.RawMessage {
 		}
 		child := top.n.Children[top.next]
 		top.next++
-		s.openExportNode(&b, child, orgID)
+		if err := s.openExportNode(&b, snap, child, orgID); err != nil {
+			return nil, err
+		}
 		stack = append(stack, frame{n: child})
 	}
-	return json.RawMessage(b.Bytes())
+	return json.RawMessage(b.Bytes()), nil
+}
+
+// exportNode is a node of the service's export document, without its
+// children (written after it by exportDoc).
+type exportNode struct {
+	ID              string `json:"id"`
+	OrgID           string `json:"orgId"`
+	UserPoolID      string `json:"userPoolId"`
+	Name            string `json:"name"`
+	NameI18n        any    `json:"nameI18n"`
+	Description     any    `json:"description"`
+	DescriptionI18n any    `json:"descriptionI18n"`
+	Order           int    `json:"order"`
+	Code            any    `json:"code"`
+	LeaderUserID    any    `json:"leaderUserId"`
+	CreatedAt       any    `json:"createdAt"`
+	UpdatedAt       any    `json:"updatedAt"`
+	Members         []any  `json:"members"`
 }
 
 // openExportNode writes a node's fields up to the opening of its children
 // array.
-func (s *Server) openExportNode(b *bytes.Buffer, n *orgtree.TreeNode, orgID string) {
+func (s *Server) openExportNode(b *bytes.Buffer, snap orgtree.Snapshot, n *orgtree.TreeNode, orgID string) error {
 	members := make([]any, len(n.Members))
 	for i, u := range n.Members {
-		members[i] = s.plainUser(u)
+		var err error
+		if members[i], err = s.plain(s.userValue(snap, u), "User"); err != nil {
+			return err
+		}
 	}
-	fields, _ := json.Marshal(map[string]any{
-		"id": n.ID, "orgId": orgID, "userPoolId": s.cfg.UserPoolID, "name": n.Name,
-		"nameI18n": wireI18n(n.NameI18n), "description": nullable(n.Description),
-		"descriptionI18n": wireI18n(n.DescriptionI18n), "order": n.Order, "code": nullable(n.Code),
-		"leaderUserId": nullable(n.LeaderUserID), "createdAt": wireTime(n.CreatedAt),
-		"updatedAt": wireTime(n.UpdatedAt), "members": members,
+	fields, err := json.Marshal(exportNode{
+		ID: n.ID, OrgID: orgID, UserPoolID: s.cfg.UserPoolID, Name: n.Name,
+		NameI18n: wireI18n(n.NameI18n), Description: nullable(n.Description),
+		DescriptionI18n: wireI18n(n.DescriptionI18n), Order: n.Order, Code: nullable(n.Code),
+		LeaderUserID: nullable(n.LeaderUserID), CreatedAt: wireTime(n.CreatedAt),
+		UpdatedAt: wireTime(n.UpdatedAt), Members: members,
 	})
+	if err != nil {
+		return err
+	}
 	b.Write(fields[:len(fields)-1])
 	b.WriteString(`,"children":[`)
+	return nil
 }
 
-// plainUser is a user for REST answers: the GraphQL value without the
-// fields that take arguments.
-func (s *Server) plainUser(u orgtree.User) obj {
-	o := s.userValue(orgtree.Snapshot{}, u)
-	delete(o, "departments")
-	return o
-}
-
-// plainNode is a node for REST answers: every field of the schema's Node
-// that takes no arguments, computed.
-func (s *Server) plainNode(snap orgtree.Snapshot, n orgtree.Node) (obj, error) {
-	return flatten(s.nodeValue(snap, n))
-}
-
-// flatten computes the lazy fields of a node value and drops the ones that
-// take arguments (members, grants), which REST answers do not carry.
-func flatten(o obj) (obj, error) {
-	delete(o, "users")
-	delete(o, "authorizedResources")
-	for k, v := range o {
-		if l, isLazy := v.(lazy); isLazy {
-			val, err := l(nil)
+// plain turns a value of schema type typeName into a REST answer: lazy
+// fields without arguments are computed, fields that take arguments
+// (members, grants, departments) are left out, the same down nested objects
+// and lists. Values are never deeper than the schema's types.
+func (s *Server) plain(v any, typeName string) (any, error) {
+	switch x := v.(type) {
+	case []any:
+		for i, item := range x {
+			var err error
+			if x[i], err = s.plain(item, typeName); err != nil {
+				return nil, err
+			}
+		}
+		return x, nil
+	case obj:
+		def := s.schema.Types[typeName]
+		for k, val := range x {
+			field := def.Fields.ForName(k)
+			if field == nil {
+				continue
+			}
+			if len(field.Arguments) > 0 {
+				delete(x, k)
+				continue
+			}
+			if l, isLazy := val.(lazy); isLazy {
+				var err error
+				if val, err = l(nil); err != nil {
+					return nil, err
+				}
+			}
+			val, err := s.plain(val, field.Type.Name())
 			if err != nil {
 				return nil, err
 			}
-			o[k] = val
+			x[k] = val
 		}
+		return x, nil
 	}
-	return o, nil
+	return v, nil
 }
 
 // restChildren answers GET /api/v2/orgs/children?nodeId=&depth=: the
@@ -175,10 +220,11 @@ func (s *Server) restChildren(req *http.Request) (string, any, error) {
 	}
 	out := make([]any, len(kids))
 	for i, k := range kids {
-		o, err := s.plainNode(snap, k)
+		v, err := s.plain(s.nodeValue(snap, k), "Node")
 		if err != nil {
 			return "", nil, err
 		}
+		o := v.(obj)
 		o["depth"] = o["depth"].(int) - base
 		out[i] = o
 	}
@@ -201,43 +247,15 @@ func (s *Server) restOrgPage(req *http.Request) (string, any, error) {
 	if v := q.Get("sortBy"); v != "" {
 		args["sortBy"] = v
 	}
-	v, err := s.orgs(nil, args)
+	v, err := s.orgs(args)
 	if err != nil {
 		return "", nil, err
 	}
-	page := v.(obj)
-	list := page["list"].([]any)
-	for i, o := range list {
-		org := o.(obj)
-		plain := obj{"id": org["id"]}
-		for _, k := range []string{"rootNode", "nodes"} {
-			val, err := org[k].(lazy)(nil)
-			if err != nil {
-				return "", nil, err
-			}
-			plain[k] = val
-		}
-		if err := s.flattenNodes(plain); err != nil {
-			return "", nil, err
-		}
-		list[i] = plain
+	page, err := s.plain(v, "PaginatedOrgs")
+	if err != nil {
+		return "", nil, err
 	}
 	return "获取成功", page, nil
-}
-
-// flattenNodes computes the lazy fields of the node values in an org value.
-func (s *Server) flattenNodes(org obj) error {
-	root, err := flatten(org["rootNode"].(obj))
-	if err != nil {
-		return err
-	}
-	org["rootNode"] = root
-	for _, n := range org["nodes"].([]any) {
-		if _, err := flatten(n.(obj)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // importBody is the body of POST /api/v2/orgs/import.
@@ -287,5 +305,9 @@ func (s *Server) restUser(req *http.Request) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return "获取成功", s.plainUser(u), nil
+	user, err := s.plain(s.userValue(snap, u), "User")
+	if err != nil {
+		return "", nil, err
+	}
+	return "获取成功", user, nil
 }

@@ -57,14 +57,15 @@ type Config struct {
 // Server answers the management API of the organization module over HTTP
 // from an orgtree.Tree. Make one with New and mount Handler.
 type Server struct {
-	tree      *orgtree.Tree
-	cfg       Config
-	schema    *ast.Schema
-	key       []byte
-	queries   map[string]rootResolver
-	mutations map[string]rootResolver
-	mux       *http.ServeMux
-	documents documentCache
+	tree   *orgtree.Tree
+	cfg    Config
+	schema *ast.Schema
+	key    []byte
+	// queryRoot and mutationRoot are the root objects every operation
+	// starts from (see rootObject).
+	queryRoot, mutationRoot obj
+	mux                     *http.ServeMux
+	documents               documentCache
 }
 
 // documentCache keeps parsed and validated documents by their text: the
@@ -88,7 +89,7 @@ func (c *documentCache) load(schema *ast.Schema, query string) (*ast.QueryDocume
 	if ok {
 		return doc, nil
 	}
-	doc, gerrs := gqlparser.LoadQuery(schema, query)
+	doc, gerrs := gqlparser.LoadQueryWithRules(schema, query, nil) // nil: the default rules
 	if len(gerrs) > 0 {
 		msgs := make([]string, len(gerrs))
 		for i, e := range gerrs {
@@ -136,7 +137,8 @@ func New(tree *orgtree.Tree, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: service schema: %w", gerr)
 	}
 	s := &Server{tree: tree, cfg: cfg, schema: schema, key: signingKey(cfg.UserPoolID, cfg.Secret)}
-	s.queries, s.mutations = s.rootResolvers()
+	queries, mutations := s.rootResolvers()
+	s.queryRoot, s.mutationRoot = rootObject(schema.Query, queries), rootObject(schema.Mutation, mutations)
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s, nil

@@ -245,12 +245,7 @@ func parseSortBy(v any) (orgtree.SortBy, error) {
 	if name == "" {
 		return orgtree.SortCreatedAtDesc, nil
 	}
-	for o := orgtree.SortCreatedAtDesc; o <= orgtree.SortUpdatedAtAsc; o++ {
-		if o.String() == name {
-			return o, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: unknown sortBy %q", orgtree.ErrInvalidArgument, name)
+	return orgtree.ParseSortBy(name)
 }
 
 func optString(args map[string]any, name string) string {

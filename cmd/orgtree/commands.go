@@ -186,18 +186,10 @@ func startNodes(snap orgtree.Snapshot, args []string) ([]string, error) {
 		return []string{n.ID}, nil
 	}
 	var roots []string
-	for page := 1; ; page++ {
-		p, err := snap.ListOrgs(page, snap.Limits().MaxPageSize)
-		if err != nil {
-			return nil, err
-		}
-		for _, org := range p.List {
-			roots = append(roots, org.RootID)
-		}
-		if len(p.List) == 0 || len(roots) >= p.TotalCount {
-			return roots, nil
-		}
+	for _, org := range snap.Orgs() {
+		roots = append(roots, org.RootID)
 	}
+	return roots, nil
 }
 
 // buildTrees collects the subtrees of roots.
@@ -333,7 +325,7 @@ func newMembersCommand(o *options) *cobra.Command {
 		Short: "List the members of a department, or with --descendants of its whole subtree",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			order, err := parseSort(sortBy)
+			order, err := orgtree.ParseSortBy(sortBy)
 			if err != nil {
 				return err
 			}
@@ -361,15 +353,6 @@ func newMembersCommand(o *options) *cobra.Command {
 	cmd.Flags().IntVar(&limit, "limit", 50, "page size")
 	cmd.Flags().StringVar(&sortBy, "sort", "CREATEDAT_DESC", "CREATEDAT_DESC, CREATEDAT_ASC, UPDATEDAT_DESC or UPDATEDAT_ASC")
 	return cmd
-}
-
-func parseSort(name string) (orgtree.SortBy, error) {
-	for o := orgtree.SortCreatedAtDesc; o <= orgtree.SortUpdatedAtAsc; o++ {
-		if strings.EqualFold(o.String(), name) {
-			return o, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown --sort %q", name)
 }
 
 func displayName(u orgtree.User) string {

@@ -65,12 +65,13 @@ Authing management SDKs.`,
 	return root
 }
 
+// treeOptions make every tree the commands use: ids shaped like the
+// reference service's.
+var treeOptions = []orgtree.Option{orgtree.WithIDGenerator(server.NewObjectID)}
+
 // openStore opens the --db store; readOnly takes a shared lock.
 func (o *options) openStore(readOnly bool) (*persist.DB, error) {
-	opts := []persist.Option{
-		persist.WithOpenTimeout(o.lockWait),
-		persist.WithTreeOptions(orgtree.WithIDGenerator(server.NewObjectID)),
-	}
+	opts := []persist.Option{persist.WithOpenTimeout(o.lockWait), persist.WithTreeOptions(treeOptions...)}
 	if readOnly {
 		if _, err := os.Stat(o.db); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no store at %s (import a file or run serve first, or pass --db)", o.db)

@@ -60,23 +60,15 @@ closes the store: every acknowledged write is on disk.`,
 
 // runServe serves until ctx ends. ready, when set, receives the address
 // once the listener is open.
-func runServe(ctx context.Context, o *options, so *serveOptions, out io.Writer, ready func(addr string)) (err error) {
-	var tree *orgtree.Tree
-	where := "memory"
+func runServe(ctx context.Context, o *options, so *serveOptions, out io.Writer, ready func(addr string)) error {
 	if so.memory {
-		tree = orgtree.New(orgtree.WithIDGenerator(server.NewObjectID))
-	} else {
-		db, err := o.openStore(false)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := db.Close(); err == nil {
-				err = cerr
-			}
-		}()
-		tree, where = db.Tree(), db.Path()
+		return serveTree(ctx, orgtree.New(treeOptions...), "memory", so, out, ready)
 	}
+	return o.withStore(false, func(t *orgtree.Tree) error { return serveTree(ctx, t, o.db, so, out, ready) })
+}
+
+// serveTree serves tree (stored in where) until ctx ends.
+func serveTree(ctx context.Context, tree *orgtree.Tree, where string, so *serveOptions, out io.Writer, ready func(addr string)) error {
 	if so.seed != "" && tree.Snapshot().Stats().Orgs == 0 {
 		f, err := os.Open(so.seed)
 		if err != nil {

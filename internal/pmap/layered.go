@@ -85,8 +85,12 @@ func (m Layered[V]) Delete(e *Edit, key string) Layered[V] {
 
 // maybeFold bounds the delta while a transaction grows it: folding at a
 // quarter of the base costs a bulk load of n entries about 4n map inserts.
-func (m Layered[V]) maybeFold() Layered[V] {
-	if m.delta.len < max(minFold, m.baseLen()/4) {
+func (m Layered[V]) maybeFold() Layered[V] { return m.foldAbove(4) }
+
+// foldAbove folds the delta once it holds a 1/part share of the base (and
+// at least minFold entries).
+func (m Layered[V]) foldAbove(part int) Layered[V] {
+	if m.delta.len < max(minFold, m.baseLen()/part) {
 		return m
 	}
 	return m.fold()
@@ -102,12 +106,7 @@ func (m Layered[V]) baseLen() int {
 // Settle folds the delta when it exceeds a sixteenth of the base. Call it on
 // versions about to be published: it keeps the delta that every miss walks
 // shallow, at O(1) amortised cost per change.
-func (m Layered[V]) Settle() Layered[V] {
-	if m.delta.len < max(minFold, m.baseLen()/16) {
-		return m
-	}
-	return m.fold()
-}
+func (m Layered[V]) Settle() Layered[V] { return m.foldAbove(16) }
 
 // Compact folds the changes into a new base, so every lookup takes a single
 // probe. It is for the end of bulk loads.
