@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -332,4 +333,108 @@ func BenchmarkMemory(b *testing.B) {
 		b.ReportMetric(float64(done-withUsers)/(10*benchNodes), "B/membership")
 		runtime.KeepAlive(tr)
 	}
+}
+
+// BenchmarkRename renames a random node back and forth: the n-gram index
+// update is most of its cost.
+func BenchmarkRename(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	rng := rand.New(rand.NewPCG(3, 4))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		id := f.ids[1+rng.IntN(len(f.ids)-1)]
+		name := fmt.Sprintf("Renamed %d", i)
+		if _, err := f.tr.UpdateNode(id, NodeUpdate{Name: &name}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMemberAddRemove adds a user to a random node and removes it
+// again: two transactions, each updating the rollups of one root path.
+func BenchmarkMemberAddRemove(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	rng := rand.New(rand.NewPCG(5, 6))
+	b.ReportAllocs()
+	for b.Loop() {
+		n, u := f.ids[rng.IntN(len(f.ids))], f.users[rng.IntN(len(f.users))]
+		if ok, _ := f.tr.HasMember(n, u); ok {
+			continue
+		}
+		if err := f.tr.AddMembers(n, u); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.tr.RemoveMembers(n, u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRefuseCycle asks for a move of a node under its own child.
+func BenchmarkRefuseCycle(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	kids, _ := f.tr.ChildIDs(f.org.RootID)
+	grand, _ := f.tr.ChildIDs(kids[0])
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.tr.MoveNode(kids[0], grand[0]); !errors.Is(err, ErrCycle) {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSearchLimit asks for the first 10 hits of queries that match
+// many nodes: a top-k search must not pay for every hit.
+func BenchmarkSearchLimit(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	for _, kw := range []string{"platform", "研", "后端", "e", "1"} {
+		b.Run(kw, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.tr.Search(kw, SearchOptions{Limit: 10}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCheck verifies every invariant of a 100k-node tree.
+func BenchmarkCheck(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := f.tr.Check(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDeepChain builds a chain one AddNode at a time: AddNode must not
+// walk to the root, so the time per node stays flat however deep the chain.
+func BenchmarkDeepChain(b *testing.B) {
+	const depth = 20000
+	b.ReportAllocs()
+	for b.Loop() {
+		tr := New(WithLimits(Limits{MaxDepth: depth + 1}))
+		err := tr.Update(func(tx *Tx) error {
+			org, err := tx.CreateOrg(OrgInput{Name: "Deep"})
+			if err != nil {
+				return err
+			}
+			parent := org.RootID
+			for range depth {
+				n, err := tx.AddNode(NodeInput{ParentID: parent, Name: "level"})
+				if err != nil {
+					return err
+				}
+				parent = n.ID
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*depth), "ns/node")
 }

@@ -7,14 +7,33 @@ import (
 	"time"
 )
 
+// dirtySet lists the records a transaction changed, for its ChangeSet. Its
+// maps are made on first use: most transactions touch one or two kinds.
 type dirtySet struct {
 	nodes map[nid]struct{}
 	users map[uid]struct{}
 	orgs  map[string]struct{}
 }
 
-func newDirtySet() *dirtySet {
-	return &dirtySet{nodes: map[nid]struct{}{}, users: map[uid]struct{}{}, orgs: map[string]struct{}{}}
+func (d *dirtySet) node(n nid) {
+	if d.nodes == nil {
+		d.nodes = make(map[nid]struct{}, 4)
+	}
+	d.nodes[n] = struct{}{}
+}
+
+func (d *dirtySet) user(u uid) {
+	if d.users == nil {
+		d.users = make(map[uid]struct{}, 4)
+	}
+	d.users[u] = struct{}{}
+}
+
+func (d *dirtySet) org(id string) {
+	if d.orgs == nil {
+		d.orgs = make(map[string]struct{}, 1)
+	}
+	d.orgs[id] = struct{}{}
 }
 
 func (d *dirtySet) empty() bool {
@@ -207,6 +226,7 @@ func (tx *Tx) load(d *Dump) error {
 		}
 		n := nid(st.nodes.Len())
 		st.nodes = st.nodes.Append(e, r)
+		st.roll = st.roll.Append(e, rollup{})
 		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)
 		st.nodeCount++
 		tx.indexAdd(n, nodeGrams(r.name, r.nameI18n))

@@ -161,13 +161,15 @@ func TestCheckReportsCorruption(t *testing.T) {
 			n, _, _ := tx.st.nodeByID(s.dev)
 			tx.mutNode(n).children = nil
 		}, "not among the children"},
-		{"size", func(tx *Tx, s *sample) {
+		{"depth", func(tx *Tx, s *sample) {
 			n, _, _ := tx.st.nodeByID(s.dev)
-			tx.mutNode(n).size++
-		}, "subtree size"},
+			r := tx.st.roll.Get(int(n))
+			r.depth++
+			tx.st.roll = tx.st.roll.Set(tx.edit, int(n), r)
+		}, "depth"},
 		{"distinct", func(tx *Tx, s *sample) {
 			n, _, _ := tx.st.nodeByID(s.root)
-			tx.mutNode(n).distinct--
+			tx.addDistinct(n, 1, -1)
 		}, "distinct subtree members"},
 		{"membership one-sided", func(tx *Tx, s *sample) {
 			u, _, _ := tx.st.userByID(s.alice)

@@ -40,18 +40,24 @@ func (s Snapshot) Check() error {
 	return errors.Join(c.errs...)
 }
 
-// checkRollups recomputes every subtree size and distinct member count.
+// checkRollups recomputes every depth and distinct member count.
 func (s Snapshot) checkRollups(c *checker) {
-	size, distinct := s.st.computeRollups()
-	for i, r := range s.st.nodes.All() {
+	st := s.st
+	if st.roll.Len() != st.nodes.Len() {
+		c.bad("%d rollups for %d node slots", st.roll.Len(), st.nodes.Len())
+		return
+	}
+	want := st.computeRollups()
+	for i, r := range st.nodes.All() {
 		if r == nil {
 			continue
 		}
-		if r.size != size[i] {
-			c.bad("node %q: subtree size %d, want %d", r.id, r.size, size[i])
+		got := st.roll.Get(i)
+		if got.depth != want[i].depth {
+			c.bad("node %q: depth %d, want %d", r.id, got.depth, want[i].depth)
 		}
-		if r.distinct != distinct[i] {
-			c.bad("node %q: distinct subtree members %d, want %d", r.id, r.distinct, distinct[i])
+		if got.distinct != want[i].distinct {
+			c.bad("node %q: distinct subtree members %d, want %d", r.id, got.distinct, want[i].distinct)
 		}
 	}
 }

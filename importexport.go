@@ -113,7 +113,7 @@ func (st *state) buildTree(top nid, opt ExportOptions) *TreeNode {
 		}
 		if f.parent == nil {
 			root = t
-			t.Depth = st.depthUpTo(f.n, maxInt)
+			t.Depth = st.depth(f.n)
 			if !opt.OmitPaths {
 				t.Path = make([]string, 0, t.Depth+1)
 				for _, a := range st.chain(f.n) {
@@ -260,7 +260,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 		}
 		parent, parentOrg = p, nil
 		parentOrg, _ = st.orgs.Get(pr.orgID)
-		baseDepth = st.depthUpTo(p, lim.MaxDepth)
+		baseDepth = st.depth(p)
 		if len(pr.children)+len(roots) > lim.MaxChildren {
 			return nil, fmt.Errorf("orgtree: %s: node %q would have more than %d children: %w", op, pr.id, lim.MaxChildren, ErrLimitExceeded)
 		}
@@ -494,7 +494,7 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		default:
 			o := &orgRec{edit: tx.edit, id: p.org, created: now, updated: now}
 			st.orgs = st.orgs.Set(tx.edit, p.org, o)
-			tx.dirty.orgs[p.org] = struct{}{}
+			tx.dirty.org(p.org)
 			n = tx.insertNode(o, 0, p.id, p.f, now)
 			o.root = n
 			orgs = append(orgs, tx.orgValue(o))

@@ -152,7 +152,7 @@ func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
 		st.userExt = st.userExt.Set(tx.edit, r.externalID, n)
 	}
 	st.userCount++
-	tx.dirty.users[n] = struct{}{}
+	tx.dirty.user(n)
 	tx.orderUser(n, r)
 	return n, nil
 }
@@ -251,7 +251,7 @@ func (tx *Tx) DeleteUser(id string) error {
 	tx.st.userIDs = tx.st.userIDs.Delete(tx.edit, id)
 	tx.st.users = tx.st.users.Set(tx.edit, int(u), nil)
 	tx.st.userCount--
-	tx.dirty.users[u] = struct{}{}
+	tx.dirty.user(u)
 	return nil
 }
 
@@ -529,14 +529,14 @@ func (st *state) memberSet(n nid, subtree bool) []uid {
 // MemberCount returns the number of distinct members of node nodeID, or of
 // its whole subtree (root included) when includeDescendants is set.
 func (s Snapshot) MemberCount(nodeID string, includeDescendants bool) (int, error) {
-	_, r, err := s.lookupNode("member count", nodeID)
+	n, r, err := s.lookupNode("member count", nodeID)
 	if err != nil {
 		return 0, err
 	}
 	if !includeDescendants {
 		return len(r.members), nil
 	}
-	return int(r.distinct), nil
+	return s.st.distinct(n), nil
 }
 
 // memberKey is a user's position in a listing order.
@@ -611,7 +611,7 @@ func (s Snapshot) ListMembers(nodeID string, opt ListMembersOptions) (MemberPage
 	}
 	total := len(r.members)
 	if opt.IncludeDescendants {
-		total = int(r.distinct)
+		total = s.st.distinct(n)
 	}
 	page := MemberPage{TotalCount: total, List: []User{}}
 	var keys []memberKey

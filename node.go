@@ -169,13 +169,18 @@ func (tx *Tx) removeChild(parent, child nid) {
 func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now int64) nid {
 	st := tx.st
 	r := &nodeRec{
-		edit: tx.edit, own: ownChildren | ownMembers, size: 1,
+		edit: tx.edit, own: ownChildren | ownMembers,
 		id: id, orgID: o.id, parent: parent,
 		name: f.name, nameI18n: f.nameI18n, code: f.code, order: f.order, created: now, updated: now,
 		nodeExtra: newExtra(f.description, f.descriptionI18n, f.externalID, f.leaderUserID, nil),
 	}
 	n := nid(st.nodes.Len())
 	st.nodes = st.nodes.Append(tx.edit, r)
+	depth := int32(0)
+	if parent != 0 {
+		depth = int32(st.depth(parent)) + 1
+	}
+	st.roll = st.roll.Append(tx.edit, rollup{depth: depth})
 	st.nodeIDs = st.nodeIDs.Set(tx.edit, id, n)
 	st.nodeCount++
 	o.nodeCount++
@@ -185,28 +190,12 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	if f.externalID != "" {
 		o.extIDs = o.extIDs.Set(tx.edit, f.externalID, n)
 	}
-	tx.dirty.nodes[n] = struct{}{}
+	tx.dirty.node(n)
 	tx.indexAdd(n, nodeGrams(f.name, f.nameI18n))
 	if parent != 0 {
 		tx.insertChild(parent, n)
-		if !tx.bulk {
-			tx.adjustSize(st.rootPath(parent), 1)
-		}
 	}
 	return n
-}
-
-// depthUpTo returns the depth of n (root = 0), or limit+1 if it is deeper
-// than limit, walking at most limit+1 parents.
-func (st *state) depthUpTo(n nid, limit int) int {
-	d := 0
-	for p := st.node(n).parent; p != 0; p = st.node(p).parent {
-		d++
-		if d > limit {
-			return d
-		}
-	}
-	return d
 }
 
 // checkRoom fails if parent cannot take one more child at its depth+1.
@@ -216,7 +205,7 @@ func (tx *Tx) checkRoom(op string, parent nid) error {
 	if len(pr.children) >= lim.MaxChildren {
 		return fmt.Errorf("orgtree: %s: node %q already has %d children: %w", op, pr.id, len(pr.children), ErrLimitExceeded)
 	}
-	if tx.st.depthUpTo(parent, lim.MaxDepth) >= lim.MaxDepth {
+	if tx.st.depth(parent) >= lim.MaxDepth {
 		return fmt.Errorf("orgtree: %s: a child of node %q would be deeper than %d: %w", op, pr.id, lim.MaxDepth, ErrLimitExceeded)
 	}
 	return nil
@@ -377,18 +366,8 @@ func (tx *Tx) deleteSubtree(top nid) {
 	st := tx.st
 	above := st.rootPath(st.node(top).parent) // empty for a root
 	if len(above) > 0 {
-		tx.adjustSize(above, -st.node(top).size)
 		users := st.subtreeUsers(top)
-		defer func() {
-			// Once the subtree's memberships are gone, each of its users
-			// still counts above it only as far up as its other departments.
-			ix := st.indexPath(above)
-			for _, u := range users {
-				if st.user(u) != nil {
-					tx.adjustDistinct(above, st.coveredDepthIx(ix, st.user(u).depts, nil), -1)
-				}
-			}
-		}()
+		defer tx.dropRollups(above, users) // once the subtree's memberships are gone
 		tx.removeChild(above[len(above)-1], top)
 	}
 	org := tx.mutOrg(st.node(top).orgID)
@@ -418,7 +397,7 @@ func (tx *Tx) deleteSubtree(top nid) {
 		st.nodeCount--
 		st.nodeIDs = st.nodeIDs.Delete(tx.edit, r.id)
 		st.nodes = st.nodes.Set(tx.edit, int(n), nil)
-		tx.dirty.nodes[n] = struct{}{}
+		tx.dirty.node(n)
 	}
 }
 
@@ -450,15 +429,11 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	if r.parent == p {
 		return tx.st.nodeValue(r), nil
 	}
-	// Walk up from the new parent; meeting n means n would be its own ancestor.
-	newParentDepth := 0
-	for a := p; a != 0; a = tx.st.node(a).parent {
-		if a == n {
-			return Node{}, fmt.Errorf("orgtree: %s: %q is %q or below it: %w", op, newParentID, id, ErrCycle)
-		}
-		if a != p {
-			newParentDepth++
-		}
+	// n would become its own ancestor if it is the new parent's ancestor
+	// at n's depth: a walk of depth(p)-depth(n) parents.
+	newParentDepth := tx.st.depth(p)
+	if tx.st.inSubtree(p, n) {
+		return Node{}, fmt.Errorf("orgtree: %s: %q is %q or below it: %w", op, newParentID, id, ErrCycle)
 	}
 	lim := tx.st.cfg.limits
 	if len(pr.children) >= lim.MaxChildren {
@@ -466,7 +441,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	}
 	// Only a move that takes the subtree deeper can break MaxDepth; then the
 	// subtree's height is measured, stopping one level past what would fit.
-	deeper := newParentDepth+1 > tx.st.depthUpTo(n, newParentDepth+1)
+	deeper := newParentDepth+1 > tx.st.depth(n)
 	if deeper && lim.MaxDepth < maxInt && tx.subtreeDeeperThan(n, lim.MaxDepth-newParentDepth-1) {
 		return Node{}, fmt.Errorf("orgtree: %s: the subtree of %q would reach deeper than %d: %w", op, id, lim.MaxDepth, ErrLimitExceeded)
 	}
@@ -677,7 +652,7 @@ func (s Snapshot) Depth(id string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return s.st.depthUpTo(n, maxInt), nil
+	return s.st.depth(n), nil
 }
 
 // ChildIDs returns the ids of the direct children of id in sibling order.

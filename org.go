@@ -133,7 +133,7 @@ func (tx *Tx) CreateOrg(in OrgInput) (Org, error) {
 	now := tx.now()
 	o := &orgRec{edit: tx.edit, id: orgID, created: now, updated: now}
 	tx.st.orgs = tx.st.orgs.Set(tx.edit, orgID, o)
-	tx.dirty.orgs[orgID] = struct{}{}
+	tx.dirty.org(orgID)
 	o.root = tx.insertNode(o, 0, rootID, f, now)
 	return tx.orgValue(o), nil
 }
@@ -164,7 +164,7 @@ func (tx *Tx) DeleteOrg(id string) error {
 	}
 	tx.deleteSubtree(o.root)
 	tx.st.orgs = tx.st.orgs.Delete(tx.edit, id)
-	tx.dirty.orgs[id] = struct{}{}
+	tx.dirty.org(id)
 	return nil
 }
 

@@ -1,185 +1,127 @@
 package orgtree
 
-// Subtree rollups. Every node keeps size (nodes in its subtree, itself
-// included) and distinct (users with at least one membership anywhere in its
-// subtree). A user u counts at node a exactly when a is an ancestor-or-self
-// of one of u's departments, and those nodes form a union of root paths. So
-// when u joins or leaves node n, only the ancestors of n deeper than the
-// deepest one still covered by u's other departments change: O(k·depth) for a
-// user in k departments, never a walk of the subtree. Moves and deletes
-// recompute only the users with memberships in the moved or deleted subtree,
-// and only along the two root paths.
+// Depths and subtree rollups. Every node has a depth (root = 0) and a
+// distinct count: the users with at least one membership anywhere in its
+// subtree. Both live beside the node records, in a vector of small values
+// (state.roll), so that keeping them costs no copy of a node record and
+// never marks a node as changed: a member change rewrites a few 8-byte
+// entries, not a dozen records.
+//
+// A user u counts at node a exactly when a is an ancestor-or-self of one of
+// u's departments, and those nodes form a union of root paths. So when u
+// joins or leaves n, only the ancestors of n deeper than the deepest one
+// still covered by u's other departments change: O(k·depth) for a user in k
+// departments, never a walk of the subtree. A move changes the depth of
+// every node of the moved subtree (O(subtree), one small entry each) and
+// the counts of the two root paths, for the users with memberships in the
+// subtree (O(those memberships · depth) with per-department memos).
 
-// rootPath returns the handles from the root down to n.
+// rollup is the derived per-node data kept in state.roll.
+type rollup struct {
+	distinct int32 // distinct users with a membership in the subtree
+	depth    int32 // root = 0
+}
+
+func (st *state) depth(n nid) int    { return int(st.roll.Get(int(n)).depth) }
+func (st *state) distinct(n nid) int { return int(st.roll.Get(int(n)).distinct) }
+
+// addDistinct adds delta to the distinct count of n and of its levels-1
+// nearest ancestors.
+func (tx *Tx) addDistinct(n nid, levels int, delta int32) {
+	st := tx.st
+	for ; levels > 0 && n != 0; levels-- {
+		r := st.roll.Get(int(n))
+		r.distinct += delta
+		st.roll = st.roll.Set(tx.edit, int(n), r)
+		n = st.node(n).parent
+	}
+}
+
+// rootPath returns the handles from the root down to n, indexed by depth.
 func (st *state) rootPath(n nid) []nid {
-	var up []nid
-	for ; n != 0; n = st.node(n).parent {
-		up = append(up, n)
+	if n == 0 {
+		return nil
 	}
-	for i, j := 0, len(up)-1; i < j; i, j = i+1, j-1 {
-		up[i], up[j] = up[j], up[i]
+	path := make([]nid, st.depth(n)+1)
+	for i := len(path) - 1; i >= 0; i-- {
+		path[i] = n
+		n = st.node(n).parent
 	}
-	return up
+	return path
 }
 
-// pathIndex maps the nodes of a root path to their depths.
-type pathIndex struct {
-	path []nid
-	pos  map[nid]int
-	org  string
+// coveredOn returns the depth of the deepest node of path (root first,
+// indexed by depth) that is an ancestor-or-self of d, or -1 if there is
+// none (d is in another org). O(depth of d), no allocation.
+func (st *state) coveredOn(path []nid, d nid) int {
+	k := st.depth(d)
+	for ; k >= len(path); k-- {
+		d = st.node(d).parent
+	}
+	for ; k >= 0 && path[k] != d; k-- {
+		d = st.node(d).parent
+	}
+	return k
 }
 
-func (st *state) indexPath(path []nid) *pathIndex {
-	ix := &pathIndex{path: path, pos: make(map[nid]int, len(path))}
-	for i, a := range path {
-		ix.pos[a] = i
+// lcaDepth returns the depth of the deepest common ancestor of a (at depth
+// da) and b, or -1 if they are in different orgs.
+func (st *state) lcaDepth(a nid, da int, b nid) int {
+	db := st.depth(b)
+	for ; da > db; da-- {
+		a = st.node(a).parent
 	}
-	if len(path) > 0 {
-		ix.org = st.node(path[0]).orgID
+	for ; db > da; db-- {
+		b = st.node(b).parent
 	}
-	return ix
-}
-
-// coveredDepth returns the depth of the deepest node of path (root first)
-// that is an ancestor-or-self of one of depts, skipping the departments for
-// which skip reports true, or -1 if there is none.
-func (st *state) coveredDepth(path []nid, depts []nid, skip func(nid) bool) int {
-	return st.coveredDepthIx(st.indexPath(path), depts, skip)
-}
-
-func (st *state) coveredDepthIx(ix *pathIndex, depts []nid, skip func(nid) bool) int {
-	path, pos, org := ix.path, ix.pos, ix.org
-	if len(path) == 0 {
-		return -1
+	for a != b {
+		a, b = st.node(a).parent, st.node(b).parent
+		da--
 	}
-	best := -1
-	for _, d := range depts {
-		if (skip != nil && skip(d)) || st.node(d).orgID != org {
-			continue
-		}
-		for a := d; a != 0; a = st.node(a).parent {
-			if i, ok := pos[a]; ok {
-				best = max(best, i)
-				break
-			}
-		}
-		if best == len(path)-1 {
-			break
-		}
-	}
-	return best
-}
-
-// adjustDistinct adds delta to the distinct count of the nodes of path
-// deeper than covered.
-func (tx *Tx) adjustDistinct(path []nid, covered int, delta int32) {
-	for _, a := range path[covered+1:] {
-		tx.mutNode(a).distinct += delta
-	}
-}
-
-// adjustSize adds delta to the size of every node on path.
-func (tx *Tx) adjustSize(path []nid, delta int32) {
-	for _, a := range path {
-		tx.mutNode(a).size += delta
-	}
+	return da
 }
 
 // coverChange updates the rollups for u joining (+1) or leaving (-1) n;
 // u's department list must not contain n when it is called.
 func (tx *Tx) coverChange(n nid, u uid, delta int32) {
-	path := tx.st.rootPath(n)
-	tx.adjustDistinct(path, tx.st.coveredDepth(path, tx.st.user(u).depts, nil), delta)
+	st := tx.st
+	depth := st.depth(n)
+	covered := -1
+	for _, d := range st.user(u).depts {
+		if covered = max(covered, st.lcaDepth(n, depth, d)); covered == depth {
+			return // another department lies in n's subtree: no count changes
+		}
+	}
+	tx.addDistinct(n, depth-covered, delta)
+}
+
+// inSubtree reports whether n lies in top's subtree. O(depth difference).
+func (st *state) inSubtree(n, top nid) bool {
+	for k := st.depth(n) - st.depth(top); k > 0; k-- {
+		n = st.node(n).parent
+	}
+	return n == top
 }
 
 // subtreeUsers returns the distinct users with a membership in top's subtree.
 func (st *state) subtreeUsers(top nid) []uid {
-	seen := map[uid]struct{}{}
-	var out []uid
-	for r := range st.walk(top) {
-		for _, m := range r.members {
-			if _, ok := seen[m.user]; !ok {
-				seen[m.user] = struct{}{}
-				out = append(out, m.user)
-			}
-		}
-	}
-	return out
+	_, users := st.subtreeScan(top, nil)
+	return users
 }
 
-// inSubtree reports whether n lies in top's subtree.
-func (st *state) inSubtree(n, top nid) bool {
-	for ; n != 0; n = st.node(n).parent {
-		if n == top {
-			return true
-		}
-	}
-	return false
-}
-
-// moveRollups fixes size and distinct for moving subtree n from its current
-// parent to newParent. It must run before the links change.
-func (tx *Tx) moveRollups(n, newParent nid) {
-	st := tx.st
-	oldPath := st.rootPath(st.node(n).parent)
-	newPath := st.rootPath(newParent)
-	onOld := make(map[nid]bool, len(oldPath))
-	for _, a := range oldPath {
-		onOld[a] = true
-	}
-	onNew := make(map[nid]bool, len(newPath))
-	for _, a := range newPath {
-		onNew[a] = true
-	}
-	size := st.node(n).size
-	delta := map[nid]int32{}
-	if st.node(n).distinct > 0 {
-		inS, users := st.subtreeScan(n)
-		oldDepth := st.pathDepths(oldPath, inS)
-		newDepth := st.pathDepths(newPath, inS)
-		for _, u := range users {
-			depts := st.user(u).depts
-			lOld := oldDepth.covered(depts)
-			for i, a := range oldPath {
-				if i > lOld && !onNew[a] {
-					delta[a]--
-				}
-			}
-			lNew := newDepth.covered(depts)
-			for i, a := range newPath {
-				if i > lNew && !onOld[a] {
-					delta[a]++
-				}
-			}
-		}
-	}
-	for _, a := range oldPath {
-		if !onNew[a] {
-			w := tx.mutNode(a)
-			w.size -= size
-			w.distinct += delta[a]
-		}
-	}
-	for _, a := range newPath {
-		if !onOld[a] {
-			w := tx.mutNode(a)
-			w.size += size
-			w.distinct += delta[a]
-		}
-	}
-}
-
-// subtreeScan walks top's subtree once: which handles lie in it, and the
-// distinct users with a membership there. Small subtrees use maps, so that
-// moving a leaf does not allocate tables the size of the whole tree.
-func (st *state) subtreeScan(top nid) (inS func(nid) bool, users []uid) {
-	small := int(st.node(top).size)*64 < st.nodes.Len()
-	in, seen := newHandleSet[nid](small, st.nodes.Len()), newHandleSet[uid](small, st.users.Len())
+// subtreeScan walks top's subtree once, calling visit (if not nil) on each
+// node: which handles lie in it, and the distinct users with a membership
+// there.
+func (st *state) subtreeScan(top nid, visit func(nid)) (inS func(nid) bool, users []uid) {
+	in, seen := newHandleSet[nid](st.nodes.Len()), newHandleSet[uid](st.users.Len())
 	stack := []nid{top}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		in.add(n)
+		if visit != nil {
+			visit(n)
+		}
 		r := st.node(n)
 		for _, m := range r.members {
 			if seen.add(m.user) {
@@ -191,111 +133,196 @@ func (st *state) subtreeScan(top nid) (inS func(nid) bool, users []uid) {
 	return in.has, users
 }
 
-// handleSet is a set of handles: a map when it will stay small, a table
-// indexed by handle when it may hold a large part of all handles.
+// handleSet is a set of handles: a map while it is small, a table indexed
+// by handle once it holds a sixty-fourth of all handles, so that small
+// subtrees do not allocate tables the size of the tree and large ones do
+// not pay for hashing.
 type handleSet[H nid | uid] struct {
-	small map[H]bool
-	table []bool
+	small   map[H]struct{}
+	table   []bool
+	handles int
 }
 
-func newHandleSet[H nid | uid](small bool, handles int) *handleSet[H] {
-	if small {
-		return &handleSet[H]{small: map[H]bool{}}
-	}
-	return &handleSet[H]{table: make([]bool, handles)}
+func newHandleSet[H nid | uid](handles int) *handleSet[H] {
+	return &handleSet[H]{small: map[H]struct{}{}, handles: handles}
 }
 
 // add puts h in the set and reports whether it was new.
 func (s *handleSet[H]) add(h H) bool {
-	if s.small != nil {
-		if s.small[h] {
+	if s.table != nil {
+		if s.table[h] {
 			return false
 		}
-		s.small[h] = true
+		s.table[h] = true
 		return true
 	}
-	if s.table[h] {
+	if _, ok := s.small[h]; ok {
 		return false
 	}
-	s.table[h] = true
+	s.small[h] = struct{}{}
+	if len(s.small)*64 > s.handles {
+		s.table = make([]bool, s.handles)
+		for k := range s.small {
+			s.table[k] = true
+		}
+		s.small = nil
+	}
 	return true
 }
 
 func (s *handleSet[H]) has(h H) bool {
-	if s.small != nil {
-		return s.small[h]
+	if s.table != nil {
+		return s.table[h]
 	}
-	return s.table[h]
+	_, ok := s.small[h]
+	return ok
 }
 
-// depthsOnPath answers, for departments outside a moving subtree, how deep
-// on one root path their nearest covering ancestor is, remembering each
-// department's answer: users of a large subtree share many departments.
-type depthsOnPath struct {
-	st   *state
-	ix   *pathIndex
-	skip func(nid) bool
-	memo map[nid]int
+// depthMemo remembers coveredOn(path, d) per department d: the users of a
+// large subtree share many departments.
+type depthMemo struct {
+	st    *state
+	path  []nid
+	small map[nid]int32
 }
 
-func (st *state) pathDepths(path []nid, skip func(nid) bool) *depthsOnPath {
-	return &depthsOnPath{st: st, ix: st.indexPath(path), skip: skip, memo: map[nid]int{}}
+func (st *state) memoOn(path []nid) *depthMemo {
+	return &depthMemo{st: st, path: path, small: map[nid]int32{}}
 }
 
-// covered is coveredDepth for depts, leaving out the skipped ones.
-func (p *depthsOnPath) covered(depts []nid) int {
-	best, last := -1, len(p.ix.path)-1
-	if last < 0 {
-		return -1
+func (m *depthMemo) covered(d nid) int {
+	if k, ok := m.small[d]; ok {
+		return int(k)
 	}
-	for _, d := range depts {
-		if p.skip(d) {
-			continue
-		}
-		at, ok := p.memo[d]
-		if !ok {
-			at = p.st.coveredDepthIx(p.ix, []nid{d}, nil)
-			p.memo[d] = at
-		}
-		if best = max(best, at); best == last {
-			break
-		}
-	}
-	return best
+	k := m.st.coveredOn(m.path, d)
+	m.small[d] = int32(k)
+	return k
 }
 
-// rebuildRollups computes size and distinct from scratch (after a load).
+// levelCounts turns per-user thresholds into per-depth counts: after
+// count(t) for each user whose change starts at depth t, at(i) is the
+// number of users whose change reaches depth i.
+type levelCounts []int32
+
+func (c levelCounts) count(t int) {
+	if t < len(c) {
+		c[t]++
+	}
+}
+
+func (c levelCounts) accumulate() {
+	for i := 1; i < len(c); i++ {
+		c[i] += c[i-1]
+	}
+}
+
+// moveRollups fixes depths and distinct counts for moving subtree n from its
+// current parent to newParent. It must run before the links change.
+func (tx *Tx) moveRollups(n, newParent nid) {
+	st := tx.st
+	oldPath, newPath := st.rootPath(st.node(n).parent), st.rootPath(newParent)
+	common := 0 // the nodes above both positions keep their counts
+	for common < len(oldPath) && common < len(newPath) && oldPath[common] == newPath[common] {
+		common++
+	}
+	shift := int32(len(newPath) - len(oldPath))
+	var visit func(nid)
+	if shift != 0 {
+		visit = func(m nid) {
+			r := st.roll.Get(int(m))
+			r.depth += shift
+			st.roll = st.roll.Set(tx.edit, int(m), r)
+		}
+	}
+	// The counts below read depths outside the subtree only (both paths lie
+	// outside it), so the depths inside it can shift during the same scan.
+	if st.distinct(n) == 0 {
+		if visit != nil {
+			st.subtreeScan(n, visit)
+		}
+		return
+	}
+	inS, users := st.subtreeScan(n, visit)
+	loss, gain := make(levelCounts, len(oldPath)), make(levelCounts, len(newPath))
+	oldMemo, newMemo := st.memoOn(oldPath), st.memoOn(newPath)
+	for _, u := range users {
+		lOld, lNew := -1, -1
+		for _, d := range st.user(u).depts {
+			if !inS(d) {
+				lOld, lNew = max(lOld, oldMemo.covered(d)), max(lNew, newMemo.covered(d))
+			}
+		}
+		loss.count(max(lOld+1, common))
+		gain.count(max(lNew+1, common))
+	}
+	loss.accumulate()
+	gain.accumulate()
+	for i := common; i < len(oldPath); i++ {
+		tx.addDistinct(oldPath[i], 1, -loss[i])
+	}
+	for i := common; i < len(newPath); i++ {
+		tx.addDistinct(newPath[i], 1, gain[i])
+	}
+}
+
+// dropRollups fixes the counts above a subtree whose memberships are gone
+// (deleteSubtree): each of users still counts above it only as far up as
+// its other departments.
+func (tx *Tx) dropRollups(above []nid, users []uid) {
+	st := tx.st
+	loss := make(levelCounts, len(above))
+	memo := st.memoOn(above)
+	for _, u := range users {
+		if ur := st.user(u); ur != nil {
+			covered := -1
+			for _, d := range ur.depts {
+				covered = max(covered, memo.covered(d))
+			}
+			loss.count(covered + 1)
+		}
+	}
+	loss.accumulate()
+	for i, a := range above {
+		if loss[i] != 0 {
+			tx.addDistinct(a, 1, -loss[i])
+		}
+	}
+}
+
+// rebuildRollups computes depths and distinct counts from scratch (after a
+// load).
 func (tx *Tx) rebuildRollups() {
 	st := tx.st
-	size, distinct := st.computeRollups()
+	roll := st.computeRollups()
 	for i, r := range st.nodes.All() {
-		if r != nil && (r.size != size[i] || r.distinct != distinct[i]) {
-			w := tx.mutNode(nid(i))
-			w.size, w.distinct = size[i], distinct[i]
+		if r != nil && st.roll.Get(i) != roll[i] {
+			st.roll = st.roll.Set(tx.edit, i, roll[i])
 		}
 	}
 }
 
-// computeRollups returns what size and distinct must be, by brute force:
-// sizes by walking every org, distinct counts by marking each user's root
-// paths. Check and Load use it.
-func (st *state) computeRollups() (size, distinct []int32) {
-	size = make([]int32, st.nodes.Len())
-	distinct = make([]int32, st.nodes.Len())
+// computeRollups returns what every node's rollup must be, by brute force:
+// depths by walking every org from its root, distinct counts by marking
+// each user's root paths. Nodes no root reaches get depth -1. Check and
+// Load use it; it is iterative and safe on broken structures.
+func (st *state) computeRollups() []rollup {
+	roll := make([]rollup, st.nodes.Len())
+	for i := range roll {
+		roll[i].depth = -1
+	}
 	for _, o := range st.orgs.All() {
 		if st.node(o.root) == nil {
 			continue
 		}
-		var order []nid
-		for r := range st.walk(o.root) {
-			n, _ := st.nodeIDs.Get(r.id)
-			order = append(order, n)
-		}
-		for i := len(order) - 1; i >= 0; i-- { // children before parents
-			n := order[i]
-			size[n]++
-			if p := st.node(n).parent; p != 0 {
-				size[p] += size[n]
+		roll[o.root].depth = 0
+		for stack := []nid{o.root}; len(stack) > 0; {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, c := range st.node(n).children {
+				if st.node(c) != nil && roll[c].depth < 0 {
+					roll[c].depth = roll[n].depth + 1
+					stack = append(stack, c)
+				}
 			}
 		}
 	}
@@ -308,35 +335,20 @@ func (st *state) computeRollups() (size, distinct []int32) {
 		for _, d := range r.depts {
 			for a := d; a != 0 && st.node(a) != nil && mark[a] != stamp; a = st.node(a).parent {
 				mark[a] = stamp
-				distinct[a]++
+				roll[a].distinct++
 			}
 		}
 	}
-	return size, distinct
+	return roll
 }
 
-// attachRollups sets the rollups of a subtree whose nodes and memberships
-// were added without them (a bulk import): sizes and distinct counts inside
-// it from scratch, then the path above it as if the subtree had moved in.
-// O(subtree + memberships·depth), never O(subtree·depth).
+// attachRollups sets the distinct counts of a subtree whose memberships were
+// added without them (a bulk import, whose nodes got their depths when
+// inserted): counts inside it from scratch, then the path above it as if
+// the subtree had moved in. O(subtree + memberships·depth).
 func (tx *Tx) attachRollups(top nid) {
 	st := tx.st
-	var order []nid
-	for r := range st.walk(top) {
-		n, _ := st.nodeIDs.Get(r.id)
-		order = append(order, n)
-	}
-	for i := len(order) - 1; i >= 0; i-- { // children before parents
-		n := order[i]
-		w := tx.mutNode(n)
-		w.size = 1
-		for _, c := range w.children {
-			w.size += st.node(c).size
-		}
-		w.distinct = 0
-	}
-	users := st.subtreeUsers(top)
-	inT := func(d nid) bool { return st.inSubtree(d, top) }
+	inT, users := st.subtreeScan(top, nil)
 	stamp := map[nid]int{}
 	for k, u := range users {
 		for _, d := range st.user(u).depts {
@@ -348,7 +360,7 @@ func (tx *Tx) attachRollups(top nid) {
 					break
 				}
 				stamp[a] = k
-				tx.mutNode(a).distinct++
+				tx.addDistinct(a, 1, +1)
 				if a == top {
 					break
 				}
@@ -359,9 +371,21 @@ func (tx *Tx) attachRollups(top nid) {
 	if len(above) == 0 {
 		return
 	}
-	tx.adjustSize(above, st.node(top).size)
-	ix := st.indexPath(above)
+	gain := make(levelCounts, len(above))
+	memo := st.memoOn(above)
 	for _, u := range users {
-		tx.adjustDistinct(above, st.coveredDepthIx(ix, st.user(u).depts, inT), +1)
+		covered := -1
+		for _, d := range st.user(u).depts {
+			if !inT(d) {
+				covered = max(covered, memo.covered(d))
+			}
+		}
+		gain.count(covered + 1)
+	}
+	gain.accumulate()
+	for i, a := range above {
+		if gain[i] != 0 {
+			tx.addDistinct(a, 1, gain[i])
+		}
 	}
 }

@@ -115,7 +115,7 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 			return
 		}
 		if rank, ok := nodeRank(r, key); ok {
-			hits = append(hits, hit{r, n, rank, s.st.depthUpTo(n, maxInt)})
+			hits = append(hits, hit{r, n, rank, s.st.depth(n)})
 		}
 	}
 	if ids, scan := s.st.candidates(key); scan {

@@ -27,6 +27,7 @@ type state struct {
 	lastTime int64  // the newest timestamp handed out (UnixNano)
 
 	nodes   pmap.Vec[*nodeRec] // by nid; slot 0 unused, deleted slots nil
+	roll    pmap.Vec[rollup]   // by nid, beside nodes: depth and distinct count (rollup.go)
 	nodeIDs pmap.Layered[nid]  // node id → nid
 	users   pmap.Vec[*userRec] // by uid; slot 0 unused, deleted slots nil
 	userIDs pmap.Layered[uid]  // user id → uid
@@ -53,12 +54,12 @@ type orgRec struct {
 }
 
 type nodeRec struct {
-	edit *pmap.Edit
-	own  ownership // which slices this txn's copy already owns
+	edit   *pmap.Edit
+	own    ownership // which slices this txn's copy already owns
+	parent nid
 
 	id, orgID  string
-	parent     nid
-	children   []nid // sorted by childLess
+	children   []nid // sorted by childCmp
 	name       string
 	nameI18n   map[string]string
 	code       string
@@ -66,8 +67,6 @@ type nodeRec struct {
 	created    int64
 	updated    int64
 	members    []member // direct members, sorted by user handle
-	size       int32    // nodes in the subtree, this one included (see rollup.go)
-	distinct   int32    // distinct users with a membership in the subtree
 	*nodeExtra          // never nil; noExtra when all its fields are empty
 }
 
@@ -152,6 +151,7 @@ func New(opts ...Option) *Tree {
 	st := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder()}
 	// Slot 0 of both vectors stands for "none".
 	st.nodes = st.nodes.Append(nil, nil)
+	st.roll = st.roll.Append(nil, rollup{})
 	st.users = st.users.Append(nil, nil)
 	t.cur.Store(st)
 	return t
@@ -184,14 +184,21 @@ func (t *Tree) Update(fn func(*Tx) error) error {
 }
 
 func (t *Tree) begin() *Tx {
+	// One allocation holds the transaction and its working version: a
+	// small write should cost little beyond what it copies. (The Edit is
+	// apart: records keep it, and must not keep a version alive.)
 	base := t.cur.Load()
-	st := *base
-	return &Tx{
-		Snapshot: Snapshot{st: &st},
-		base:     base,
-		edit:     pmap.NewEdit(),
-		dirty:    newDirtySet(),
-	}
+	b := &txBlock{st: *base}
+	b.tx = Tx{Snapshot: Snapshot{st: &b.st}, base: base, edit: pmap.NewEdit(), dirty: &b.dirty}
+	return &b.tx
+}
+
+// txBlock is what begin allocates. A published version points into it, so
+// it lives as long as that version; commit drops what it no longer needs.
+type txBlock struct {
+	tx    Tx
+	st    state
+	dirty dirtySet
 }
 
 func (t *Tree) commit(tx *Tx) error {
@@ -206,6 +213,7 @@ func (t *Tree) commit(tx *Tx) error {
 		}
 	}
 	t.cur.Store(tx.st)
+	tx.base, *tx.dirty = nil, dirtySet{} // the published version must not keep its parent alive
 	return nil
 }
 
@@ -392,7 +400,7 @@ func (tx *Tx) mutNode(n nid) *nodeRec {
 		r = &c
 		tx.st.nodes = tx.st.nodes.Set(tx.edit, int(n), r)
 	}
-	tx.dirty.nodes[n] = struct{}{}
+	tx.dirty.node(n)
 	return r
 }
 
@@ -404,7 +412,7 @@ func (tx *Tx) mutUser(u uid) *userRec {
 		r = &c
 		tx.st.users = tx.st.users.Set(tx.edit, int(u), r)
 	}
-	tx.dirty.users[u] = struct{}{}
+	tx.dirty.user(u)
 	return r
 }
 
@@ -416,7 +424,7 @@ func (tx *Tx) mutOrg(id string) *orgRec {
 		r = &c
 		tx.st.orgs = tx.st.orgs.Set(tx.edit, id, r)
 	}
-	tx.dirty.orgs[id] = struct{}{}
+	tx.dirty.org(id)
 	return r
 }
 
