@@ -229,7 +229,7 @@ func (tx *Tx) load(d *Dump) error {
 		st.roll = st.roll.Append(e, rollup{})
 		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)
 		st.nodeCount++
-		tx.indexAdd(n, nodeGrams(r.name, r.nameI18n))
+		tx.nameChanged(n, nil)
 		parents = append(parents, rec.ParentID)
 		handles = append(handles, n)
 		tx.bumpTime(r.created, r.updated)

@@ -180,8 +180,15 @@ func TestCheckReportsCorruption(t *testing.T) {
 			tx.mutNode(n).code = "other"
 		}, "code"},
 		{"name index", func(tx *Tx, s *sample) {
+			tx.foldPending() // a pending node is listed under its old names, whatever its record says
 			n, _, _ := tx.st.nodeByID(s.ops)
 			tx.mutNode(n).name = "renamed behind the index"
+		}, "gram"},
+		{"pending name", func(tx *Tx, s *sample) {
+			tx.foldPending()
+			n, r, _ := tx.st.nodeByID(s.ops)
+			tx.nameChanged(n, r)
+			tx.st.pending.name = "listed under another name"
 		}, "gram"},
 		{"count", func(tx *Tx, s *sample) { tx.st.nodeCount++ }, "live nodes"},
 		{"user order", func(tx *Tx, s *sample) {

@@ -66,20 +66,29 @@ func (s Snapshot) checkRollups(c *checker) {
 // of its names and that posting lists are sorted and live.
 func (s Snapshot) checkNameIndex(c *checker) {
 	st := s.st
+	oldest := st.oldestPending()
+	if n := len(slices.Collect(st.pendingAll())); n != st.pendingLen {
+		c.bad("pending name list has %d entries, count says %d", n, st.pendingLen)
+	}
 	want := 0
 	for i, r := range st.nodes.All() {
-		if r == nil {
+		p := oldest[nid(i)]
+		if r == nil && p == nil {
 			continue
 		}
-		for _, g := range nodeGrams(r.name, r.nameI18n) {
+		id := fmt.Sprintf("#%d", i) // a deleted node the fold has not taken out yet
+		if r != nil {
+			id = r.id
+		}
+		for _, g := range st.listedGrams(nid(i), p) {
 			want++
 			p, ok := st.grams.Get(g)
 			if !ok {
-				c.bad("node %q: gram %q is not indexed", r.id, g)
+				c.bad("node %q: gram %q is not indexed", id, g)
 				continue
 			}
 			if !p.contains(nid(i)) {
-				c.bad("node %q is missing from the posting of gram %q", r.id, g)
+				c.bad("node %q is missing from the posting of gram %q", id, g)
 			}
 		}
 	}
@@ -90,16 +99,22 @@ func (s Snapshot) checkNameIndex(c *checker) {
 		if len(ids) == 0 || len(ids) != p.n {
 			c.bad("gram %q: posting has %d handles, count says %d", g, len(ids), p.n)
 		}
-		for _, ch := range p.chunks {
+		if len(p.firsts) != len(p.chunks) {
+			c.bad("gram %q: %d chunk starts for %d chunks", g, len(p.firsts), len(p.chunks))
+			continue
+		}
+		for k, ch := range p.chunks {
 			if len(ch.ids) == 0 || len(ch.ids) > maxChunk {
 				c.bad("gram %q: chunk of %d handles", g, len(ch.ids))
+			} else if p.firsts[k] != ch.ids[0] {
+				c.bad("gram %q: chunk %d starts at %d, directory says %d", g, k, ch.ids[0], p.firsts[k])
 			}
 		}
 		for k, n := range ids {
 			if k > 0 && ids[k-1] >= n {
 				c.bad("gram %q: posting out of order at %d", g, k)
 			}
-			if st.node(n) == nil {
+			if p := oldest[n]; st.node(n) == nil && (p == nil || !p.indexed) {
 				c.bad("gram %q lists dead handle %d", g, n)
 			}
 		}

@@ -191,7 +191,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 		o.extIDs = o.extIDs.Set(tx.edit, f.externalID, n)
 	}
 	tx.dirty.node(n)
-	tx.indexAdd(n, nodeGrams(f.name, f.nameI18n))
+	tx.nameChanged(n, nil)
 	if parent != 0 {
 		tx.insertChild(parent, n)
 	}
@@ -314,9 +314,7 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 		}
 	}
 	if f.name != old.name || !maps.Equal(f.nameI18n, old.nameI18n) {
-		before, after := nodeGrams(old.name, old.nameI18n), nodeGrams(f.name, f.nameI18n)
-		tx.indexRemove(n, setMinus(before, after))
-		tx.indexAdd(n, setMinus(after, before))
+		tx.nameChanged(n, r)
 	}
 	reorder := f.order != old.order && r.parent != 0
 	if reorder {
@@ -371,9 +369,6 @@ func (tx *Tx) deleteSubtree(top nid) {
 		tx.removeChild(above[len(above)-1], top)
 	}
 	org := tx.mutOrg(st.node(top).orgID)
-	dead := map[nid]struct{}{}
-	grams := map[string]struct{}{}
-	defer tx.indexRemoveMany(dead, grams)
 	stack := []nid{top}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
@@ -389,10 +384,7 @@ func (tx *Tx) deleteSubtree(top nid) {
 		if r.externalID != "" {
 			org.extIDs = org.extIDs.Delete(tx.edit, r.externalID)
 		}
-		dead[n] = struct{}{}
-		for _, g := range nodeGrams(r.name, r.nameI18n) {
-			grams[g] = struct{}{}
-		}
+		tx.nameChanged(n, r)
 		org.nodeCount--
 		st.nodeCount--
 		st.nodeIDs = st.nodeIDs.Delete(tx.edit, r.id)

@@ -125,8 +125,10 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 			}
 		}
 	} else {
-		for _, n := range ids {
-			consider(n, s.st.node(n))
+		for _, n := range s.st.withPending(ids) {
+			if r := s.st.node(n); r != nil { // a deleted node stays listed until the fold
+				consider(n, r)
+			}
 		}
 	}
 	slices.SortFunc(hits, func(a, b hit) int {

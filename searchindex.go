@@ -1,6 +1,7 @@
 package orgtree
 
 import (
+	"iter"
 	"slices"
 	"unicode/utf8"
 
@@ -17,10 +18,13 @@ import (
 
 // posting is one gram's list of node handles, sorted and distinct, cut
 // into chunks of at most maxChunk handles so that a change copies one chunk
-// and the chunk directory, not the whole list. A transaction that owns the
-// posting (edit) may change the directory in place, and a chunk it owns too.
+// and the chunk directory, not the whole list. firsts[i] is the first
+// handle of chunks[i], kept apart so that finding a chunk reads one
+// contiguous array. A transaction that owns the posting (edit) may change
+// the directory in place, and a chunk it owns too.
 type posting struct {
 	edit   *pmap.Edit
+	firsts []nid
 	chunks []*chunk // ordered; none empty
 	n      int
 }
@@ -30,7 +34,7 @@ type chunk struct {
 	ids  []nid
 }
 
-const maxChunk = 512
+const maxChunk = 64
 
 // all returns the handles in order.
 func (p *posting) all() []nid {
@@ -43,21 +47,11 @@ func (p *posting) all() []nid {
 
 // find returns the index of the chunk that holds n or would hold it.
 func (p *posting) find(n nid) int {
-	i, _ := slices.BinarySearchFunc(p.chunks, n, func(c *chunk, n nid) int { return cmpNid(c.ids[0], n) })
-	if i == len(p.chunks) || (i > 0 && p.chunks[i].ids[0] > n) {
+	i, found := slices.BinarySearch(p.firsts, n)
+	if !found && i > 0 {
 		i--
 	}
-	return max(i, 0)
-}
-
-func cmpNid(a, b nid) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return i
 }
 
 // contains reports whether n is in the posting.
@@ -83,22 +77,25 @@ func (p *posting) mutChunk(e *pmap.Edit, i int) *chunk {
 func (p *posting) add(e *pmap.Edit, n nid) {
 	if len(p.chunks) == 0 {
 		p.chunks = append(p.chunks, &chunk{edit: e, ids: []nid{n}})
+		p.firsts = append(p.firsts, n)
 		p.n++
 		return
 	}
 	i := p.find(n)
-	c := p.mutChunk(e, i)
-	j, found := slices.BinarySearch(c.ids, n)
+	j, found := slices.BinarySearch(p.chunks[i].ids, n)
 	if found {
 		return
 	}
+	c := p.mutChunk(e, i)
 	c.ids = slices.Insert(c.ids, j, n)
+	p.firsts[i] = c.ids[0]
 	p.n++
 	if len(c.ids) > maxChunk {
 		half := len(c.ids) / 2
 		right := &chunk{edit: e, ids: slices.Clone(c.ids[half:])}
 		c.ids = c.ids[:half:half]
 		p.chunks = slices.Insert(p.chunks, i+1, right)
+		p.firsts = slices.Insert(p.firsts, i+1, right.ids[0])
 	}
 }
 
@@ -108,23 +105,27 @@ func (p *posting) remove(e *pmap.Edit, n nid) {
 		return
 	}
 	i := p.find(n)
-	if _, found := slices.BinarySearch(p.chunks[i].ids, n); !found {
+	j, found := slices.BinarySearch(p.chunks[i].ids, n)
+	if !found {
 		return
 	}
 	c := p.mutChunk(e, i)
-	j, _ := slices.BinarySearch(c.ids, n)
 	c.ids = slices.Delete(c.ids, j, j+1)
 	p.n--
 	if len(c.ids) == 0 {
 		p.chunks = slices.Delete(p.chunks, i, i+1)
+		p.firsts = slices.Delete(p.firsts, i, i+1)
+	} else {
+		p.firsts[i] = c.ids[0]
 	}
 }
 
 // rebuild replaces the content with ids (sorted, distinct); p owned by e.
 func (p *posting) rebuild(e *pmap.Edit, ids []nid) {
-	p.chunks = p.chunks[:0]
+	p.chunks, p.firsts = p.chunks[:0], p.firsts[:0]
 	for start := 0; start < len(ids); start += maxChunk {
 		p.chunks = append(p.chunks, &chunk{edit: e, ids: slices.Clone(ids[start:min(len(ids), start+maxChunk)])})
+		p.firsts = append(p.firsts, ids[start])
 	}
 	p.n = len(ids)
 }
@@ -142,22 +143,18 @@ func indexedShort(g string) bool {
 // nodeGrams returns the distinct indexed grams of a name and its i18n
 // variants, sorted.
 func nodeGrams(name string, i18n map[string]string) []string {
-	set := make(map[string]struct{}, 16)
-	gramsOfText(set, foldString(name))
+	out := make([]string, 0, 2*len(name))
+	out = gramsOfText(out, foldString(name))
 	for _, v := range i18n {
-		gramsOfText(set, foldString(v))
-	}
-	out := make([]string, 0, len(set))
-	for g := range set {
-		out = append(out, g)
+		out = gramsOfText(out, foldString(v))
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
-// gramsOfText adds every trigram of s and every 1- and 2-rune gram of s
-// holding a non-ASCII rune.
-func gramsOfText(set map[string]struct{}, s string) {
+// gramsOfText appends every trigram of s and every 1- and 2-rune gram of s
+// holding a non-ASCII rune (with repeats).
+func gramsOfText(out []string, s string) []string {
 	var b [4]int // byte offsets of the current and the three previous runes
 	k := 0       // runes seen
 	for i := range s {
@@ -167,17 +164,18 @@ func gramsOfText(set map[string]struct{}, s string) {
 		_, size := utf8.DecodeRuneInString(s[i:])
 		end := i + size
 		if g := s[i:end]; indexedShort(g) {
-			set[g] = struct{}{}
+			out = append(out, g)
 		}
 		if k >= 2 {
 			if g := s[b[2]:end]; indexedShort(g) {
-				set[g] = struct{}{}
+				out = append(out, g)
 			}
 		}
 		if k >= 3 {
-			set[s[b[1]:end]] = struct{}{}
+			out = append(out, s[b[1]:end])
 		}
 	}
+	return out
 }
 
 // queryGrams returns the grams a folded query needs, or nil when the query
@@ -189,15 +187,14 @@ func queryGrams(folded string) []string {
 		}
 		return nil
 	}
-	set := map[string]struct{}{}
-	gramsOfText(set, folded)
-	out := make([]string, 0, len(set))
-	for g := range set {
+	var out []string
+	for _, g := range gramsOfText(nil, folded) {
 		if utf8.RuneCountInString(g) == 3 {
 			out = append(out, g)
 		}
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (tx *Tx) mutPosting(g string) *posting {
@@ -208,40 +205,159 @@ func (tx *Tx) mutPosting(g string) *posting {
 		return p
 	}
 	if p.edit != tx.edit {
-		p = &posting{edit: tx.edit, chunks: slices.Clone(p.chunks), n: p.n}
+		p = &posting{edit: tx.edit, firsts: slices.Clone(p.firsts), chunks: slices.Clone(p.chunks), n: p.n}
 		tx.st.grams = tx.st.grams.Set(tx.edit, g, p)
 	}
 	return p
 }
 
-// indexAdd adds node n under each gram.
-func (tx *Tx) indexAdd(n nid, grams []string) {
-	for _, g := range grams {
-		tx.mutPosting(g).add(tx.edit, n)
-	}
+// Name changes reach the index in batches. AddNode, a rename and a delete
+// only push the node onto st.pending, with the names the index lists it
+// under (if any); a search re-checks the pending nodes beside the
+// candidates the index gives, and the commit that takes the list past
+// pendingFold entries folds it in, one pass per gram. So a rename copies no
+// posting, a bulk load builds each posting once, and a batch of renames
+// shares the copies of the postings it touches.
+
+// pendingName is a node whose names changed since the index last took it
+// in. A node may be pushed several times; its oldest entry says what the
+// index holds.
+type pendingName struct {
+	n       nid
+	indexed bool // the index lists n under the grams of name and i18n
+	name    string
+	i18n    map[string]string
+	next    *pendingName // the entry pushed before this one
 }
 
-// indexRemove removes node n from each gram, dropping emptied grams.
-func (tx *Tx) indexRemove(n nid, grams []string) {
-	for _, g := range grams {
-		p := tx.mutPosting(g)
-		p.remove(tx.edit, n)
-		if p.n == 0 {
-			tx.st.grams = tx.st.grams.Delete(tx.edit, g)
+// pendingFold bounds the pending list of a published version: a search
+// re-checks at most this many extra nodes.
+const pendingFold = 256
+
+// nameChanged records that node n's names are about to change; was is its
+// record before the change, nil for a node being created.
+func (tx *Tx) nameChanged(n nid, was *nodeRec) {
+	p := &pendingName{n: n, next: tx.st.pending}
+	if was != nil {
+		p.indexed, p.name, p.i18n = true, was.name, was.nameI18n
+	}
+	tx.st.pending = p
+	tx.st.pendingLen++
+}
+
+// pendingAll yields the pending entries, newest first.
+func (st *state) pendingAll() iter.Seq[*pendingName] {
+	return func(yield func(*pendingName) bool) {
+		for p := st.pending; p != nil && yield(p); p = p.next {
 		}
 	}
 }
 
-// indexRemoveMany removes a set of deleted nodes, filtering each touched
-// gram once, so deleting a large subtree costs O(postings), not O(n²).
-func (tx *Tx) indexRemoveMany(dead map[nid]struct{}, grams map[string]struct{}) {
-	for g := range grams {
-		p := tx.mutPosting(g)
-		p.rebuild(tx.edit, slices.DeleteFunc(p.all(), func(n nid) bool { _, ok := dead[n]; return ok }))
-		if p.n == 0 {
-			tx.st.grams = tx.st.grams.Delete(tx.edit, g)
+// oldestPending maps each pending node to its oldest entry.
+func (st *state) oldestPending() map[nid]*pendingName {
+	oldest := make(map[nid]*pendingName, st.pendingLen)
+	for p := range st.pendingAll() {
+		oldest[p.n] = p
+	}
+	return oldest
+}
+
+// listedGrams returns the grams the index lists node n under: its pending
+// entry's if it has one (p may be nil), else those of its record.
+func (st *state) listedGrams(n nid, p *pendingName) []string {
+	if p != nil {
+		if !p.indexed {
+			return nil
+		}
+		return nodeGrams(p.name, p.i18n)
+	}
+	if r := st.node(n); r != nil {
+		return nodeGrams(r.name, r.nameI18n)
+	}
+	return nil
+}
+
+// foldPending brings the index up to date with every pending node.
+func (tx *Tx) foldPending() {
+	st := tx.st
+	if st.pending == nil {
+		return
+	}
+	type change struct{ add, del []nid }
+	byGram := map[string]*change{}
+	at := func(g string) *change {
+		c := byGram[g]
+		if c == nil {
+			c = &change{}
+			byGram[g] = c
+		}
+		return c
+	}
+	for n, p := range st.oldestPending() {
+		before, after := st.listedGrams(n, p), st.listedGrams(n, nil)
+		for _, g := range setMinus(before, after) {
+			at(g).del = append(at(g).del, n)
+		}
+		for _, g := range setMinus(after, before) {
+			at(g).add = append(at(g).add, n)
 		}
 	}
+	for g, c := range byGram {
+		tx.changePosting(g, c.add, c.del)
+	}
+	st.pending, st.pendingLen = nil, 0
+}
+
+// changePosting adds and removes handles of one gram: one by one when they
+// are few, by rebuilding the posting when they are many.
+func (tx *Tx) changePosting(g string, add, del []nid) {
+	p := tx.mutPosting(g)
+	if len(add)+len(del) <= max(16, p.n/16) {
+		for _, n := range del {
+			p.remove(tx.edit, n)
+		}
+		for _, n := range add {
+			p.add(tx.edit, n)
+		}
+	} else {
+		slices.Sort(add)
+		slices.Sort(del)
+		kept := slices.DeleteFunc(p.all(), func(n nid) bool { _, found := slices.BinarySearch(del, n); return found })
+		p.rebuild(tx.edit, mergeSorted(kept, add))
+	}
+	if p.n == 0 {
+		tx.st.grams = tx.st.grams.Delete(tx.edit, g)
+	}
+}
+
+// mergeSorted merges two sorted lists of distinct handles.
+func mergeSorted(a, b []nid) []nid {
+	out := make([]nid, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0] < b[0] {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// withPending adds the live pending nodes to a sorted candidate list.
+func (st *state) withPending(ids []nid) []nid {
+	if st.pending == nil {
+		return ids
+	}
+	var extra []nid
+	for p := st.pending; p != nil; p = p.next {
+		if st.node(p.n) != nil {
+			extra = append(extra, p.n)
+		}
+	}
+	slices.Sort(extra)
+	extra = slices.Compact(extra)
+	extra = slices.DeleteFunc(extra, func(n nid) bool { _, found := slices.BinarySearch(ids, n); return found })
+	return mergeSorted(ids, extra)
 }
 
 // candidates returns the handles whose names may contain the folded

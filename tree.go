@@ -26,14 +26,16 @@ type state struct {
 	seq      uint64 // number of committed transactions that changed something
 	lastTime int64  // the newest timestamp handed out (UnixNano)
 
-	nodes   pmap.Vec[*nodeRec] // by nid; slot 0 unused, deleted slots nil
-	roll    pmap.Vec[rollup]   // by nid, beside nodes: depth and distinct count (rollup.go)
-	nodeIDs pmap.Layered[nid]  // node id → nid
-	users   pmap.Vec[*userRec] // by uid; slot 0 unused, deleted slots nil
-	userIDs pmap.Layered[uid]  // user id → uid
-	userExt pmap.Layered[uid]  // user externalId → uid
-	orgs    pmap.Map[*orgRec]  // org id → org
-	grams   pmap.Map[*posting] // name n-gram → nodes (see searchindex.go)
+	nodes      pmap.Vec[*nodeRec] // by nid; slot 0 unused, deleted slots nil
+	roll       pmap.Vec[rollup]   // by nid, beside nodes: depth and distinct count (rollup.go)
+	nodeIDs    pmap.Layered[nid]  // node id → nid
+	users      pmap.Vec[*userRec] // by uid; slot 0 unused, deleted slots nil
+	userIDs    pmap.Layered[uid]  // user id → uid
+	userExt    pmap.Layered[uid]  // user externalId → uid
+	orgs       pmap.Map[*orgRec]  // org id → org
+	grams      pmap.Map[*posting] // name n-gram → nodes (see searchindex.go)
+	pending    *pendingName       // name changes not yet in grams, newest first
+	pendingLen int
 
 	usersByCreated *btree.BTreeG[userKey] // see userorder.go
 	usersByUpdated *btree.BTreeG[userKey]
@@ -241,6 +243,9 @@ func (t *Tree) Rollback(to Snapshot) error {
 // about to be published; after a bulk load (all) it folds them completely,
 // so that version answers lookups in one probe.
 func (tx *Tx) settleIndexes(all bool) {
+	if all || tx.st.pendingLen > pendingFold {
+		tx.foldPending()
+	}
 	fold := pmap.Layered[nid].Settle
 	foldUsers := pmap.Layered[uid].Settle
 	if all {
