@@ -438,3 +438,18 @@ func BenchmarkDeepChain(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*depth), "ns/node")
 }
+
+// BenchmarkSearchAll asks for every hit of queries matching ~10% of nodes.
+func BenchmarkSearchAll(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	for _, kw := range []string{"platform", "后端"} {
+		b.Run(kw, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.tr.Search(kw, SearchOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package orgtree
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"slices"
@@ -59,33 +60,92 @@ func foldString(s string) string {
 	return strings.Map(foldRune, s)
 }
 
-func matchRank(foldedName, foldedKey string) (MatchRank, bool) {
+// matcher ranks names against one folded keyword, folding each name into
+// a buffer it reuses, so testing a candidate allocates nothing.
+type matcher struct {
+	key []byte
+	buf []byte
+}
+
+func newMatcher(foldedKey string) *matcher { return &matcher{key: []byte(foldedKey)} }
+
+// fold returns s case-folded as foldString does, in m's buffer.
+func (m *matcher) fold(s string) []byte {
+	b := m.buf[:0]
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b = utf8.AppendRune(b, foldRune(r))
+		i += size
+	}
+	m.buf = b
+	return b
+}
+
+func (m *matcher) rankOf(name string) (MatchRank, bool) {
+	f := m.fold(name)
 	switch {
-	case foldedName == foldedKey:
+	case bytes.Equal(f, m.key):
 		return MatchExact, true
-	case strings.HasPrefix(foldedName, foldedKey):
+	case bytes.HasPrefix(f, m.key):
 		return MatchPrefix, true
-	case strings.Contains(foldedName, foldedKey):
+	case bytes.Contains(f, m.key):
 		return MatchSubstring, true
 	}
 	return 0, false
 }
 
-// nodeRank is the best rank of keyword over a node's name and i18n names.
-func nodeRank(r *nodeRec, foldedKey string) (MatchRank, bool) {
-	best, found := matchRank(foldString(r.name), foldedKey)
+// rank is the best rank of the keyword over a node's name and i18n names.
+func (m *matcher) rank(r *nodeRec) (MatchRank, bool) {
+	best, found := m.rankOf(r.name)
 	for _, v := range r.nameI18n {
-		if rank, ok := matchRank(foldString(v), foldedKey); ok && (!found || rank < best) {
+		if found && best == MatchExact {
+			break
+		}
+		if rank, ok := m.rankOf(v); ok && (!found || rank < best) {
 			best, found = rank, true
 		}
 	}
 	return best, found
 }
 
+// hit is a search result before it is turned into a SearchHit.
+type hit struct {
+	r     *nodeRec
+	n     nid
+	rank  MatchRank
+	depth int
+}
+
+func sortHits(hits []hit) {
+	slices.SortFunc(hits, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.depth, b.depth), cmp.Compare(a.r.name, b.r.name), cmp.Compare(a.r.id, b.r.id))
+	})
+}
+
+// topScanLimit is the largest candidate list a limited search re-checks
+// whole; above it, it walks the tree level by level instead.
+var topScanLimit = 2048 // a variable so tests can make small trees take the walk
+
 // Search finds nodes whose name or any nameI18n value contains keyword,
 // ignoring case (Unicode simple case folding; no normalisation). Hits are
 // ranked exact, then prefix, then substring; then shallower first, then by
 // name and id.
+//
+// Without a Limit every hit is found: the name index narrows the
+// candidates, each is re-checked. With a Limit k the search works rank by
+// rank and stops once it has k hits: for each rank it re-checks the
+// candidates the index gives when they are few (at most topScanLimit), and
+// otherwise walks the tree level by level, shallowest first, until it has
+// enough hits from whole levels — so a query that matches most of the tree
+// stops after its first levels.
 func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error) {
 	const op = "search"
 	if !utf8.ValidString(keyword) || strings.TrimSpace(keyword) == "" {
@@ -97,55 +157,113 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 	if opt.Limit < 0 {
 		return nil, fmt.Errorf("orgtree: %s: limit %d: %w", op, opt.Limit, ErrInvalidArgument)
 	}
+	var root nid // 0: every org
 	if opt.OrgID != "" {
-		if _, err := s.lookupOrg(op, opt.OrgID); err != nil {
+		o, err := s.lookupOrg(op, opt.OrgID)
+		if err != nil {
 			return nil, err
 		}
+		root = o.root
 	}
 	key := foldString(keyword)
-	type hit struct {
-		r     *nodeRec
-		n     nid
-		rank  MatchRank
-		depth int
-	}
+	m := newMatcher(key)
 	var hits []hit
-	consider := func(n nid, r *nodeRec) {
-		if opt.OrgID != "" && r.orgID != opt.OrgID {
-			return
-		}
-		if rank, ok := nodeRank(r, key); ok {
-			hits = append(hits, hit{r, n, rank, s.st.depth(n)})
-		}
-	}
-	if ids, scan := s.st.candidates(key); scan {
-		for i, r := range s.st.nodes.All() {
-			if r != nil {
-				consider(nid(i), r)
-			}
-		}
+	if opt.Limit > 0 {
+		hits = s.topHits(m, key, root, opt.Limit)
 	} else {
-		for _, n := range s.st.withPending(ids) {
-			if r := s.st.node(n); r != nil { // a deleted node stays listed until the fold
-				consider(n, r)
-			}
-		}
-	}
-	slices.SortFunc(hits, func(a, b hit) int {
-		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.depth, b.depth), cmp.Compare(a.r.name, b.r.name), cmp.Compare(a.r.id, b.r.id))
-	})
-	if opt.Limit > 0 && len(hits) > opt.Limit {
-		hits = hits[:opt.Limit]
+		hits = s.rankedHits(m, substringGrams(key), root, -1)
+		sortHits(hits)
 	}
 	out := make([]SearchHit, len(hits))
 	for i, h := range hits {
-		names := make([]string, 0, h.depth+1)
-		for _, r := range s.st.chain(h.n) {
-			names = append(names, r.name)
+		names := make([]string, h.depth+1)
+		for k, n := h.depth, h.n; k >= 0; k-- {
+			r := s.st.node(n)
+			names[k], n = r.name, r.parent
 		}
 		out[i] = SearchHit{Node: s.st.nodeValue(h.r), NamePath: names, Rank: h.rank}
 	}
 	return out, nil
+}
+
+// topHits returns the best k hits, rank by rank.
+func (s Snapshot) topHits(m *matcher, key string, root nid, k int) []hit {
+	var out []hit
+	for rank := MatchExact; rank <= MatchSubstring && len(out) < k; rank++ {
+		need := k - len(out)
+		var phase []hit
+		grams := rankGrams(key, rank)
+		if lists, ok := s.st.postings(grams); grams == nil || (ok && lists[0].n > topScanLimit) {
+			phase = s.levelHits(m, root, rank, need)
+		} else {
+			phase = s.rankedHits(m, grams, root, rank)
+		}
+		sortHits(phase)
+		out = append(out, phase[:min(need, len(phase))]...)
+	}
+	return out
+}
+
+// rankedHits re-checks the nodes listed under every gram (and the pending
+// ones) and returns those that match with the given rank (any rank if
+// rank < 0). Nil grams mean every node.
+func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRank) []hit {
+	st := s.st
+	var hits []hit
+	consider := func(n nid, r *nodeRec) {
+		if root != 0 && r.orgID != st.node(root).orgID {
+			return
+		}
+		if rk, ok := m.rank(r); ok && (rank < 0 || rk == rank) {
+			hits = append(hits, hit{r, n, rk, st.depth(n)})
+		}
+	}
+	if grams == nil {
+		for i, r := range st.nodes.All() {
+			if r != nil {
+				consider(nid(i), r)
+			}
+		}
+		return hits
+	}
+	var ids []nid
+	if lists, ok := st.postings(grams); ok {
+		ids = intersect(lists)
+	}
+	for _, n := range st.withPending(ids) {
+		if r := st.node(n); r != nil { // a deleted node stays listed until the fold
+			consider(n, r)
+		}
+	}
+	return hits
+}
+
+// levelHits walks the tree (or root's org) level by level and returns the
+// nodes matching with the given rank from the shallowest levels, stopping
+// after the first level that brings their number to need.
+func (s Snapshot) levelHits(m *matcher, root nid, rank MatchRank, need int) []hit {
+	st := s.st
+	var level []nid
+	if root != 0 {
+		level = []nid{root}
+	} else {
+		for _, o := range st.orgs.All() {
+			level = append(level, o.root)
+		}
+	}
+	var hits []hit
+	for depth := 0; len(level) > 0 && len(hits) < need; depth++ {
+		var next []nid
+		for _, n := range level {
+			r := st.node(n)
+			if rk, ok := m.rank(r); ok && rk == rank {
+				hits = append(hits, hit{r, n, rk, depth})
+			}
+			next = append(next, r.children...)
+		}
+		level = next
+	}
+	return hits
 }
 
 // Search finds nodes by keyword; see Snapshot.Search.

@@ -1,6 +1,7 @@
 package orgtree
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -42,6 +43,61 @@ func bruteSearch(t *testing.T, tr *Tree, q string) []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// bruteRank is the rank of q in s by rune windows under strings.EqualFold.
+func bruteRank(s, q string) (MatchRank, bool) {
+	rs, n := []rune(s), utf8.RuneCountInString(q)
+	switch {
+	case len(rs) == n && strings.EqualFold(s, q):
+		return MatchExact, true
+	case len(rs) >= n && strings.EqualFold(string(rs[:n]), q):
+		return MatchPrefix, true
+	case bruteContains(s, q):
+		return MatchSubstring, true
+	}
+	return 0, false
+}
+
+// bruteRanked returns the ids of every hit of q in Search's order (rank,
+// depth, name, id), by scanning.
+func bruteRanked(t *testing.T, tr *Tree, q string) []string {
+	type hit struct {
+		id, name    string
+		rank, depth int
+	}
+	var hits []hit
+	for _, root := range tr.ExportAll(ExportOptions{OmitMembers: true, OmitPaths: true}) {
+		type frame struct {
+			n     *TreeNode
+			depth int
+		}
+		stack := []frame{{root, 0}}
+		for len(stack) > 0 {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for _, c := range f.n.Children {
+				stack = append(stack, frame{c, f.depth + 1})
+			}
+			best, found := bruteRank(f.n.Name, q)
+			for _, v := range f.n.NameI18n {
+				if r, ok := bruteRank(v, q); ok && (!found || r < best) {
+					best, found = r, true
+				}
+			}
+			if found {
+				hits = append(hits, hit{f.n.ID, f.n.Name, int(best), f.depth})
+			}
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.depth, b.depth), cmp.Compare(a.name, b.name), cmp.Compare(a.id, b.id))
+	})
+	out := []string{}
+	for _, h := range hits {
+		out = append(out, h.id)
+	}
 	return out
 }
 
@@ -113,8 +169,25 @@ func TestSearchEqualsBruteForce(t *testing.T) {
 			got = append(got, h.Node.ID)
 			assert.Equal(t, h.NamePath[len(h.NamePath)-1], h.Node.Name)
 		}
+		ranked := bruteRanked(t, tr, q)
+		require.Equal(t, ranked, append([]string{}, got...), "query %q: order", q)
 		slices.Sort(got)
 		require.Equal(t, bruteSearch(t, tr, q), got, "query %q", q)
+		// A limited search returns the first hits of the full one, whether
+		// it re-checks index candidates or walks the tree level by level.
+		for _, scanLimit := range []int{topScanLimit, 4} {
+			defer func(old int) { topScanLimit = old }(topScanLimit)
+			topScanLimit = scanLimit
+			for _, k := range []int{1, 3, 20} {
+				hits, err := tr.Search(q, SearchOptions{Limit: k})
+				require.NoError(t, err)
+				ids := []string{}
+				for _, h := range hits {
+					ids = append(ids, h.Node.ID)
+				}
+				require.Equal(t, ranked[:min(k, len(ranked))], ids, "query %q, limit %d, scan limit %d", q, k, scanLimit)
+			}
+		}
 		queries++
 	}
 	require.Greater(t, queries, 500)

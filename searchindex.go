@@ -140,16 +140,84 @@ func indexedShort(g string) bool {
 	return false
 }
 
+// Anchor grams mark where a name starts and ends, so that a limited search
+// can find exact and prefix matches without looking at every substring
+// match: for each folded name, its first one, two and three runes (after
+// prefixMark), and the whole name when it has at most three runes (after
+// wholeMark), else its last three (after suffixMark). The marks are
+// control characters, which no name contains.
+const (
+	prefixMark = "\x00"
+	wholeMark  = "\x01"
+	suffixMark = "\x02"
+)
+
 // nodeGrams returns the distinct indexed grams of a name and its i18n
 // variants, sorted.
 func nodeGrams(name string, i18n map[string]string) []string {
-	out := make([]string, 0, 2*len(name))
-	out = gramsOfText(out, foldString(name))
+	out := make([]string, 0, 2*len(name)+4)
+	out = nameGrams(out, foldString(name))
 	for _, v := range i18n {
-		out = gramsOfText(out, foldString(v))
+		out = nameGrams(out, foldString(v))
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// nameGrams appends the grams of one folded name.
+func nameGrams(out []string, folded string) []string {
+	out = gramsOfText(out, folded)
+	if folded == "" {
+		return out
+	}
+	n := 0 // runes before offset i
+	for i := range folded {
+		if n >= 1 && n <= 3 {
+			out = append(out, prefixMark+folded[:i])
+		}
+		n++
+	}
+	if n <= 3 {
+		return append(out, prefixMark+folded, wholeMark+folded)
+	}
+	return append(out, suffixMark+lastRunes(folded, 3))
+}
+
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+func lastRunes(s string, n int) string {
+	i := len(s)
+	for ; n > 0 && i > 0; n-- {
+		_, size := utf8.DecodeLastRuneInString(s[:i])
+		i -= size
+	}
+	return s[i:]
+}
+
+// rankGrams returns the grams every node matching the folded key with the
+// given rank is listed under (the anchors of the rank and the key's own
+// trigrams, so the most selective of them narrows the candidates), or nil
+// when only a scan can tell.
+func rankGrams(key string, rank MatchRank) []string {
+	var anchors []string
+	switch rank {
+	case MatchExact:
+		if utf8.RuneCountInString(key) <= 3 {
+			return []string{wholeMark + key}
+		}
+		anchors = []string{prefixMark + firstRunes(key, 3), suffixMark + lastRunes(key, 3)}
+	case MatchPrefix:
+		anchors = []string{prefixMark + firstRunes(key, 3)}
+	}
+	return append(anchors, substringGrams(key)...)
 }
 
 // gramsOfText appends every trigram of s and every 1- and 2-rune gram of s
@@ -178,9 +246,9 @@ func gramsOfText(out []string, s string) []string {
 	return out
 }
 
-// queryGrams returns the grams a folded query needs, or nil when the query
+// substringGrams returns the grams a folded query needs, or nil when the query
 // must be answered by a scan (ASCII and shorter than three runes).
-func queryGrams(folded string) []string {
+func substringGrams(folded string) []string {
 	if utf8.RuneCountInString(folded) < 3 {
 		if indexedShort(folded) {
 			return []string{folded}
@@ -360,22 +428,23 @@ func (st *state) withPending(ids []nid) []nid {
 	return mergeSorted(ids, extra)
 }
 
-// candidates returns the handles whose names may contain the folded
-// query, or scan=true when the index cannot narrow it.
-func (st *state) candidates(folded string) (ids []nid, scan bool) {
-	grams := queryGrams(folded)
-	if grams == nil {
-		return nil, true
-	}
-	lists := make([]*posting, 0, len(grams))
+// postings returns the postings of grams, smallest first, or ok=false if
+// a gram has none (then no indexed node has them all).
+func (st *state) postings(grams []string) (lists []*posting, ok bool) {
+	lists = make([]*posting, 0, len(grams))
 	for _, g := range grams {
-		p, ok := st.grams.Get(g)
-		if !ok {
+		p, found := st.grams.Get(g)
+		if !found {
 			return nil, false
 		}
 		lists = append(lists, p)
 	}
 	slices.SortFunc(lists, func(a, b *posting) int { return a.n - b.n })
+	return lists, len(lists) > 0
+}
+
+// intersect returns the handles listed in every posting (smallest first).
+func intersect(lists []*posting) []nid {
 	out := lists[0].all()
 	for _, l := range lists[1:] {
 		out = slices.DeleteFunc(out, func(n nid) bool { return !l.contains(n) })
@@ -383,5 +452,5 @@ func (st *state) candidates(folded string) (ids []nid, scan bool) {
 			break
 		}
 	}
-	return out, false
+	return out
 }
