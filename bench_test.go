@@ -453,3 +453,45 @@ func BenchmarkSearchAll(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBulkLoad builds 20k nodes, 60k users and 200k memberships in one
+// Update, the way a service loads its org at start.
+func BenchmarkBulkLoad(b *testing.B) {
+	const nodes, users, members = 20000, 60000, 200000
+	b.ReportAllocs()
+	for b.Loop() {
+		rng := rand.New(rand.NewPCG(9, 9))
+		tr := New(WithLimits(Limits{MaxChildren: -1}))
+		err := tr.Update(func(tx *Tx) error {
+			org, err := tx.CreateOrg(OrgInput{Name: "Bulk"})
+			if err != nil {
+				return err
+			}
+			ids := []string{org.RootID}
+			for len(ids) < nodes {
+				n, err := tx.AddNode(NodeInput{ParentID: ids[rng.IntN(len(ids))], Name: fmt.Sprintf("Dept %d", len(ids)), Code: fmt.Sprintf("c%d", len(ids))})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, n.ID)
+			}
+			uids := make([]string, users)
+			for i := range uids {
+				u, err := tx.CreateUser(User{Name: fmt.Sprintf("user %d", i)})
+				if err != nil {
+					return err
+				}
+				uids[i] = u.ID
+			}
+			for range members {
+				if err := tx.AddMembers(ids[rng.IntN(len(ids))], uids[rng.IntN(len(uids))]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -274,6 +274,7 @@ func (r *nodeRec) memberJoined(u uid) int64 {
 // link makes u a member of n; the caller made sure it is not one yet.
 func (tx *Tx) link(n nid, u uid, joined int64) {
 	if !tx.bulk {
+		tx.countLink()
 		tx.coverChange(n, u, +1)
 	}
 	tx.linkOnly(n, u, joined)
@@ -319,13 +320,18 @@ func (tx *Tx) unlink(n nid, u uid) {
 // resolveUsers maps user ids to handles, dropping duplicates; every id must exist.
 func (tx *Tx) resolveUsers(op string, ids []string) ([]uid, error) {
 	out := make([]uid, 0, len(ids))
-	seen := make(map[uid]struct{}, len(ids))
+	var seen map[uid]struct{} // only for long lists: a short one is searched
+	if len(ids) > 8 {
+		seen = make(map[uid]struct{}, len(ids))
+	}
 	for _, id := range ids {
 		u, _, err := tx.lookupUser(op, id)
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := seen[u]; !dup {
+		if seen == nil && !slices.Contains(out, u) {
+			out = append(out, u)
+		} else if _, dup := seen[u]; seen != nil && !dup {
 			seen[u] = struct{}{}
 			out = append(out, u)
 		}

@@ -22,8 +22,32 @@ type rollup struct {
 	depth    int32 // root = 0
 }
 
-func (st *state) depth(n nid) int    { return int(st.roll.Get(int(n)).depth) }
-func (st *state) distinct(n nid) int { return int(st.roll.Get(int(n)).distinct) }
+func (st *state) depth(n nid) int { return int(st.roll.Get(int(n)).depth) }
+
+// distinct returns the number of distinct users with a membership in n's
+// subtree: the kept count, or a count by walking the subtree while a large
+// transaction has stopped keeping them.
+func (st *state) distinct(n nid) int {
+	if st.staleCounts {
+		return len(st.subtreeUsers(n))
+	}
+	return int(st.roll.Get(int(n)).distinct)
+}
+
+// bulkLinks is the number of memberships after which a transaction that
+// adds more than a quarter of the tree's memberships stops keeping distinct
+// counts one by one and has commit recompute them all, in
+// O(memberships·depth) once instead of O(k·depth) per membership. A
+// variable so tests can force it.
+var bulkLinks = 4096
+
+// countLink notes one more membership made by the transaction.
+func (tx *Tx) countLink() {
+	tx.links++
+	if tx.links > bulkLinks && tx.links > tx.base.memberships/4 {
+		tx.st.staleCounts = true
+	}
+}
 
 // addDistinct adds delta to the distinct count of n and of its levels-1
 // nearest ancestors.
@@ -85,6 +109,9 @@ func (st *state) lcaDepth(a nid, da int, b nid) int {
 // u's department list must not contain n when it is called.
 func (tx *Tx) coverChange(n nid, u uid, delta int32) {
 	st := tx.st
+	if st.staleCounts {
+		return
+	}
 	depth := st.depth(n)
 	covered := -1
 	for _, d := range st.user(u).depts {
@@ -236,7 +263,7 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	}
 	// The counts below read depths outside the subtree only (both paths lie
 	// outside it), so the depths inside it can shift during the same scan.
-	if st.distinct(n) == 0 {
+	if st.staleCounts || st.roll.Get(int(n)).distinct == 0 {
 		if visit != nil {
 			st.subtreeScan(n, visit)
 		}
@@ -270,6 +297,9 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 // its other departments.
 func (tx *Tx) dropRollups(above []nid, users []uid) {
 	st := tx.st
+	if st.staleCounts {
+		return
+	}
 	loss := make(levelCounts, len(above))
 	memo := st.memoOn(above)
 	for _, u := range users {
@@ -348,6 +378,9 @@ func (st *state) computeRollups() []rollup {
 // the subtree had moved in. O(subtree + memberships·depth).
 func (tx *Tx) attachRollups(top nid) {
 	st := tx.st
+	if st.staleCounts {
+		return
+	}
 	inT, users := st.subtreeScan(top, nil)
 	stamp := map[nid]int{}
 	for k, u := range users {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -91,4 +92,72 @@ func TestRollupsRandom(t *testing.T) {
 func childIDs(tr *Tree, id string) []string {
 	kids, _ := tr.Children(id, 1000)
 	return nodeIDs(kids)
+}
+
+// TestLargeTransactionCounts runs the same random multi-operation
+// transactions on two trees, one forced to stop keeping distinct counts
+// after its first membership (they are recomputed at commit), and compares
+// every count read inside the transactions and the committed trees.
+func TestLargeTransactionCounts(t *testing.T) {
+	defer func(old int) { bulkLinks = old }(bulkLinks)
+	for seed := uint64(1); seed <= 20; seed++ {
+		stopped := WithClock(func() time.Time { return time.Unix(1e9, 0) })
+		kept, stale := New(WithIDGenerator(SequentialIDs("n")), stopped), New(WithIDGenerator(SequentialIDs("n")), stopped)
+		for round := 0; round < 4; round++ {
+			var reads [2][]int
+			for i, tr := range []*Tree{kept, stale} {
+				bulkLinks = map[bool]int{true: 1 << 30, false: -1}[i == 0]
+				rng := rand.New(rand.NewPCG(seed, uint64(round)))
+				err := tr.Update(func(tx *Tx) error {
+					if round == 0 {
+						org, err := tx.CreateOrg(OrgInput{Name: "org", ID: "org", RootID: "root"})
+						if err != nil {
+							return err
+						}
+						for u := 0; u < 20; u++ {
+							if _, err := tx.CreateUser(User{ID: fmt.Sprint("u", u), Name: "user"}); err != nil {
+								return err
+							}
+						}
+						_ = org
+					}
+					for op := 0; op < 60; op++ {
+						nodes := tx.Dump().Nodes
+						n := nodes[rng.IntN(len(nodes))].ID
+						u := fmt.Sprint("u", rng.IntN(20))
+						switch rng.IntN(6) {
+						case 0, 1:
+							_, _ = tx.AddNode(NodeInput{ParentID: n, Name: "dept"})
+						case 2:
+							if ok, _ := tx.HasMember(n, u); !ok {
+								_ = tx.AddMembers(n, u)
+							} else {
+								_ = tx.RemoveMembers(n, u)
+							}
+						case 3:
+							_, _ = tx.MoveNode(n, nodes[rng.IntN(len(nodes))].ID)
+						case 4:
+							if rng.IntN(3) == 0 {
+								_ = tx.DeleteNode(n, Cascade)
+							}
+						case 5:
+							c, err := tx.MemberCount(n, true)
+							require.NoError(t, err)
+							reads[i] = append(reads[i], c)
+						}
+					}
+					return nil
+				})
+				require.NoError(t, err)
+				checked(t, tr)
+			}
+			require.Equal(t, reads[0], reads[1], "seed %d round %d: counts read inside the transaction", seed, round)
+			require.Equal(t, kept.Snapshot().Dump(), stale.Snapshot().Dump())
+			for _, n := range kept.Snapshot().Dump().Nodes {
+				a, _ := kept.MemberCount(n.ID, true)
+				b, _ := stale.MemberCount(n.ID, true)
+				require.Equal(t, a, b, "node %s", n.ID)
+			}
+		}
+	}
 }

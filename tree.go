@@ -36,6 +36,9 @@ type state struct {
 	grams      pmap.Map[*posting] // name n-gram → nodes (see searchindex.go)
 	pending    *pendingName       // name changes not yet in grams, newest first
 	pendingLen int
+	// staleCounts: a large transaction stopped keeping distinct counts;
+	// commit recomputes them (never set in a published version).
+	staleCounts bool
 
 	usersByCreated *btree.BTreeG[userKey] // see userorder.go
 	usersByUpdated *btree.BTreeG[userKey]
@@ -208,6 +211,10 @@ func (t *Tree) commit(tx *Tx) error {
 		return nil
 	}
 	tx.st.seq++
+	if tx.st.staleCounts {
+		tx.rebuildRollups()
+		tx.st.staleCounts = false
+	}
 	tx.settleIndexes(tx.compact)
 	if t.cfg.hook != nil {
 		if err := t.cfg.hook(tx.changeSet()); err != nil {
@@ -319,6 +326,8 @@ type Tx struct {
 	compact bool
 	// ownsUserOrder: the user indexes were cloned for this transaction.
 	ownsUserOrder bool
+	// links counts the memberships this transaction made (see countLink).
+	links int
 }
 
 func (tx *Tx) close() { tx.closed = true }
