@@ -3,6 +3,7 @@ package orgtree
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 )
 
@@ -63,36 +64,24 @@ func (s Snapshot) checkRollups(c *checker) {
 }
 
 // checkNameIndex verifies that every node is listed under exactly the grams
-// of its names and that posting lists are sorted and live.
+// of its names and that posting lists are sorted and live. It compares the
+// multiset of (gram, node) pairs the names need with the one the postings
+// hold through an order-independent hash sum, and looks each pair up only
+// when the sums differ, to say which are missing.
 func (s Snapshot) checkNameIndex(c *checker) {
 	st := s.st
 	oldest := st.oldestPending()
 	if n := len(slices.Collect(st.pendingAll())); n != st.pendingLen {
 		c.bad("pending name list has %d entries, count says %d", n, st.pendingLen)
 	}
-	want := 0
-	for i, r := range st.nodes.All() {
-		p := oldest[nid(i)]
-		if r == nil && p == nil {
-			continue
-		}
-		id := fmt.Sprintf("#%d", i) // a deleted node the fold has not taken out yet
-		if r != nil {
-			id = r.id
-		}
-		for _, g := range st.listedGrams(nid(i), p) {
+	var wantSum, gotSum uint64
+	want, got := 0, 0
+	for i := range st.nodes.Len() {
+		for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
 			want++
-			p, ok := st.grams.Get(g)
-			if !ok {
-				c.bad("node %q: gram %q is not indexed", id, g)
-				continue
-			}
-			if !p.contains(nid(i)) {
-				c.bad("node %q is missing from the posting of gram %q", id, g)
-			}
+			wantSum += pairHash(g, nid(i))
 		}
 	}
-	got := 0
 	for g, p := range st.grams.All() {
 		ids := p.all()
 		got += len(ids)
@@ -111,6 +100,7 @@ func (s Snapshot) checkNameIndex(c *checker) {
 			}
 		}
 		for k, n := range ids {
+			gotSum += pairHash(g, n)
 			if k > 0 && ids[k-1] >= n {
 				c.bad("gram %q: posting out of order at %d", g, k)
 			}
@@ -119,15 +109,42 @@ func (s Snapshot) checkNameIndex(c *checker) {
 			}
 		}
 	}
-	if got != want {
-		c.bad("name index holds %d postings, the names need %d", got, want)
+	if got == want && gotSum == wantSum {
+		return
+	}
+	c.bad("name index holds %d postings, the names need %d", got, want)
+	for i := range st.nodes.Len() {
+		p := oldest[nid(i)]
+		r := st.node(nid(i))
+		id := fmt.Sprintf("#%d", i) // a deleted node the fold has not taken out yet
+		if r != nil {
+			id = r.id
+		}
+		for _, g := range st.listedGrams(nid(i), p) {
+			if list, ok := st.grams.Get(g); !ok {
+				c.bad("node %q: gram %q is not indexed", id, g)
+			} else if !list.contains(nid(i)) {
+				c.bad("node %q is missing from the posting of gram %q", id, g)
+			}
+		}
 	}
 }
+
+// pairHash hashes one (gram, node) listing for checkNameIndex's sums.
+func pairHash(g string, n nid) uint64 {
+	h := maphash.String(pairSeed, g) ^ (uint64(n) * 0x9e3779b97f4a7c15)
+	h ^= h >> 31
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>29
+}
+
+var pairSeed = maphash.MakeSeed()
 
 func (s Snapshot) checkNodes(c *checker) {
 	st := s.st
 	lim := st.cfg.limits
 	live, members := 0, 0
+	var lastOrg *orgRec
 	for i, r := range st.nodes.All() {
 		if r == nil {
 			continue
@@ -138,7 +155,10 @@ func (s Snapshot) checkNodes(c *checker) {
 		if got, ok := st.nodeIDs.Get(r.id); !ok || got != n {
 			c.bad("node %q: id index has %d, want %d", r.id, got, n)
 		}
-		o, ok := st.orgs.Get(r.orgID)
+		if lastOrg == nil || lastOrg.id != r.orgID { // nodes of one org mostly come together
+			lastOrg, _ = st.orgs.Get(r.orgID)
+		}
+		o, ok := lastOrg, lastOrg != nil
 		if !ok {
 			c.bad("node %q: org %q does not exist", r.id, r.orgID)
 		} else {

@@ -356,6 +356,15 @@ func (st *state) computeRollups() []rollup {
 			}
 		}
 	}
+	// Walking up a flat copy of the parent links reads one array instead
+	// of the node trie: a user's root paths are most of this function.
+	parent := make([]nid, st.nodes.Len())
+	live := make([]bool, st.nodes.Len())
+	for i, r := range st.nodes.All() {
+		if r != nil {
+			parent[i], live[i] = r.parent, true
+		}
+	}
 	mark := make([]uint32, st.nodes.Len()) // last user (handle+1) counted at a node
 	for i, r := range st.users.All() {
 		if r == nil {
@@ -363,7 +372,7 @@ func (st *state) computeRollups() []rollup {
 		}
 		stamp := uint32(i) + 1
 		for _, d := range r.depts {
-			for a := d; a != 0 && st.node(a) != nil && mark[a] != stamp; a = st.node(a).parent {
+			for a := d; int(a) < len(live) && a != 0 && live[a] && mark[a] != stamp; a = parent[a] {
 				mark[a] = stamp
 				roll[a].distinct++
 			}
