@@ -180,8 +180,8 @@ func unwrapList(doc json.RawMessage, paths ...[]string) (json.RawMessage, error)
 // where there is no has_more, a non-empty next_cursor (WeCom's list_id).
 func hasMore(doc json.RawMessage) bool {
 	type paging struct {
-		HasMore    *bool  `json:"has_more"`
-		NextCursor string `json:"next_cursor"`
+		HasMore    *bool           `json:"has_more"`
+		NextCursor json.RawMessage `json:"next_cursor"` // a string (WeCom) or a number (DingTalk)
 	}
 	var env struct {
 		paging
@@ -203,7 +203,7 @@ func hasMore(doc json.RawMessage) bool {
 			if *pg.HasMore {
 				return true
 			}
-		} else if pg.NextCursor != "" {
+		} else if c := string(bytes.TrimSpace(pg.NextCursor)); c != "" && c != `""` && c != "null" {
 			return true
 		}
 	}
