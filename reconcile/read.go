@@ -151,18 +151,19 @@ func (c *current) fingerprint() string {
 }
 
 // fieldWriter feeds length-prefixed strings to a hash, so that field
-// boundaries are part of the digest ("ab","c" ≠ "a","bc").
+// boundaries are part of the digest ("ab","c" ≠ "a","bc"). It gathers a
+// record in buf and writes it at once (a string handed to a hash.Hash
+// would be copied to the heap each time).
 type fieldWriter struct {
 	h   hash.Hash
-	buf [binary.MaxVarintLen64]byte
+	buf []byte
 }
 
 func (w *fieldWriter) str(fields ...string) {
-	n := binary.PutUvarint(w.buf[:], uint64(len(fields)))
-	w.h.Write(w.buf[:n])
+	w.buf = binary.AppendUvarint(w.buf[:0], uint64(len(fields)))
 	for _, f := range fields {
-		n := binary.PutUvarint(w.buf[:], uint64(len(f)))
-		w.h.Write(w.buf[:n])
-		w.h.Write([]byte(f))
+		w.buf = binary.AppendUvarint(w.buf, uint64(len(f)))
+		w.buf = append(w.buf, f...)
 	}
+	w.h.Write(w.buf)
 }
