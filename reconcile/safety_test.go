@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -538,4 +539,21 @@ func TestMissingKeepRules(t *testing.T) {
 	depts, err := tr.UserDepartments(bob.ID)
 	require.NoError(t, err)
 	assert.Len(t, depts, 1, "but leave the departments the provider lists")
+}
+
+// A plan survives a JSON round trip (made by one process, applied by
+// another); a tampered fingerprint is stale.
+func TestPlanJSONRoundTrip(t *testing.T) {
+	tr, org := newOrg(t)
+	p, err := Plan(tr.Snapshot(), org.ID, base(), Options{})
+	require.NoError(t, err)
+	data, err := json.Marshal(p)
+	require.NoError(t, err)
+	var back ChangePlan
+	require.NoError(t, json.Unmarshal(data, &back))
+	tampered := back
+	tampered.Fingerprint = ""
+	require.ErrorIs(t, Apply(tr, &tampered), ErrStalePlan)
+	require.NoError(t, Apply(tr, &back))
+	assert.Equal(t, expected(base(), nil), projection(t, tr.Snapshot(), org.ID))
 }
