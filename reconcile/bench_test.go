@@ -107,10 +107,12 @@ func bigTree(b *testing.B, t *orgtree.Tree, n int) {
 
 // BenchmarkResync re-syncs an unchanged 100-department org (200 users),
 // alone in its tree and beside a 100,000-node org with 100,000 members:
-// Plan and Apply read only the org, so the two should cost the same.
+// Plan and Apply read only the org, so the two should cost the same. A
+// 20,000-department org alone gives the cost per department.
 func BenchmarkResync(b *testing.B) {
-	in := Synthetic(100, 3)
-	for _, beside := range []int{0, 100_000} {
+	for _, c := range []struct{ depts, beside int }{{100, 0}, {100, 100_000}, {20_000, 0}} {
+		in := Synthetic(c.depts, 3)
+		beside := c.beside
 		tr, org := newOrg(b)
 		if beside > 0 {
 			bigTree(b, tr, beside)
@@ -122,7 +124,7 @@ func BenchmarkResync(b *testing.B) {
 		if err := Apply(tr, p); err != nil {
 			b.Fatal(err)
 		}
-		name := fmt.Sprintf("org=100/beside=%d", beside)
+		name := fmt.Sprintf("org=%d/beside=%d", c.depts, beside)
 		b.Run(name+"/plan", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

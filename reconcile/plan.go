@@ -245,10 +245,12 @@ func (p *ChangePlan) String() string {
 
 // planner holds the state of one Plan call.
 type planner struct {
-	in    *index
-	cur   *current
-	opt   Options
-	steps []Step
+	in *index
+	// memberIDs are the input's member external ids, sorted.
+	memberIDs []string
+	cur       *current
+	opt       Options
+	steps     []Step
 	// match maps an input department to the existing node it becomes
 	// (absent: the plan creates it).
 	match map[string]string
@@ -276,8 +278,7 @@ func Plan(s orgtree.Snapshot, orgID string, in Input, opt Options) (*ChangePlan,
 	if ix.empty() && !opt.AllowEmpty {
 		return nil, fmt.Errorf("%w: no department besides the root and no members; an empty or failed provider answer looks like this (set Options.AllowEmpty if the org really is empty)", ErrEmptyInput)
 	}
-	p := &planner{in: ix, cur: cur, opt: opt, match: map[string]string{}, missing: map[string]bool{},
-		steps: make([]Step, 0, 2*len(in.Departments)+4*len(in.Members))}
+	p := &planner{in: ix, memberIDs: sortedKeys(ix.members), cur: cur, opt: opt, match: map[string]string{}, missing: map[string]bool{}}
 	p.matchNodes()
 	if err := p.checkShape(s.Limits()); err != nil {
 		return nil, err
@@ -465,7 +466,7 @@ func (p *planner) departments() {
 // users creates the input's unknown users and updates changed ones that
 // this org owns.
 func (p *planner) users() {
-	for _, ext := range sortedKeys(p.in.members) {
+	for _, ext := range p.memberIDs {
 		m := p.in.members[ext]
 		want := UserFields{Name: m.Name, Username: m.Username, Email: m.Email, Phone: m.Phone}
 		id, ok := p.cur.userExt[ext]
@@ -519,25 +520,24 @@ func (p *planner) memberships() {
 	nodeOf := func(ext string) string { return p.match[ext] } // "" for departments the plan creates
 	kept := func(n string) bool { return p.opt.Missing == MissingKeep && p.missing[n] }
 	var moves, adds, removes, mains []Step
-	for _, ext := range sortedKeys(p.in.members) {
+	var held []string // the departments a member holds and keeps (reused)
+	for _, ext := range p.memberIDs {
 		m := p.in.members[ext]
 		uref := UserRef{ID: p.cur.userExt[ext], ExternalID: ext, Name: m.Name}
 		want := sortedUnique(m.DepartmentIDs)
-		have := map[string]bool{}
-		for _, n := range p.cur.inOrg[uref.ID] {
-			have[n] = true
-		}
+		have := p.cur.inOrg[uref.ID] // sorted node ids
+		held = held[:0]
 		var added []string
 		for _, d := range want {
-			if id := nodeOf(d); id != "" && have[id] {
-				delete(have, id)
+			if id := nodeOf(d); id != "" && slices.Contains(have, id) {
+				held = append(held, id)
 			} else {
 				added = append(added, d)
 			}
 		}
 		var removed []string
-		for _, n := range sortedKeys(have) {
-			if !kept(n) {
+		for _, n := range have {
+			if !slices.Contains(held, n) && !kept(n) {
 				removed = append(removed, n)
 			}
 		}
@@ -586,7 +586,6 @@ func (p *planner) memberships() {
 			}
 		}
 	}
-	p.steps = slices.Grow(p.steps, len(moves)+len(adds)+len(removes)+len(mains))
 	for _, group := range [][]Step{moves, adds, removes, mains} {
 		p.steps = append(p.steps, group...)
 	}
