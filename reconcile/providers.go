@@ -363,6 +363,12 @@ type larkDept struct {
 	Name   string  `json:"name"`
 	Order  flexInt `json:"order"`
 	Leader flexID  `json:"leader_user_id"`
+	// Leaders lists every leader: leaderType 1 is the main one (the same
+	// as leader_user_id when both are given), 2 a deputy.
+	Leaders []struct {
+		Type int    `json:"leaderType"`
+		ID   flexID `json:"leaderID"`
+	} `json:"leaders"`
 }
 
 type larkUser struct {
@@ -379,7 +385,7 @@ type larkUser struct {
 
 // DecodeLark reads Lark/Feishu department and user lists (departments:
 // open_department_id, parent_department_id, name, order (a string),
-// leader_user_id; users: open_id, name, email, mobile, department_ids, and
+// leader_user_id and leaders; users: open_id, name, email, mobile, department_ids, and
 // orders, whose is_primary_dept entry is the main department). Lark's
 // department lists leave out the root, "0"; DecodeLark adds it without a
 // name, so the org root keeps its own. Lark sorts siblings by smaller order
@@ -395,9 +401,17 @@ func DecodeLark(departments, users io.Reader) (Input, error) {
 		if it.ID == "0" {
 			parent = ""
 		}
+		// Candidates in rank: leader_user_id, the main leader, deputies.
 		var leaders []flexID
 		if it.Leader != "" {
-			leaders = []flexID{it.Leader}
+			leaders = append(leaders, it.Leader)
+		}
+		for _, main := range []bool{true, false} {
+			for _, l := range it.Leaders {
+				if (l.Type == 1) == main && l.ID != "" && !slices.Contains(leaders, l.ID) {
+					leaders = append(leaders, l.ID)
+				}
+			}
 		}
 		d.dept(Department{ExternalID: string(it.ID), ParentExternalID: parent, Name: it.Name, Order: smallerFirst(it.Order)}, leaders)
 		return needID("department", i, it.ID)

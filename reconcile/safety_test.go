@@ -509,6 +509,10 @@ func TestDecoderEdges(t *testing.T) {
 		leaders[d.ExternalID] = d.LeaderExternalID
 	}
 	assert.Equal(t, map[string]string{"1": "", "2": "lisi", "3": "zhangsan"}, leaders, "ghost is in no user list")
+	in, err = DecodeLark(fixture(t, "lark_multileader_departments.json"), fixture(t, "lark_users.json"))
+	require.NoError(t, err)
+	assert.Equal(t, "ou_zhangsan", in.Departments[0].LeaderExternalID, "the main leader is unknown: the first listed deputy")
+	assert.Equal(t, "ou_lisi", in.Departments[1].LeaderExternalID, "the main leader before deputies")
 	in, err = DecodeDingTalk(fixture(t, "dingtalk_multileader_departments.json"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "ghost", in.Departments[0].LeaderExternalID, "without a user list: the first")
