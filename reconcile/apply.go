@@ -8,23 +8,40 @@ import (
 )
 
 // Apply runs p on t in one transaction: every step or none. It fails with
-// ErrStalePlan if t is no longer at the version p was made on.
+// ErrStalePlan if what the plan read (its org, the users it looked at) has
+// changed since; writes anywhere else do not matter.
 func Apply(t *orgtree.Tree, p *ChangePlan) error {
 	return t.Update(func(tx *orgtree.Tx) error { return ApplyTx(tx, p) })
 }
 
 // ApplyTx runs p inside a transaction the caller owns, for callers that
-// combine a sync with other changes. On error the caller must discard the
-// transaction (return the error from the Update function).
+// combine a sync with other changes. The staleness check sees the
+// transaction's own writes: a plan made before the transaction changed the
+// org is refused. On error the caller must discard the transaction (return
+// the error from the Update function).
 func ApplyTx(tx *orgtree.Tx, p *ChangePlan) error {
-	if seq := tx.Seq(); seq != p.BaseSeq {
-		return fmt.Errorf("%w: made at version %d, the tree is at %d; plan again", ErrStalePlan, p.BaseSeq, seq)
+	if err := Check(tx.Snapshot, p); err != nil {
+		return err
 	}
 	a := &applier{tx: tx, org: p.OrgID}
 	for i, s := range p.Steps {
 		if err := a.step(s); err != nil {
 			return fmt.Errorf("reconcile: step %d, %s: %w", i+1, s, err)
 		}
+	}
+	return nil
+}
+
+// Check reports whether p can still be applied to s: nil if what p read is
+// unchanged, ErrStalePlan otherwise. It costs O(the org and the plan's
+// users), like Plan.
+func Check(s orgtree.Snapshot, p *ChangePlan) error {
+	cur, err := load(s, p.OrgID, p.ReadUsers)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStalePlan, err)
+	}
+	if cur.fingerprint() != p.Fingerprint {
+		return fmt.Errorf("%w: org %s or users it names changed since the plan was made (at version %d); plan again", ErrStalePlan, p.OrgID, p.BaseSeq)
 	}
 	return nil
 }

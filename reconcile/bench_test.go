@@ -69,3 +69,84 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// bigTree adds an org of n nodes (random parents) with n users, one
+// membership each, beside whatever t holds: the rest of the tree that a
+// sync of another org must not pay for.
+func bigTree(b *testing.B, t *orgtree.Tree, n int) {
+	b.Helper()
+	org, err := t.CreateOrg(orgtree.OrgInput{Name: "Big"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	err = t.Update(func(tx *orgtree.Tx) error {
+		ids := []string{org.RootID}
+		for i := 1; i < n; i++ {
+			node, err := tx.AddNode(orgtree.NodeInput{ParentID: ids[r.IntN(len(ids))], Name: fmt.Sprint("n", i), ExternalID: fmt.Sprint(i)})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, node.ID)
+		}
+		for i := range n {
+			u, err := tx.CreateUser(orgtree.User{Name: fmt.Sprint("u", i), ExternalID: fmt.Sprint("big", i)})
+			if err != nil {
+				return err
+			}
+			if err := tx.AddMembers(ids[r.IntN(len(ids))], u.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkResync re-syncs an unchanged 100-department org (200 users),
+// alone in its tree and beside a 100,000-node org with 100,000 members:
+// Plan and Apply read only the org, so the two should cost the same. A
+// 20,000-department org alone gives the cost per department.
+func BenchmarkResync(b *testing.B) {
+	for _, c := range []struct{ depts, beside int }{{100, 0}, {100, 100_000}, {20_000, 0}} {
+		in := Synthetic(c.depts, 3)
+		beside := c.beside
+		tr, org := newOrg(b)
+		if beside > 0 {
+			bigTree(b, tr, beside)
+		}
+		p, err := Plan(tr.Snapshot(), org.ID, in, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Apply(tr, p); err != nil {
+			b.Fatal(err)
+		}
+		name := fmt.Sprintf("org=%d/beside=%d", c.depts, beside)
+		b.Run(name+"/plan", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Plan(tr.Snapshot(), org.ID, in, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/plan+apply", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := Plan(tr.Snapshot(), org.ID, in, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !p.Empty() {
+					b.Fatalf("re-sync not empty: %s", p.Summary())
+				}
+				if err := Apply(tr, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -17,11 +17,19 @@ type Department struct {
 	ParentExternalID string // empty for the root department
 	// Name is required, except on the root: a root without a name leaves the
 	// org root's name as it is.
-	Name  string
-	Order int // siblings sort by larger order first, as in orgtree
-	Code  string
+	Name string
+	// Order places the department among its siblings: larger first, as in
+	// orgtree. The decoders map each provider's own rule onto it (WeCom:
+	// larger first, kept; DingTalk and Lark: smaller first, negated).
+	Order int
+	// Code becomes the node's code. On the root, an empty Code leaves the
+	// org root's code as it is; on any other department it clears it.
+	Code string
 	// LeaderExternalID is the provider's user id of the department leader;
 	// it becomes the node's LeaderUserID once that user is known locally.
+	// orgtree keeps one leader per node: where a provider lists several,
+	// the decoders pick the first that the user list includes. On the
+	// root, an empty LeaderExternalID leaves the root's leader as it is.
 	LeaderExternalID string
 }
 
@@ -36,7 +44,9 @@ type Member struct {
 	// DepartmentIDs are external department ids: the complete set of the
 	// user's departments in this org.
 	DepartmentIDs []string
-	// MainDepartmentID, when set, must be one of DepartmentIDs.
+	// MainDepartmentID, when set, must be one of DepartmentIDs. When empty
+	// the provider does not speak for it: the user's main department is
+	// left as it is (it goes only with the membership it names).
 	MainDepartmentID string
 }
 
@@ -44,20 +54,38 @@ type Member struct {
 type Input struct {
 	Departments []Department
 	Members     []Member
+	// KeepMembers says the input carries no user list (the decoders set it
+	// when given no users reader): users, memberships and main departments
+	// are left as they are, except that members of a deleted department
+	// leave it. Members must then be empty.
+	KeepMembers bool
 }
 
 var (
 	// ErrInvalidInput is wrapped by *InputError.
 	ErrInvalidInput = errors.New("reconcile: invalid input")
-	// ErrStalePlan means the tree changed after the plan was made.
+	// ErrEmptyInput means the input has no department besides the root and
+	// no members (an empty or failed provider answer, most likely), and
+	// Options.AllowEmpty was not set.
+	ErrEmptyInput = errors.New("reconcile: empty input")
+	// ErrTruncated means a provider answer says more pages follow (has_more,
+	// next_cursor) but none do: the list is incomplete. It comes wrapped
+	// together with ErrInvalidInput.
+	ErrTruncated = errors.New("reconcile: truncated provider answer")
+	// ErrStalePlan means what the plan read (its org, the users it looked
+	// at) changed after the plan was made.
 	ErrStalePlan = errors.New("reconcile: plan is stale")
-	// ErrTooManyDeletes means a plan deletes more of the org than allowed.
+	// ErrTooManyDeletes means a plan takes away more of the org than
+	// Options.MaxDeleteRatio allows; it is wrapped by *LimitError.
 	ErrTooManyDeletes = errors.New("reconcile: plan deletes too much")
 )
 
 // Problem is one thing wrong with an Input.
 type Problem struct {
-	Kind string   // "duplicate id", "unknown parent", "cycle", "roots", "name", "code", "member"
+	// Kind is one of "id", "duplicate id", "unknown parent", "cycle",
+	// "roots", "name", "code", "member", "depth" (deeper than the tree's
+	// MaxDepth) and "children" (more children than its MaxChildren).
+	Kind string
 	IDs  []string // the offending external ids
 	Msg  string
 }
@@ -89,6 +117,32 @@ type index struct {
 	root     string
 	children map[string][]string // external id → child external ids, sorted
 	members  map[string]*Member
+	// keepMembers: the input has no user list (Input.KeepMembers).
+	keepMembers bool
+}
+
+// empty reports whether the input has nothing but (at most) a root.
+func (ix *index) empty() bool {
+	nonRoot := len(ix.depts)
+	if ix.root != "" {
+		nonRoot--
+	}
+	return nonRoot == 0 && len(ix.members) == 0
+}
+
+// lookups lists the external ids of the users the input names (members
+// and leaders), sorted: the users the planner reads beyond the org.
+func (ix *index) lookups() []string {
+	out := make([]string, 0, len(ix.members))
+	for ext := range ix.members {
+		out = append(out, ext)
+	}
+	for _, d := range ix.depts {
+		if d.LeaderExternalID != "" {
+			out = append(out, d.LeaderExternalID)
+		}
+	}
+	return sortedUnique(out)
 }
 
 // validate checks in and builds its index, collecting every problem.
@@ -97,7 +151,10 @@ func validate(in Input, lim orgtree.Limits) (*index, error) {
 	add := func(kind, msg string, ids ...string) {
 		probs = append(probs, Problem{Kind: kind, IDs: ids, Msg: msg})
 	}
-	ix := &index{depts: map[string]*Department{}, children: map[string][]string{}, members: map[string]*Member{}}
+	ix := &index{depts: map[string]*Department{}, children: map[string][]string{}, members: map[string]*Member{}, keepMembers: in.KeepMembers}
+	if in.KeepMembers && len(in.Members) > 0 {
+		add("member", fmt.Sprintf("%d members given with KeepMembers (which says there is no user list)", len(in.Members)))
+	}
 	var dups []string
 	for i := range in.Departments {
 		d := &in.Departments[i]

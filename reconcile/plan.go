@@ -29,12 +29,20 @@ const (
 // Options tune Plan.
 type Options struct {
 	Missing MissingPolicy
-	// MaxDeleteRatio is the largest share of the org's non-root departments
-	// a plan may delete; 0 means the default, 0.25, and a negative value
-	// means no limit.
+	// MaxDeleteRatio is the largest share a plan may take away of each of
+	// three things the org holds: its non-root departments, its
+	// memberships, and its members (users with a membership in the org; one
+	// leaves when it is removed from all of them). 0 means the default,
+	// 0.25; a negative value means no limit. Moving a member from one
+	// department to another takes nothing away.
 	MaxDeleteRatio float64
 	// Force accepts a plan over MaxDeleteRatio.
 	Force bool
+	// AllowEmpty accepts an input with no department besides the root and
+	// no members: the caller says the org really is empty. Without it such
+	// an input, which is what an empty or failed provider answer decodes
+	// to, is refused with ErrEmptyInput. MaxDeleteRatio still applies.
+	AllowEmpty bool
 }
 
 // Action is the kind of a Step.
@@ -178,10 +186,19 @@ func (f *Fields) describe() string {
 // input; Plan makes one, Apply runs it.
 type ChangePlan struct {
 	OrgID string `json:"orgId"`
-	// BaseSeq is the version of the tree the plan was made on; Apply
-	// refuses to run on any other.
+	// BaseSeq is the version of the tree the plan was made on, for display.
+	// Staleness is judged by Fingerprint, not by it.
 	BaseSeq uint64 `json:"baseSeq"`
-	Steps   []Step `json:"steps"`
+	// Fingerprint digests what the plan read: the org (structure, names,
+	// orders, codes, external ids, leaders, marks), its members, and the
+	// users of ReadUsers. Apply refuses the plan when it no longer matches.
+	Fingerprint string `json:"fingerprint"`
+	// ReadUsers are the external ids of the users the input names, which
+	// the plan looked up wherever they live (or found missing).
+	ReadUsers []string `json:"readUsers,omitempty"`
+	// Loss is what the plan takes away from the org.
+	Loss  Loss   `json:"loss"`
+	Steps []Step `json:"steps"`
 }
 
 // Empty reports whether the plan changes nothing.
@@ -209,7 +226,11 @@ func (p *ChangePlan) Summary() string {
 	if len(parts) == 0 {
 		return "no changes"
 	}
-	return strings.Join(parts, ", ")
+	out := strings.Join(parts, ", ")
+	if p.Loss.any() {
+		out += "; takes away " + p.Loss.String()
+	}
+	return out
 }
 
 // String lists the steps, one per line, numbered.
@@ -222,65 +243,14 @@ func (p *ChangePlan) String() string {
 	return b.String()
 }
 
-// current is what the org holds now, as the planner sees it.
-type current struct {
-	root     orgtree.NodeRecord
-	nodes    map[string]*orgtree.NodeRecord // node id → record, this org only
-	byExt    map[string]string              // external id → node id (non-root nodes)
-	children map[string][]string            // node id → child ids
-	users    map[string]*orgtree.UserRecord // user id → record
-	userExt  map[string]string              // user external id → user id
-	inOrg    map[string][]string            // user id → node ids of this org it belongs to
-	codes    map[string]string              // code → node id
-}
-
-func load(s orgtree.Snapshot, orgID string) (*current, error) {
-	org, err := s.Org(orgID)
-	if err != nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
-	}
-	d := s.Dump()
-	c := &current{nodes: map[string]*orgtree.NodeRecord{}, byExt: map[string]string{}, children: map[string][]string{},
-		users: map[string]*orgtree.UserRecord{}, userExt: map[string]string{}, inOrg: map[string][]string{}, codes: map[string]string{}}
-	for i := range d.Nodes {
-		n := &d.Nodes[i]
-		if n.OrgID != orgID {
-			continue
-		}
-		c.nodes[n.ID] = n
-		if n.ID == org.RootID {
-			c.root = *n
-		} else {
-			c.children[n.ParentID] = append(c.children[n.ParentID], n.ID)
-			if n.ExternalID != "" {
-				c.byExt[n.ExternalID] = n.ID
-			}
-		}
-		if n.Code != "" {
-			c.codes[n.Code] = n.ID
-		}
-	}
-	for i := range d.Users {
-		u := &d.Users[i]
-		c.users[u.ID] = u
-		if u.ExternalID != "" {
-			c.userExt[u.ExternalID] = u.ID
-		}
-		for _, m := range u.Memberships {
-			if _, ok := c.nodes[m.NodeID]; ok {
-				c.inOrg[u.ID] = append(c.inOrg[u.ID], m.NodeID)
-			}
-		}
-	}
-	return c, nil
-}
-
 // planner holds the state of one Plan call.
 type planner struct {
-	in    *index
-	cur   *current
-	opt   Options
-	steps []Step
+	in *index
+	// memberIDs are the input's member external ids, sorted.
+	memberIDs []string
+	cur       *current
+	opt       Options
+	steps     []Step
 	// match maps an input department to the existing node it becomes
 	// (absent: the plan creates it).
 	match map[string]string
@@ -288,31 +258,42 @@ type planner struct {
 	missing map[string]bool
 }
 
-// Plan computes the steps that make org orgID of s equal to in.
+// Plan computes the steps that make org orgID of s equal to in. It reads
+// only that org and the users the input names (see Snapshot.DumpOrg), so
+// it costs O(the org and the input), whatever else the tree holds.
+//
+// It refuses an empty input (ErrEmptyInput) unless opt.AllowEmpty, an
+// invalid one (*InputError), and a plan that takes away more than
+// opt.MaxDeleteRatio of the org (*LimitError) unless opt.Force.
 func Plan(s orgtree.Snapshot, orgID string, in Input, opt Options) (*ChangePlan, error) {
 	ix, err := validate(in, s.Limits())
 	if err != nil {
 		return nil, err
 	}
-	cur, err := load(s, orgID)
+	lookups := ix.lookups()
+	cur, err := load(s, orgID, lookups)
 	if err != nil {
 		return nil, err
 	}
-	p := &planner{in: ix, cur: cur, opt: opt, match: map[string]string{}, missing: map[string]bool{},
-		steps: make([]Step, 0, 2*len(in.Departments)+4*len(in.Members))}
-	if err := p.checkDepth(s.Limits().MaxDepth); err != nil {
+	if ix.empty() && !opt.AllowEmpty {
+		return nil, fmt.Errorf("%w: no department besides the root and no members; an empty or failed provider answer looks like this (set Options.AllowEmpty if the org really is empty)", ErrEmptyInput)
+	}
+	p := &planner{in: ix, memberIDs: sortedKeys(ix.members), cur: cur, opt: opt, match: map[string]string{}, missing: map[string]bool{}}
+	p.matchNodes()
+	if err := p.checkShape(s.Limits()); err != nil {
 		return nil, err
 	}
-	p.matchNodes()
 	p.releases()
 	p.departments()
 	p.users()
 	p.leaders()
 	p.memberships()
-	if err := p.missingNodes(); err != nil {
-		return nil, err
+	p.missingNodes()
+	plan := &ChangePlan{OrgID: orgID, BaseSeq: s.Seq(), Fingerprint: cur.fingerprint(), ReadUsers: lookups, Loss: p.loss(), Steps: p.steps}
+	if ratio := opt.maxDeleteRatio(); !opt.Force && plan.Loss.over(ratio) {
+		return nil, &LimitError{Loss: plan.Loss, Ratio: ratio}
 	}
-	return &ChangePlan{OrgID: orgID, BaseSeq: s.Seq(), Steps: p.steps}, nil
+	return plan, nil
 }
 
 func (p *planner) add(s Step) { p.steps = append(p.steps, s) }
@@ -330,18 +311,41 @@ func (p *planner) order() []string {
 	return out
 }
 
-func (p *planner) checkDepth(maxDepth int) error {
-	if maxDepth <= 0 || p.in.root == "" {
-		return nil
+// checkShape checks the final tree against the tree's depth and children
+// limits, so that Apply does not fail half-way (it would roll back, but
+// the caller learns about it late and without the list of culprits).
+// Creates and moves run before deletes, so a parent's count includes its
+// children that the plan deletes or keeps.
+func (p *planner) checkShape(lim orgtree.Limits) error {
+	var deep, wide []string
+	depth := map[string]int{}
+	stays := map[string]int{} // node id → its missing children
+	for id := range p.missing {
+		stays[p.cur.nodes[id].ParentID]++
 	}
-	depth := map[string]int{p.in.root: 0}
 	for _, id := range p.order() {
-		for _, c := range p.in.children[id] {
+		kids := p.in.children[id]
+		if n := len(kids) + stays[p.match[id]]; n > lim.MaxChildren {
+			wide = append(wide, id)
+		}
+		for _, c := range kids {
 			depth[c] = depth[id] + 1
-			if depth[c] > maxDepth {
-				return &InputError{Problems: []Problem{{Kind: "depth", IDs: []string{c}, Msg: fmt.Sprintf("deeper than the tree's limit of %d", maxDepth)}}}
+			if depth[c] > lim.MaxDepth {
+				deep = append(deep, c)
 			}
 		}
+	}
+	var probs []Problem
+	if len(deep) > 0 {
+		slices.Sort(deep)
+		probs = append(probs, Problem{Kind: "depth", IDs: deep, Msg: fmt.Sprintf("deeper than the tree's limit of %d", lim.MaxDepth)})
+	}
+	if len(wide) > 0 {
+		slices.Sort(wide)
+		probs = append(probs, Problem{Kind: "children", IDs: wide, Msg: fmt.Sprintf("more than the tree's limit of %d children (counting departments the plan deletes at the end or keeps)", lim.MaxChildren)})
+	}
+	if len(probs) > 0 {
+		return &InputError{Problems: probs}
 	}
 	return nil
 }
@@ -381,7 +385,9 @@ func (p *planner) nodeRef(id string) Ref {
 }
 
 // releases clears the codes and external ids that an input department
-// takes from another node, first, so no later step meets a duplicate.
+// takes from another node, first, so no later step meets a duplicate. The
+// input wins over every node it does not list, kept ones (MissingKeep)
+// and the root included.
 func (p *planner) releases() {
 	owner := map[string]string{} // node id → external id of the department it becomes
 	for ext, id := range p.match {
@@ -396,9 +402,11 @@ func (p *planner) releases() {
 	for _, id := range sortedKeys(p.cur.nodes) {
 		n := p.cur.nodes[id]
 		f := &Fields{}
+		note := ""
 		if n.Code != "" {
 			if taker, ok := codeTaker[n.Code]; ok && taker != owner[id] {
 				f.Code = orgtree.Ptr("")
+				note = fmt.Sprintf("code %q goes to %s", n.Code, taker)
 			}
 		}
 		if n.ExternalID != "" {
@@ -407,7 +415,7 @@ func (p *planner) releases() {
 			}
 		}
 		if f.Code != nil || f.ExternalID != nil {
-			p.add(Step{Action: ActRelease, Node: Ref{NodeID: id, Name: n.Name}, Set: f})
+			p.add(Step{Action: ActRelease, Node: Ref{NodeID: id, Name: n.Name}, Set: f, Note: note})
 		}
 	}
 }
@@ -426,7 +434,8 @@ func (p *planner) departments() {
 			continue
 		}
 		n := p.cur.nodes[id]
-		if ext != p.in.root && p.cur.nodes[n.ParentID].ID != p.match[d.ParentExternalID] {
+		root := ext == p.in.root
+		if !root && p.cur.nodes[n.ParentID].ID != p.match[d.ParentExternalID] {
 			p.add(Step{Action: ActMove, Node: p.ref(ext), Parent: p.ref(d.ParentExternalID)})
 		}
 		f := &Fields{}
@@ -434,10 +443,12 @@ func (p *planner) departments() {
 		if n.Name != d.Name && d.Name != "" {
 			f.Name, changed = orgtree.Ptr(d.Name), true
 		}
-		if ext != p.in.root && n.Order != d.Order {
+		if !root && n.Order != d.Order {
 			f.Order, changed = orgtree.Ptr(d.Order), true
 		}
-		if n.Code != d.Code {
+		// The root is the org's own node: the provider speaks only for
+		// what it delivers. Every other department is the provider's.
+		if n.Code != d.Code && (!root || d.Code != "") {
 			f.Code, changed = orgtree.Ptr(d.Code), true
 		}
 		if n.ExternalID != ext {
@@ -452,9 +463,10 @@ func (p *planner) departments() {
 	}
 }
 
-// users creates the input's unknown users and updates changed ones.
+// users creates the input's unknown users and updates changed ones that
+// this org owns.
 func (p *planner) users() {
-	for _, ext := range sortedKeys(p.in.members) {
+	for _, ext := range p.memberIDs {
 		m := p.in.members[ext]
 		want := UserFields{Name: m.Name, Username: m.Username, Email: m.Email, Phone: m.Phone}
 		id, ok := p.cur.userExt[ext]
@@ -463,6 +475,9 @@ func (p *planner) users() {
 			continue
 		}
 		u := p.cur.users[id]
+		if !u.owned(p.cur.orgID) {
+			continue // its fields are its home org's to sync
+		}
 		if (UserFields{Name: u.Name, Username: u.Username, Email: u.Email, Phone: u.Phone}) != want {
 			p.add(Step{Action: ActUpdateUser, User: UserRef{ID: id, ExternalID: ext, Name: m.Name}, UserF: &want})
 		}
@@ -474,6 +489,9 @@ func (p *planner) leaders() {
 	for _, ext := range p.order() {
 		d := p.in.depts[ext]
 		want := d.LeaderExternalID
+		if want == "" && ext == p.in.root {
+			continue // the root keeps a leader the provider does not name
+		}
 		if want != "" {
 			if _, known := p.in.members[want]; !known {
 				if _, exists := p.cur.userExt[want]; !exists {
@@ -500,32 +518,38 @@ func (p *planner) leaders() {
 // memberships moves, adds and removes members, then sets main departments.
 func (p *planner) memberships() {
 	nodeOf := func(ext string) string { return p.match[ext] } // "" for departments the plan creates
+	kept := func(n string) bool { return p.opt.Missing == MissingKeep && p.missing[n] }
 	var moves, adds, removes, mains []Step
-	for _, ext := range sortedKeys(p.in.members) {
+	var held []string // the departments a member holds and keeps (reused)
+	for _, ext := range p.memberIDs {
 		m := p.in.members[ext]
 		uref := UserRef{ID: p.cur.userExt[ext], ExternalID: ext, Name: m.Name}
 		want := sortedUnique(m.DepartmentIDs)
-		have := map[string]bool{}
-		for _, n := range p.cur.inOrg[uref.ID] {
-			have[n] = true
-		}
+		have := p.cur.inOrg[uref.ID] // sorted node ids
+		held = held[:0]
 		var added []string
 		for _, d := range want {
-			if id := nodeOf(d); id != "" && have[id] {
-				delete(have, id)
+			if id := nodeOf(d); id != "" && slices.Contains(have, id) {
+				held = append(held, id)
 			} else {
 				added = append(added, d)
 			}
 		}
 		var removed []string
-		for _, n := range sortedKeys(have) {
-			if p.opt.Missing == MissingKeep && p.missing[n] {
-				continue
+		for _, n := range have {
+			if !slices.Contains(held, n) && !kept(n) {
+				removed = append(removed, n)
 			}
-			removed = append(removed, n)
 		}
+		u := p.cur.users[uref.ID]
 		for len(added) > 0 && len(removed) > 0 {
 			moves = append(moves, Step{Action: ActMoveMember, User: uref, Node: p.nodeRef(removed[0]), To: p.ref(added[0])})
+			if m.MainDepartmentID == "" && u != nil && u.MainDepartmentID == removed[0] {
+				// MoveMembers carries the main department along; the
+				// provider did not say so, and a user who leaves its main
+				// department has none, whichever way it leaves.
+				mains = append(mains, Step{Action: ActMainDept, User: uref, Note: "left it"})
+			}
 			added, removed = added[1:], removed[1:]
 		}
 		for _, d := range added {
@@ -534,27 +558,26 @@ func (p *planner) memberships() {
 		for _, n := range removed {
 			removes = append(removes, Step{Action: ActRemoveMember, User: uref, Node: p.nodeRef(n)})
 		}
-		u := p.cur.users[uref.ID]
-		switch {
-		case m.MainDepartmentID != "":
+		// An empty MainDepartmentID does not speak for the main
+		// department; a user whose home is another org keeps its own.
+		if m.MainDepartmentID != "" && (u == nil || u.owned(p.cur.orgID)) {
 			if id := nodeOf(m.MainDepartmentID); u == nil || id == "" || u.MainDepartmentID != id {
 				mains = append(mains, Step{Action: ActMainDept, User: uref, Node: p.ref(m.MainDepartmentID)})
 			}
-		case u != nil && p.cur.nodes[u.MainDepartmentID] != nil:
-			// No main department in the input: none in this org either.
-			mains = append(mains, Step{Action: ActMainDept, User: uref, Note: "cleared"})
 		}
 	}
 	// Managed users the input does not list leave the org; anyone leaves
-	// a department that is deleted, explicitly.
+	// a department that is deleted, explicitly. Without a user list
+	// (KeepMembers) nobody is managed.
 	for _, uid := range sortedKeys(p.cur.inOrg) {
 		u := p.cur.users[uid]
 		if _, listed := p.in.members[u.ExternalID]; listed && u.ExternalID != "" {
 			continue
 		}
-		for _, n := range sortedUnique(p.cur.inOrg[uid]) {
-			managed := u.ExternalID != ""
-			if p.missing[n] && p.opt.Missing == MissingDelete || managed && !(p.missing[n] && p.opt.Missing == MissingKeep) {
+		managed := u.ExternalID != "" && !p.in.keepMembers
+		for _, n := range p.cur.inOrg[uid] {
+			deleted := p.missing[n] && p.opt.Missing == MissingDelete
+			if deleted || managed && !kept(n) {
 				note := "not in the provider's user list"
 				if !managed {
 					note = "department deleted"
@@ -563,14 +586,13 @@ func (p *planner) memberships() {
 			}
 		}
 	}
-	p.steps = slices.Grow(p.steps, len(moves)+len(adds)+len(removes)+len(mains))
 	for _, group := range [][]Step{moves, adds, removes, mains} {
 		p.steps = append(p.steps, group...)
 	}
 }
 
 // missingNodes marks or deletes the nodes the input does not list.
-func (p *planner) missingNodes() error {
+func (p *planner) missingNodes() {
 	ids := sortedKeys(p.missing)
 	if p.opt.Missing == MissingKeep {
 		for _, id := range ids {
@@ -578,16 +600,7 @@ func (p *planner) missingNodes() error {
 				p.add(Step{Action: ActMark, Node: p.nodeRef(id)})
 			}
 		}
-		return nil
-	}
-	if total := len(p.cur.nodes) - 1; len(ids) > 0 && !p.opt.Force {
-		ratio := p.opt.MaxDeleteRatio
-		if ratio == 0 {
-			ratio = 0.25
-		}
-		if ratio > 0 && float64(len(ids)) > ratio*float64(total) {
-			return fmt.Errorf("%w: %d of %d departments (limit %.0f%%; set Force to go ahead)", ErrTooManyDeletes, len(ids), total, ratio*100)
-		}
+		return
 	}
 	depth := func(id string) int {
 		d := 0
@@ -604,5 +617,4 @@ func (p *planner) missingNodes() error {
 	for _, id := range ids {
 		p.add(Step{Action: ActDelete, Node: p.nodeRef(id)})
 	}
-	return nil
 }

@@ -1,0 +1,50 @@
+package reconcile_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/reconcile"
+)
+
+// Example syncs a WeCom department and user list into an org, then shows
+// that an empty provider answer is refused rather than emptying the org.
+func Example() {
+	tree := orgtree.New(orgtree.WithIDGenerator(orgtree.SequentialIDs("id")))
+	org, _ := tree.CreateOrg(orgtree.OrgInput{Name: "Acme", Code: "hq"})
+
+	depts := `{"errcode":0,"errmsg":"ok","department":[
+	  {"id":1,"name":"Acme","parentid":0},
+	  {"id":2,"name":"研发部","parentid":1,"order":20},
+	  {"id":3,"name":"市场部","parentid":1,"order":10}]}`
+	users := `{"errcode":0,"errmsg":"ok","userlist":[
+	  {"userid":"zhangsan","name":"张三","department":[2],"main_department":2},
+	  {"userid":"lisi","name":"李四","department":[3]}]}`
+	in, err := reconcile.DecodeWeCom(strings.NewReader(depts), strings.NewReader(users))
+	if err != nil {
+		panic(err)
+	}
+	plan, err := reconcile.Plan(tree.Snapshot(), org.ID, in, reconcile.Options{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(plan.Summary())
+	if err := reconcile.Apply(tree, plan); err != nil {
+		panic(err)
+	}
+	kids, _ := tree.Children(org.RootID, 1)
+	for _, k := range kids {
+		fmt.Println(k.Name)
+	}
+
+	empty, _ := reconcile.DecodeWeCom(strings.NewReader(`{"errcode":0,"errmsg":"ok","department":[]}`), strings.NewReader(`{"errcode":0,"userlist":[]}`))
+	_, err = reconcile.Plan(tree.Snapshot(), org.ID, empty, reconcile.Options{})
+	fmt.Println(errors.Is(err, reconcile.ErrEmptyInput))
+	// Output:
+	// 2 create, 1 update, 2 create-user, 2 add-member, 1 main-dept
+	// 研发部
+	// 市场部
+	// true
+}
