@@ -19,23 +19,36 @@
 // number of orgs, and may have one main department among them. Grants of
 // resources (namespace, code, DATA/API/MENU/BUTTON, actions) hang off nodes.
 //
-// Depths and paths are derived by walking parent links, never stored, so a
-// move never rewrites the moved subtree, and paths are O(depth). Name paths
-// are returned as slices; FormatPath and ParsePath join and split them
-// reversibly even when names contain "/". Every walk over the tree is
-// iterative: chains a million nodes deep work.
+// Paths are derived by walking parent links, so they are O(depth) and never
+// stored. Each node's depth is kept (beside the records, see below), so
+// AddNode checks MaxDepth in O(1) and a chain of any depth is built in
+// O(1) per node; a move shifts the depths of the moved subtree, one small
+// entry per node. Name paths are returned as slices; FormatPath and
+// ParsePath join and split them reversibly even when names contain "/".
+// Every walk over the tree is iterative: chains a million nodes deep work.
 //
 // # Indexes and rollups
 //
 // Nodes are indexed by id, by code and external id per org, and by name
 // n-grams (trigrams, plus one- and two-rune grams with non-ASCII runes, so
-// short CJK queries use the index too); search re-checks every candidate,
-// so its results equal a brute-force scan. Each node keeps the size of its
-// subtree and the number of distinct users with a membership in it, so
-// MemberCount is O(1); a membership change updates only the ancestors it
-// affects (O(k·depth) for a user in k departments), and a move updates
-// them for the users with memberships in the moved subtree (the structural
-// part of a move stays O(depth)). Users are kept ordered by createdAt and
+// short CJK queries use the index too, and anchor grams for the start and
+// end of each name); search re-checks every candidate, so its results
+// equal a brute-force scan. Name changes reach the n-gram index in batches
+// of up to 256, folded at commit; until then a search re-checks them too.
+// A search with a Limit works rank by rank and stops when it has enough
+// hits, walking the tree level by level when the index cannot narrow a
+// rank's candidates to a few thousand.
+//
+// Each node keeps the number of distinct users with a membership in its
+// subtree, so MemberCount is O(1); a membership change updates only the
+// ancestors it affects (O(k·depth) for a user in k departments). A move
+// costs O(depth) for the links, O(subtree) for the depths, and, for the
+// users with memberships in the moved subtree, O(their memberships·depth)
+// for the counts of the two root paths: a leaf with a few members moves in
+// microseconds, most of an org with hundreds of thousands of members in
+// tens of milliseconds. A transaction that adds more than a quarter of the
+// tree's memberships (a bulk load) stops keeping the counts one by one and
+// commit recomputes them once. Users are kept ordered by createdAt and
 // updatedAt in copy-on-write B-trees, so the first pages of a large member
 // listing are found without sorting the whole subtree.
 //

@@ -397,8 +397,9 @@ func (tx *Tx) deleteSubtree(top nid) {
 // its members and grants. It fails with ErrCycle if newParentID is the node
 // or one of its descendants, with ErrCrossOrg across orgs and with
 // ErrRootNode for a root. Moving to the current parent changes nothing.
-// The cycle check walks the new parent's ancestors: O(depth), whatever the
-// subtree's size.
+// The cycle check walks the new parent's ancestors up to the node's depth;
+// the depths of the moved subtree shift, and the distinct member counts of
+// both root paths follow its members (see the package documentation).
 func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	const op = "move node"
 	if err := tx.writable(op); err != nil {
@@ -638,7 +639,7 @@ func (s Snapshot) CodePath(id string) ([]string, error) {
 	return s.pathOf("code path", id, func(r *nodeRec) string { return r.code })
 }
 
-// Depth returns the depth of id; a root has depth 0. O(depth).
+// Depth returns the depth of id; a root has depth 0. O(1): depths are kept.
 func (s Snapshot) Depth(id string) (int, error) {
 	n, _, err := s.lookupNode("depth", id)
 	if err != nil {
