@@ -68,6 +68,10 @@
 // an error and changes nothing, so a transaction can handle an error and
 // go on. The write methods on Tree are one-operation transactions.
 //
+// Fork (on a Tree, a Snapshot or a Tx) returns an independent, writable
+// tree that starts from that version and shares all of its structure: O(1)
+// whatever the size, so a loaded fixture can be copied for every test.
+//
 // A CommitHook (WithCommitHook) sees the ChangeSet of every transaction
 // before it is published and can refuse it; package persist uses it to write
 // each transaction to bbolt so memory and disk never diverge. Dump and Load

@@ -148,3 +148,22 @@ func ExampleTree_GrantResource() {
 	// Output:
 	// 1 books:1 [books:read]
 }
+
+func ExampleTree_Fork() {
+	t := newTree()
+	org, _ := t.CreateOrg(orgtree.OrgInput{Name: "Acme"})
+	dev, _ := t.AddNode(orgtree.NodeInput{ParentID: org.RootID, Name: "R&D"})
+
+	fork := t.Fork() // O(1): shares everything, copies what it changes
+	_, _ = fork.UpdateNode(dev.ID, orgtree.NodeUpdate{Name: orgtree.Ptr("Research")})
+	_, _ = t.AddNode(orgtree.NodeInput{ParentID: org.RootID, Name: "Ops"})
+
+	mine, _ := t.ChildIDs(org.RootID)
+	theirs, _ := fork.Node(dev.ID)
+	fmt.Println(len(mine), theirs.Name)
+	still, _ := t.Node(dev.ID)
+	fmt.Println(still.Name)
+	// Output:
+	// 2 Research
+	// R&D
+}

@@ -110,42 +110,9 @@ func TestLargeTransactionCounts(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, uint64(round)))
 				err := tr.Update(func(tx *Tx) error {
 					if round == 0 {
-						org, err := tx.CreateOrg(OrgInput{Name: "org", ID: "org", RootID: "root"})
-						if err != nil {
-							return err
-						}
-						for u := 0; u < 20; u++ {
-							if _, err := tx.CreateUser(User{ID: fmt.Sprint("u", u), Name: "user"}); err != nil {
-								return err
-							}
-						}
-						_ = org
+						seedOrg(t, tx)
 					}
-					for op := 0; op < 60; op++ {
-						nodes := tx.Dump().Nodes
-						n := nodes[rng.IntN(len(nodes))].ID
-						u := fmt.Sprint("u", rng.IntN(20))
-						switch rng.IntN(6) {
-						case 0, 1:
-							_, _ = tx.AddNode(NodeInput{ParentID: n, Name: "dept"})
-						case 2:
-							if ok, _ := tx.HasMember(n, u); !ok {
-								_ = tx.AddMembers(n, u)
-							} else {
-								_ = tx.RemoveMembers(n, u)
-							}
-						case 3:
-							_, _ = tx.MoveNode(n, nodes[rng.IntN(len(nodes))].ID)
-						case 4:
-							if rng.IntN(3) == 0 {
-								_ = tx.DeleteNode(n, Cascade)
-							}
-						case 5:
-							c, err := tx.MemberCount(n, true)
-							require.NoError(t, err)
-							reads[i] = append(reads[i], c)
-						}
-					}
+					reads[i] = append(reads[i], randomOps(t, tx, rng, 60)...)
 					return nil
 				})
 				require.NoError(t, err)
@@ -159,5 +126,51 @@ func TestLargeTransactionCounts(t *testing.T) {
 				require.Equal(t, a, b, "node %s", n.ID)
 			}
 		}
+	}
+}
+
+// randomOps applies n random operations (adds, member changes, moves,
+// deletes, subtree counts) to tx, drawing nodes from what tx holds and
+// users u0…u19, and returns the counts it read. Refused operations are
+// part of the game.
+func randomOps(t testing.TB, tx *Tx, rng *rand.Rand, n int) []int {
+	var reads []int
+	for op := 0; op < n; op++ {
+		nodes := tx.Dump().Nodes
+		id := nodes[rng.IntN(len(nodes))].ID
+		u := fmt.Sprint("u", rng.IntN(20))
+		switch rng.IntN(6) {
+		case 0, 1:
+			_, _ = tx.AddNode(NodeInput{ParentID: id, Name: fmt.Sprint("dept ", rng.IntN(50))})
+		case 2:
+			if ok, _ := tx.HasMember(id, u); !ok {
+				_ = tx.AddMembers(id, u)
+			} else {
+				_ = tx.RemoveMembers(id, u)
+			}
+		case 3:
+			_, _ = tx.MoveNode(id, nodes[rng.IntN(len(nodes))].ID)
+		case 4:
+			if rng.IntN(3) == 0 {
+				_ = tx.DeleteNode(id, Cascade)
+			} else {
+				_, _ = tx.UpdateNode(id, NodeUpdate{Name: Ptr(fmt.Sprint("renamed ", rng.IntN(50)))})
+			}
+		case 5:
+			c, err := tx.MemberCount(id, true)
+			require.NoError(t, err)
+			reads = append(reads, c)
+		}
+	}
+	return reads
+}
+
+// seedOrg creates org "org" (root "root") and users u0…u19 for randomOps.
+func seedOrg(t testing.TB, tx *Tx) {
+	_, err := tx.CreateOrg(OrgInput{Name: "org", ID: "org", RootID: "root"})
+	require.NoError(t, err)
+	for u := 0; u < 20; u++ {
+		_, err := tx.CreateUser(User{ID: fmt.Sprint("u", u), Name: "user"})
+		require.NoError(t, err)
 	}
 }
