@@ -41,6 +41,10 @@ func (st *state) distinct(n nid) int {
 // variable so tests can force it.
 var bulkLinks = 4096
 
+// bulkEntries is the number of nodes or users a transaction must add for
+// its commit to fold the lookup indexes completely.
+const bulkEntries = 4096
+
 // countLink notes one more membership made by the transaction.
 func (tx *Tx) countLink() {
 	tx.links++
@@ -285,10 +289,14 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	loss.accumulate()
 	gain.accumulate()
 	for i := common; i < len(oldPath); i++ {
-		tx.addDistinct(oldPath[i], 1, -loss[i])
+		if loss[i] != 0 {
+			tx.addDistinct(oldPath[i], 1, -loss[i])
+		}
 	}
 	for i := common; i < len(newPath); i++ {
-		tx.addDistinct(newPath[i], 1, gain[i])
+		if gain[i] != 0 {
+			tx.addDistinct(newPath[i], 1, gain[i])
+		}
 	}
 }
 

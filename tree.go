@@ -211,6 +211,11 @@ func (t *Tree) commit(tx *Tx) error {
 		return nil
 	}
 	tx.st.seq++
+	// A transaction that added many entries (a bulk load) leaves the id and
+	// code indexes folded, so lookups afterwards take one probe.
+	if tx.st.nodeCount-tx.base.nodeCount > bulkEntries || tx.st.userCount-tx.base.userCount > bulkEntries {
+		tx.compact = true
+	}
 	if tx.st.staleCounts {
 		tx.rebuildRollups()
 		tx.st.staleCounts = false
