@@ -104,13 +104,9 @@ func (st *state) buildTree(top nid, opt ExportOptions) *TreeNode {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		r := st.node(f.n)
-		t := &TreeNode{
-			ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: cloneI18n(r.nameI18n),
-			Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
-			Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
-			Root: r.parent == 0, CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated),
-			Resources: cloneResources(r.resources),
-		}
+		t := new(TreeNode)
+		*t = st.nodeFields(r)
+		t.NameI18n, t.DescriptionI18n, t.Resources = cloneI18n(r.nameI18n), cloneI18n(r.descriptionI18n), cloneResources(r.resources)
 		if f.parent == nil {
 			root = t
 			t.Depth = st.depth(f.n)
@@ -128,7 +124,7 @@ func (st *state) buildTree(top nid, opt ExportOptions) *TreeNode {
 			f.parent.Children = append(f.parent.Children, t)
 		}
 		if !opt.OmitMembers {
-			t.Members = st.sortedMembers(r)
+			t.Members, _ = st.sortedMembers([]User{}, nil, r)
 		}
 		for i := len(r.children) - 1; i >= 0; i-- {
 			stack = append(stack, frame{r.children[i], t})
@@ -137,36 +133,103 @@ func (st *state) buildTree(top nid, opt ExportOptions) *TreeNode {
 	return root
 }
 
-// sortedMembers lists a node's direct members in the default listing order.
-func (st *state) sortedMembers(r *nodeRec) []User {
-	if len(r.members) == 0 {
-		return []User{}
+// nodeFields returns the exported fields of r, sharing its maps and
+// grants (the caller copies them if it hands them out): no children,
+// depth, path or members.
+func (st *state) nodeFields(r *nodeRec) TreeNode {
+	return TreeNode{
+		ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: r.nameI18n,
+		Description: r.description, DescriptionI18n: r.descriptionI18n,
+		Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
+		Root: r.parent == 0, CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated),
+		Resources: r.resources,
 	}
-	recs := make([]*userRec, len(r.members))
-	for i, m := range r.members {
-		recs[i] = st.user(m.user)
+}
+
+// sortedMembers appends a node's direct members, in the default listing
+// order, to out; recs is scratch space, returned for reuse.
+func (st *state) sortedMembers(out []User, recs []*userRec, r *nodeRec) ([]User, []*userRec) {
+	recs = recs[:0]
+	for _, m := range r.members {
+		recs = append(recs, st.user(m.user))
 	}
 	slices.SortFunc(recs, func(a, b *userRec) int {
 		return SortCreatedAtDesc.cmp(SortCreatedAtDesc.key(a), SortCreatedAtDesc.key(b))
 	})
-	out := make([]User, len(recs))
-	for i, u := range recs {
-		out[i] = st.userValue(u)
+	for _, u := range recs {
+		out = append(out, st.userValue(u))
 	}
-	return out
+	return out, recs
+}
+
+// writeJSON streams the trees under tops as WriteTreeJSON would write their
+// exports, straight from the records: no tree of TreeNodes is built, and
+// the buffers of one node are reused for the next.
+func (st *state) writeJSON(w io.Writer, tops []nid, asArray bool, opt ExportOptions) error {
+	type item struct {
+		n            nid
+		depth        int
+		first, close bool
+	}
+	var (
+		path    []string
+		members []User
+		recs    []*userRec
+	)
+	return writeForest(w, len(tops), asArray, func(jw *jsonWriter, ti int) {
+		top := tops[ti]
+		path = path[:0]
+		for _, r := range st.chain(top) {
+			path = append(path, r.id)
+		}
+		stack := []item{{n: top, depth: st.depth(top), first: ti == 0}}
+		for len(stack) > 0 && jw.err == nil {
+			it := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if it.close {
+				jw.raw("]}")
+				continue
+			}
+			if !it.first {
+				jw.raw(",")
+			}
+			r := st.node(it.n)
+			t := st.nodeFields(r)
+			t.Depth = it.depth
+			if !opt.OmitPaths {
+				path = append(path[:it.depth], r.id)
+				t.Path = path
+			}
+			if !opt.OmitMembers {
+				members, recs = st.sortedMembers(members[:0], recs, r)
+				t.Members = members
+			}
+			jw.nodeHead(&t, opt)
+			jw.raw(`,"children":[`)
+			stack = append(stack, item{close: true})
+			for i := len(r.children) - 1; i >= 0; i-- {
+				stack = append(stack, item{n: r.children[i], depth: it.depth + 1, first: i == 0})
+			}
+		}
+	})
 }
 
 // ExportJSON writes one org (orgID set) as a JSON object, or every org
 // (orgID empty) as a JSON array, in the reference service's field names.
 func (s Snapshot) ExportJSON(w io.Writer, orgID string, opt ExportOptions) error {
 	if orgID == "" {
-		return WriteTreeJSON(w, s.ExportAll(opt), true, opt)
+		orgs := s.sortedOrgs()
+		tops := make([]nid, len(orgs))
+		for i, o := range orgs {
+			tops[i] = o.root
+		}
+		return s.st.writeJSON(w, tops, true, opt)
 	}
-	t, err := s.ExportOrg(orgID, opt)
+	o, err := s.lookupOrg("export org", orgID)
 	if err != nil {
 		return err
 	}
-	return WriteTreeJSON(w, []*TreeNode{t}, false, opt)
+	return s.st.writeJSON(w, []nid{o.root}, false, opt)
 }
 
 // MarshalJSON encodes the subtree iteratively.

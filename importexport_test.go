@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -275,4 +276,40 @@ func TestDeepParse(t *testing.T) {
 	_, _, err = ParseTreeJSON(strings.NewReader(doc), Limits{})
 	require.ErrorIs(t, err, ErrLimitExceeded)
 	require.Contains(t, err.Error(), "more levels", "deep paths are elided in messages")
+}
+
+// TestExportJSONStreamsWhatExportOrgBuilds checks that the streaming export
+// writes exactly the bytes of the built TreeNodes, for one org and for all,
+// with and without members and paths.
+func TestExportJSONStreamsWhatExportOrgBuilds(t *testing.T) {
+	tr := New(WithIDGenerator(SequentialIDs("x")), frozenClock)
+	rng := rand.New(rand.NewPCG(4, 2))
+	for range 3 {
+		require.NoError(t, tr.Update(func(tx *Tx) error {
+			if len(tx.Orgs()) == 0 {
+				seedOrg(t, tx)
+				_, err := tx.CreateOrg(OrgInput{Name: "second"})
+				require.NoError(t, err)
+			}
+			randomOps(t, tx, rng, 80)
+			return nil
+		}))
+	}
+	s := tr.Snapshot()
+	for _, opt := range []ExportOptions{{}, {OmitMembers: true}, {OmitPaths: true}, {OmitMembers: true, OmitPaths: true}} {
+		var streamed, built bytes.Buffer
+		require.NoError(t, s.ExportJSON(&streamed, "", opt))
+		require.NoError(t, WriteTreeJSON(&built, s.ExportAll(opt), true, opt))
+		require.Equal(t, built.String(), streamed.String(), "all orgs, %+v", opt)
+		streamed.Reset()
+		built.Reset()
+		require.NoError(t, s.ExportJSON(&streamed, "org", opt))
+		one, err := s.ExportOrg("org", opt)
+		require.NoError(t, err)
+		require.NoError(t, WriteTreeJSON(&built, []*TreeNode{one}, false, opt))
+		require.Equal(t, built.String(), streamed.String(), "org, %+v", opt)
+		if !opt.OmitMembers {
+			require.Contains(t, streamed.String(), `"members":[{`)
+		}
+	}
 }

@@ -23,19 +23,14 @@ func WriteTreeJSON(w io.Writer, trees []*TreeNode, asArray bool, opt ExportOptio
 	if !asArray && len(trees) != 1 {
 		return fmt.Errorf("orgtree: write JSON: %d trees need an array: %w", len(trees), ErrInvalidArgument)
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	jw := jsonWriter{w: bw}
-	if asArray {
-		jw.raw("[")
-	}
 	// The stack holds the nodes still to write; a nil entry closes the
 	// children array and object of the node that opened it.
 	type item struct {
 		t     *TreeNode
 		first bool // first element of its array
 	}
-	for ti, top := range trees {
-		stack := []item{{top, ti == 0}}
+	return writeForest(w, len(trees), asArray, func(jw *jsonWriter, ti int) {
+		stack := []item{{trees[ti], ti == 0}}
 		for len(stack) > 0 && jw.err == nil {
 			it := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -53,6 +48,19 @@ func WriteTreeJSON(w io.Writer, trees []*TreeNode, asArray bool, opt ExportOptio
 				stack = append(stack, item{it.t.Children[i], i == 0})
 			}
 		}
+	})
+}
+
+// writeForest writes n trees, each by writeTree, as one object or an
+// array, through one buffered writer.
+func writeForest(w io.Writer, n int, asArray bool, writeTree func(jw *jsonWriter, i int)) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	jw := jsonWriter{w: bw}
+	if asArray {
+		jw.raw("[")
+	}
+	for i := 0; i < n && jw.err == nil; i++ {
+		writeTree(&jw, i)
 	}
 	if asArray {
 		jw.raw("]")
