@@ -209,24 +209,72 @@ func (s *handleSet[H]) has(h H) bool {
 	return ok
 }
 
-// depthMemo remembers coveredOn(path, d) per department d: the users of a
-// large subtree share many departments.
+// depthMemo answers coveredOn(path, d) for many departments d, remembering
+// the answer of every node it walks through: a node deeper than the path's
+// end has its parent's answer, so the departments of a large subtree's
+// users cost one walk over their ancestors in all, not one walk each. The
+// memo is a map while small, a table by handle once large.
 type depthMemo struct {
 	st    *state
 	path  []nid
 	small map[nid]int32
+	table []int32 // answer+2 per handle; 0 = unknown
+	walk  []nid
 }
 
 func (st *state) memoOn(path []nid) *depthMemo {
 	return &depthMemo{st: st, path: path, small: map[nid]int32{}}
 }
 
-func (m *depthMemo) covered(d nid) int {
-	if k, ok := m.small[d]; ok {
-		return int(k)
+func (m *depthMemo) get(n nid) (int, bool) {
+	if m.table != nil {
+		k := m.table[n]
+		return int(k) - 2, k != 0
 	}
-	k := m.st.coveredOn(m.path, d)
-	m.small[d] = int32(k)
+	k, ok := m.small[n]
+	return int(k), ok
+}
+
+func (m *depthMemo) put(n nid, k int) {
+	if m.table == nil && len(m.small)*64 > m.st.nodes.Len() {
+		m.table = make([]int32, m.st.nodes.Len())
+		for h, v := range m.small {
+			m.table[h] = v + 2
+		}
+		m.small = nil
+	}
+	if m.table != nil {
+		m.table[n] = int32(k) + 2
+	} else {
+		m.small[n] = int32(k)
+	}
+}
+
+func (m *depthMemo) covered(d nid) int {
+	if k, ok := m.get(d); ok {
+		return k
+	}
+	// Walk up while below the path's end and unknown; the first known or
+	// shallow enough node answers for every node walked.
+	st, last := m.st, len(m.path)-1
+	m.walk = m.walk[:0]
+	n, k := d, 0
+	for {
+		if known, ok := m.get(n); ok {
+			k = known
+			break
+		}
+		if st.depth(n) <= last {
+			k = st.coveredOn(m.path, n)
+			break
+		}
+		m.walk = append(m.walk, n)
+		n = st.node(n).parent
+	}
+	m.put(n, k)
+	for _, w := range m.walk {
+		m.put(w, k)
+	}
 	return k
 }
 
