@@ -48,8 +48,12 @@ const bulkEntries = 4096
 // countLink notes one more membership made by the transaction.
 func (tx *Tx) countLink() {
 	tx.links++
-	if tx.links > bulkLinks && tx.links > tx.base.memberships/4 {
+	if !tx.st.staleCounts && tx.links > bulkLinks && tx.links > tx.base.memberships/4 {
 		tx.st.staleCounts = true
+		// A bulk load looks up every node and user it links: fold the id
+		// indexes now so each lookup takes one probe.
+		st := tx.st
+		st.nodeIDs, st.userIDs = st.nodeIDs.Compact(), st.userIDs.Compact()
 	}
 }
 
