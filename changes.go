@@ -44,6 +44,7 @@ func (d *dirtySet) empty() bool {
 type OrgRecord struct {
 	ID        string    `json:"id"`
 	RootID    string    `json:"rootId"`
+	TenantID  string    `json:"tenantId,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -116,7 +117,7 @@ func (tx *Tx) changeSet() *ChangeSet {
 }
 
 func (st *state) orgRecord(o *orgRec) OrgRecord {
-	return OrgRecord{ID: o.id, RootID: st.node(o.root).id, CreatedAt: timeOf(o.created), UpdatedAt: timeOf(o.updated)}
+	return OrgRecord{ID: o.id, RootID: st.node(o.root).id, TenantID: o.tenantID, CreatedAt: timeOf(o.created), UpdatedAt: timeOf(o.updated)}
 }
 
 func (st *state) nodeRecord(r *nodeRec) NodeRecord {
@@ -242,11 +243,14 @@ func (tx *Tx) load(d *Dump) error {
 		if _, ok := st.orgs.Get(o.ID); ok {
 			return fmt.Errorf("orgtree: load: org %q: %w", o.ID, ErrExists)
 		}
+		if err := checkTenantID(o.TenantID); err != nil {
+			return fmt.Errorf("orgtree: load: org %q: %w", o.ID, err)
+		}
 		root, r, ok := st.nodeByID(o.RootID)
 		if !ok || r.orgID != o.ID {
 			return fmt.Errorf("orgtree: load: org %q: root %q: %w", o.ID, o.RootID, ErrNotFound)
 		}
-		st.orgs = st.orgs.Set(e, o.ID, &orgRec{edit: e, id: o.ID, root: root, created: o.CreatedAt.UnixNano(), updated: o.UpdatedAt.UnixNano()})
+		st.orgs = st.orgs.Set(e, o.ID, &orgRec{edit: e, id: o.ID, tenantID: o.TenantID, root: root, created: o.CreatedAt.UnixNano(), updated: o.UpdatedAt.UnixNano()})
 		tx.bumpTime(o.CreatedAt.UnixNano(), o.UpdatedAt.UnixNano())
 	}
 	// Links, codes and external ids.

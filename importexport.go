@@ -18,6 +18,7 @@ import (
 type TreeNode struct {
 	ID              string            // ignored by import unless ImportOptions.KeepIDs
 	OrgID           string            // likewise, on a root
+	TenantID        string            // on a root: its org's tenant (export, and import of a new org)
 	Name            string            // required
 	NameI18n        map[string]string // locale → name
 	Description     string
@@ -62,7 +63,9 @@ func (s Snapshot) ExportOrg(orgID string, opt ExportOptions) (*TreeNode, error) 
 	if err != nil {
 		return nil, err
 	}
-	return s.st.buildTree(o.root, opt), nil
+	t := s.st.buildTree(o.root, opt)
+	t.TenantID = o.tenantID
+	return t, nil
 }
 
 // OrgTree returns the nested tree of an org without members (the reference
@@ -76,7 +79,9 @@ func (s Snapshot) ExportAll(opt ExportOptions) []*TreeNode {
 	orgs := s.sortedOrgs()
 	out := make([]*TreeNode, 0, len(orgs))
 	for _, o := range orgs {
-		out = append(out, s.st.buildTree(o.root, opt))
+		t := s.st.buildTree(o.root, opt)
+		t.TenantID = o.tenantID
+		out = append(out, t)
 	}
 	return out
 }
@@ -196,6 +201,11 @@ func (st *state) writeJSON(w io.Writer, tops []nid, asArray bool, opt ExportOpti
 			r := st.node(it.n)
 			t := st.nodeFields(r)
 			t.Depth = it.depth
+			if it.n == top && r.parent == 0 {
+				if o, ok := st.orgs.Get(r.orgID); ok {
+					t.TenantID = o.tenantID // an org root carries its org's tenant
+				}
+			}
 			if !opt.OmitPaths {
 				path = append(path[:it.depth], r.id)
 				t.Path = path
@@ -305,7 +315,8 @@ type plannedNode struct {
 // an id must name an existing user (or one defined elsewhere in the
 // document); an entry with more fields creates the user if it does not exist
 // yet. A member whose mainDepartmentId equals the id its node has in the
-// document gets that node as main department.
+// document gets that node as main department. A root's tenantId becomes its
+// new org's tenant; it is ignored on other nodes and under opt.ParentID.
 func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	const op = "import"
 	if err := tx.writable(op); err != nil {
@@ -358,6 +369,11 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(top, ".orgId", err)
 			} else if _, taken := st.orgs.Get(orgID); taken || orgIDs[orgID] {
 				ie.add(top, ".orgId", fmt.Errorf("org %q: %w", orgID, ErrExists))
+			}
+			if root != nil {
+				if err := checkTenantID(root.TenantID); err != nil {
+					ie.add(top, ".tenantId", err)
+				}
 			}
 			orgIDs[orgID] = true
 			orgKey = orgID
@@ -555,7 +571,7 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		case parent != 0:
 			n = tx.insertNode(tx.mutOrg(st.node(parent).orgID), parent, p.id, p.f, now)
 		default:
-			o := &orgRec{edit: tx.edit, id: p.org, created: now, updated: now}
+			o := &orgRec{edit: tx.edit, id: p.org, tenantID: p.t.TenantID, created: now, updated: now}
 			st.orgs = st.orgs.Set(tx.edit, p.org, o)
 			tx.dirty.org(p.org)
 			n = tx.insertNode(o, 0, p.id, p.f, now)

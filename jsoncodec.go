@@ -98,6 +98,10 @@ func (j *jsonWriter) nodeHead(t *TreeNode, opt ExportOptions) {
 	b = appendJSONString(b, t.ID)
 	b = append(b, `,"orgId":`...)
 	b = appendJSONString(b, t.OrgID)
+	if t.TenantID != "" {
+		b = append(b, `,"tenantId":`...)
+		b = appendJSONString(b, t.TenantID)
+	}
 	b = append(b, `,"name":`...)
 	b = appendJSONString(b, t.Name)
 	b = append(b, `,"nameI18n":`...)
@@ -444,6 +448,8 @@ func (p *treeParser) field(t *TreeNode, key string, node *jpath) error {
 		t.ID, err = p.str(node, path)
 	case "orgId":
 		t.OrgID, err = p.str(node, path)
+	case "tenantId":
+		t.TenantID, err = p.str(node, path)
 	case "name":
 		t.Name, err = p.str(node, path)
 	case "description":
@@ -767,7 +773,7 @@ var nodeKeys = map[string]uint32{}
 func init() {
 	for i, k := range []string{"id", "orgId", "name", "description", "code", "externalId", "leaderUserId",
 		"nameI18n", "descriptionI18n", "order", "depth", "createdAt", "updatedAt", "root", "path",
-		"members", "resources", "children"} {
+		"members", "resources", "children", "tenantId"} {
 		nodeKeys[k] = 1 << i
 	}
 }

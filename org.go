@@ -7,8 +7,12 @@ import (
 
 // Org is an organization: a tree of nodes under one root node.
 type Org struct {
-	ID        string    `json:"id"`
-	RootID    string    `json:"rootId"`
+	ID     string `json:"id"`
+	RootID string `json:"rootId"`
+	// TenantID names the tenant the org belongs to, as the reference
+	// service's multi-tenant pools do; empty when it belongs to none. It is
+	// set when the org is created (or imported) and found by OrgsByTenant.
+	TenantID  string    `json:"tenantId,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -26,6 +30,9 @@ type OrgInput struct {
 	Order           int
 	ExternalID      string
 	LeaderUserID    string
+	// TenantID is the org's tenant (optional; an id: no spaces or control
+	// characters). Several orgs may share a tenant.
+	TenantID string
 }
 
 // OrgPage is one page of orgs with the total count.
@@ -35,7 +42,33 @@ type OrgPage struct {
 }
 
 func (s Snapshot) orgValue(o *orgRec) Org {
-	return Org{ID: o.id, RootID: s.st.node(o.root).id, CreatedAt: timeOf(o.created), UpdatedAt: timeOf(o.updated)}
+	return Org{ID: o.id, RootID: s.st.node(o.root).id, TenantID: o.tenantID, CreatedAt: timeOf(o.created), UpdatedAt: timeOf(o.updated)}
+}
+
+// OrgsByTenant returns the orgs of a tenant, oldest first (none for an
+// empty tenantID). It scans the orgs, which are few.
+func (s Snapshot) OrgsByTenant(tenantID string) []Org {
+	out := []Org{}
+	if tenantID == "" {
+		return out
+	}
+	for _, o := range s.sortedOrgs() {
+		if o.tenantID == tenantID {
+			out = append(out, s.orgValue(o))
+		}
+	}
+	return out
+}
+
+// checkTenantID validates an optional tenant id: empty, or an id.
+func checkTenantID(id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := checkID(id); err != nil {
+		return fmt.Errorf("tenant %w", err)
+	}
+	return nil
 }
 
 // Org returns the org with the given id.
@@ -122,6 +155,9 @@ func (tx *Tx) CreateOrg(in OrgInput) (Org, error) {
 	if err != nil {
 		return Org{}, err
 	}
+	if err := checkTenantID(in.TenantID); err != nil {
+		return Org{}, fmt.Errorf("orgtree: %s: %q: %w", op, in.TenantID, err)
+	}
 	orgID, err := tx.pickID(op, "org", in.ID, func(id string) bool { _, ok := tx.st.orgs.Get(id); return ok })
 	if err != nil {
 		return Org{}, err
@@ -131,7 +167,7 @@ func (tx *Tx) CreateOrg(in OrgInput) (Org, error) {
 		return Org{}, err
 	}
 	now := tx.now()
-	o := &orgRec{edit: tx.edit, id: orgID, created: now, updated: now}
+	o := &orgRec{edit: tx.edit, id: orgID, tenantID: in.TenantID, created: now, updated: now}
 	tx.st.orgs = tx.st.orgs.Set(tx.edit, orgID, o)
 	tx.dirty.org(orgID)
 	o.root = tx.insertNode(o, 0, rootID, f, now)
@@ -176,6 +212,9 @@ func (t *Tree) ListOrgs(page, limit int) (OrgPage, error) { return t.Snapshot().
 
 // Orgs returns every org, oldest first.
 func (t *Tree) Orgs() []Org { return t.Snapshot().Orgs() }
+
+// OrgsByTenant returns the orgs of a tenant, oldest first.
+func (t *Tree) OrgsByTenant(tenantID string) []Org { return t.Snapshot().OrgsByTenant(tenantID) }
 
 // RootNode returns the root node of an org.
 func (t *Tree) RootNode(orgID string) (Node, error) { return t.Snapshot().RootNode(orgID) }

@@ -51,6 +51,7 @@ type state struct {
 type orgRec struct {
 	edit             *pmap.Edit
 	id               string
+	tenantID         string
 	root             nid
 	created, updated int64
 	codes            pmap.Layered[nid] // node code → nid
