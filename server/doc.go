@@ -24,9 +24,37 @@
 //	GET  /api/v2/orgs/export[?org_id=ID]     every org (array) or one (object)
 //	GET  /api/v2/orgs/children?nodeId=&depth= nodes below nodeId, depth levels
 //	GET  /api/v2/orgs/pagination?page=&limit=&sortBy=
+//	GET  /api/v2/orgs/count                   {count}
+//	GET  /api/v2/orgs?page=&limit=&sortBy=    orgs (id, tenantId, rootNode, …)
+//	GET  /api/v2/orgs/by-tenant?tenant_id=    the tenant's orgs as export documents
 //	POST /api/v2/orgs/import {"filetype":"json","file":"<nested JSON>"}
 //	GET  /api/v2/users/{id}
+//	GET  /api/v2/.well-known                  {publicKey}: password encryption (no token needed)
 //	GET  /healthz                             (no token needed)
+//
+// The JS SDK's startSync posts to /connections/enterprise/dingtalk/start-sync,
+// /connections/enterprise/wechatwork/start-sync or /api/v2/ad/sync. orgtree
+// holds no provider connections, so these answer code 501 with the way to
+// sync offline: `orgtree sync` from the provider's department and user
+// files, or the reconcile package from Go. Running a sync from a source
+// configured on the server was left out on purpose: the provider files a
+// server could read are exactly what the CLI reads, without giving a
+// network service credentials or file paths.
+//
+// # Tenants
+//
+// createOrg's tenantId (sent by the JS SDK) is kept as the org's tenant:
+// Org.tenantId answers it, exports carry it on the root as "tenantId" (so
+// an import keeps it) and GET /api/v2/orgs/by-tenant finds the tenant's orgs.
+//
+// # Passwords
+//
+// orgtree keeps no credentials. The SDKs send createUser's password
+// RSA-encrypted with the key of GET /api/v2/.well-known (Config.PasswordKey);
+// the server decrypts it to check it, then forgets it: it is never stored,
+// answered or logged. The Go SDK encrypts with the hosted service's key
+// unless told this server's (Client.SetPublicKey); such passwords are
+// accepted unread. Other passwords (plain text, another key) answer 400.
 //
 // Errors use the service's envelopes: GraphQL errors[].message.{code,
 // message} (with path and locations), REST {code, message, data: null},

@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,12 +34,22 @@ func startServer(t testing.TB) *testServer {
 	// every test server gets a pool of its own.
 	pool := NewObjectID()
 	secret := "secret-" + NewObjectID()
-	s, err := New(tree, Config{UserPoolID: pool, Secret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := New(tree, Config{UserPoolID: pool, Secret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PasswordKey: testPasswordKey()})
 	require.NoError(t, err)
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 	return &testServer{t: t, tree: tree, srv: s, http: hs, pool: pool, secret: secret}
 }
+
+// testPasswordKey is one RSA key for every test server: generating one per
+// server would cost more than most tests.
+var testPasswordKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
 
 // token exchanges the credentials for a token through the protocol.
 func (ts *testServer) token() string {

@@ -98,12 +98,13 @@ func TestJSSDKOrganization(t *testing.T) {
 		steps[s.Step] = s
 		order = append(order, s.Step)
 	}
-	require.Len(t, order, 31, "every step of run.js reported")
+	require.Len(t, order, 35, "every step of run.js reported")
 
 	refused := map[string]string{
 		"org.addNode duplicate code": "duplicate code",
 		"org.getNodeById unknown":    "not found",
 		"org.moveNode cycle":         "cycle",
+		"org.startSync":              "orgtree sync --provider",
 	}
 	for _, name := range order {
 		s := steps[name]
@@ -116,10 +117,32 @@ func TestJSSDKOrganization(t *testing.T) {
 	}
 	ts.check()
 
-	var user struct{ ID string }
-	require.NoError(t, json.Unmarshal(steps["users.create"].Result, &user))
-	_, err = ts.tree.User(user.ID)
-	require.NoError(t, err)
+	for _, name := range []string{"users.create", "users.create with password"} {
+		var user struct{ ID string }
+		require.NoError(t, json.Unmarshal(steps[name].Result, &user))
+		_, err = ts.tree.User(user.ID)
+		require.NoError(t, err, name)
+	}
+
+	var org struct{ ID string }
+	require.NoError(t, json.Unmarshal(steps["org.create"].Result, &org))
+	var all struct {
+		TotalCount int
+		List       []struct{ ID string }
+	}
+	require.NoError(t, json.Unmarshal(steps["org.getAllOrgs"].Result, &all))
+	require.Equal(t, 1, all.TotalCount)
+	require.Len(t, all.List, 1)
+	require.Equal(t, org.ID, all.List[0].ID)
+	var byTenant []struct {
+		OrgID, Name string
+		Children    []struct{ Name string }
+	}
+	require.NoError(t, json.Unmarshal(steps["org.getOrgByTenantId"].Result, &byTenant))
+	require.Len(t, byTenant, 1)
+	require.Equal(t, org.ID, byTenant[0].OrgID)
+	require.Equal(t, "JS Org", byTenant[0].Name)
+	require.Len(t, byTenant[0].Children, 1, "A, with B moved under it")
 
 	var members struct{ TotalCount int }
 	require.NoError(t, json.Unmarshal(steps["org.listMembers root with children"].Result, &members))

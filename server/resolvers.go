@@ -213,6 +213,7 @@ func (s *Server) user(a map[string]any) (any, error) {
 func (s *Server) createOrg(a map[string]any) (any, error) {
 	org, err := s.tree.CreateOrg(orgtree.OrgInput{
 		Name: optString(a, "name"), Code: optString(a, "code"), Description: optString(a, "description"),
+		TenantID: optString(a, "tenantId"),
 	})
 	if err != nil {
 		return nil, err
@@ -409,6 +410,12 @@ func (s *Server) setMainDepartment(a map[string]any) (any, error) {
 
 func (s *Server) createUser(a map[string]any) (any, error) {
 	info, _ := a["userInfo"].(map[string]any)
+	// The password is checked and dropped: orgtree keeps no credentials.
+	if pw, given := info["password"].(string); given && pw != "" {
+		if err := s.passwords.checkPassword(pw); err != nil {
+			return nil, err
+		}
+	}
 	u, err := s.tree.CreateUser(orgtree.User{
 		Username:   optString(info, "username"),
 		Email:      optString(info, "email"),

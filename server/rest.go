@@ -19,6 +19,13 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v2/orgs/export", s.rest(s.exportOrgs))
 	s.mux.HandleFunc("GET /api/v2/orgs/children", s.rest(s.restChildren))
 	s.mux.HandleFunc("GET /api/v2/orgs/pagination", s.rest(s.restOrgPage))
+	s.mux.HandleFunc("GET /api/v2/orgs/count", s.rest(s.restOrgCount))
+	s.mux.HandleFunc("GET /api/v2/orgs", s.rest(s.restOrgList))
+	s.mux.HandleFunc("GET /api/v2/orgs/by-tenant", s.rest(s.restOrgsByTenant))
+	s.mux.HandleFunc("GET /api/v2/.well-known", s.wellKnown)
+	for _, path := range []string{"/connections/enterprise/dingtalk/start-sync", "/connections/enterprise/wechatwork/start-sync", "/api/v2/ad/sync"} {
+		s.mux.HandleFunc("POST "+path, s.rest(s.restStartSync))
+	}
 	s.mux.HandleFunc("POST /api/v2/orgs/import", s.rest(s.restImport))
 	s.mux.HandleFunc("GET /api/v2/users/{id}", s.rest(s.restUser))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
@@ -115,6 +122,7 @@ func (s *Server) exportDoc(snap orgtree.Snapshot, root *orgtree.TreeNode) (json.
 type exportNode struct {
 	ID              string `json:"id"`
 	OrgID           string `json:"orgId"`
+	TenantID        string `json:"tenantId,omitempty"` // the root's, when its org has one
 	UserPoolID      string `json:"userPoolId"`
 	Name            string `json:"name"`
 	NameI18n        any    `json:"nameI18n"`
@@ -139,7 +147,7 @@ func (s *Server) openExportNode(b *bytes.Buffer, snap orgtree.Snapshot, n *orgtr
 		}
 	}
 	fields, err := json.Marshal(exportNode{
-		ID: n.ID, OrgID: orgID, UserPoolID: s.cfg.UserPoolID, Name: n.Name,
+		ID: n.ID, OrgID: orgID, TenantID: n.TenantID, UserPoolID: s.cfg.UserPoolID, Name: n.Name,
 		NameI18n: wireI18n(n.NameI18n), Description: nullable(n.Description),
 		DescriptionI18n: wireI18n(n.DescriptionI18n), Order: n.Order, Code: nullable(n.Code),
 		LeaderUserID: nullable(n.LeaderUserID), CreatedAt: wireTime(n.CreatedAt),
@@ -233,19 +241,9 @@ func (s *Server) restChildren(req *http.Request) (string, any, error) {
 
 // restOrgPage answers GET /api/v2/orgs/pagination?page=&limit=&sortBy=.
 func (s *Server) restOrgPage(req *http.Request) (string, any, error) {
-	q := req.URL.Query()
-	args := map[string]any{}
-	for _, name := range []string{"page", "limit"} {
-		if v := q.Get(name); v != "" && v != "0" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return "", nil, fmt.Errorf("%w: %s must be an integer", orgtree.ErrInvalidArgument, name)
-			}
-			args[name] = n
-		}
-	}
-	if v := q.Get("sortBy"); v != "" {
-		args["sortBy"] = v
+	args, err := pagingQuery(req)
+	if err != nil {
+		return "", nil, err
 	}
 	v, err := s.orgs(args)
 	if err != nil {
@@ -256,6 +254,114 @@ func (s *Server) restOrgPage(req *http.Request) (string, any, error) {
 		return "", nil, err
 	}
 	return "获取成功", page, nil
+}
+
+// pagingQuery reads page, limit and sortBy from a query string into
+// GraphQL-style arguments (absent or 0: the defaults).
+func pagingQuery(req *http.Request) (map[string]any, error) {
+	q := req.URL.Query()
+	args := map[string]any{}
+	for _, name := range []string{"page", "limit"} {
+		if v := q.Get(name); v != "" && v != "0" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s must be an integer", orgtree.ErrInvalidArgument, name)
+			}
+			args[name] = n
+		}
+	}
+	if v := q.Get("sortBy"); v != "" {
+		args["sortBy"] = v
+	}
+	return args, nil
+}
+
+// restOrgCount answers GET /api/v2/orgs/count with {count}, the first call
+// of the JS SDK's getAllOrgs.
+func (s *Server) restOrgCount(*http.Request) (string, any, error) {
+	return "获取成功", map[string]any{"count": len(s.tree.Snapshot().Orgs())}, nil
+}
+
+// restOrgList answers GET /api/v2/orgs?page=&limit=&sortBy= (the second
+// call of getAllOrgs) with an array of orgs: id, tenantId, userPoolId,
+// createdAt, updatedAt and rootNode (a Node), without the full node list
+// that the GraphQL orgs query can select. Order and defaults are those of
+// the orgs query (newest first, 10 a page).
+func (s *Server) restOrgList(req *http.Request) (string, any, error) {
+	args, err := pagingQuery(req)
+	if err != nil {
+		return "", nil, err
+	}
+	page, limit, sortBy, err := paging(args)
+	if err != nil {
+		return "", nil, err
+	}
+	snap := s.tree.Snapshot()
+	ids, _, err := pageOrgs(snap, page, limit, sortBy)
+	if err != nil {
+		return "", nil, err
+	}
+	list := make([]any, 0, len(ids))
+	for _, id := range ids {
+		org, err := snap.Org(id)
+		if err != nil {
+			return "", nil, err
+		}
+		v, err := s.orgValue(snap, id)
+		if err != nil {
+			return "", nil, err
+		}
+		delete(v, "nodes")
+		item, err := s.plain(v, "Org")
+		if err != nil {
+			return "", nil, err
+		}
+		o := item.(obj)
+		o["userPoolId"] = s.cfg.UserPoolID
+		o["createdAt"] = wireTime(org.CreatedAt)
+		o["updatedAt"] = wireTime(org.UpdatedAt)
+		list = append(list, o)
+	}
+	return "获取成功", list, nil
+}
+
+// restOrgsByTenant answers GET /api/v2/orgs/by-tenant?tenant_id= with the
+// tenant's orgs, oldest first, each as its nested export document (the
+// shape of GET /api/v2/orgs/export?org_id=), as the service does. An
+// unknown tenant has no orgs: an empty array.
+func (s *Server) restOrgsByTenant(req *http.Request) (string, any, error) {
+	tenant := req.URL.Query().Get("tenant_id")
+	if tenant == "" {
+		return "", nil, fmt.Errorf("%w: tenant_id is required", orgtree.ErrInvalidArgument)
+	}
+	snap := s.tree.Snapshot()
+	docs := []json.RawMessage{}
+	for _, org := range snap.OrgsByTenant(tenant) {
+		t, err := snap.ExportOrg(org.ID, orgtree.ExportOptions{OmitPaths: true})
+		if err != nil {
+			return "", nil, err
+		}
+		doc, err := s.exportDoc(snap, t)
+		if err != nil {
+			return "", nil, err
+		}
+		docs = append(docs, doc)
+	}
+	return "获取成功", docs, nil
+}
+
+// startSyncMessage is the answer to the JS SDK's startSync.
+const startSyncMessage = "orgtree holds no connections to DingTalk, WeCom or AD, so it cannot start a sync: " +
+	"sync offline from the provider's department and user files with " +
+	"`orgtree sync --provider dingtalk|wecom|lark --departments departments.json --users users.json` " +
+	"(or, in Go, the reconcile package: Plan, then Apply)"
+
+// restStartSync answers the JS SDK's startSync (POST
+// /connections/enterprise/{dingtalk,wechatwork}/start-sync, POST
+// /api/v2/ad/sync) with code 501 and the way to sync offline, which the SDK
+// throws as its error.
+func (s *Server) restStartSync(*http.Request) (string, any, error) {
+	return "", nil, fmt.Errorf("%w: %s", errUnsupported, startSyncMessage)
 }
 
 // importBody is the body of POST /api/v2/orgs/import.

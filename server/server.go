@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
@@ -52,6 +53,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of token issue and expiry (default time.Now).
 	Now func() time.Time
+	// PasswordKey is the RSA key (at least 2048 bits) whose public half GET
+	// /api/v2/.well-known publishes and with which the SDKs encrypt the
+	// passwords they send (see password.go for what is done with them).
+	// nil: New generates a key, so clients must fetch it again after a
+	// restart; keep the key with the store to keep it stable.
+	PasswordKey *rsa.PrivateKey
 }
 
 // Server answers the management API of the organization module over HTTP
@@ -66,6 +73,7 @@ type Server struct {
 	queryRoot, mutationRoot obj
 	mux                     *http.ServeMux
 	documents               documentCache
+	passwords               passwordKeys
 }
 
 // documentCache keeps parsed and validated documents by their text: the
@@ -136,7 +144,12 @@ func New(tree *orgtree.Tree, cfg Config) (*Server, error) {
 	if gerr != nil {
 		return nil, fmt.Errorf("server: service schema: %w", gerr)
 	}
-	s := &Server{tree: tree, cfg: cfg, schema: schema, key: signingKey(cfg.UserPoolID, cfg.Secret)}
+	passwords, err := newPasswordKeys(cfg.PasswordKey)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PasswordKey = passwords.key
+	s := &Server{tree: tree, cfg: cfg, schema: schema, key: signingKey(cfg.UserPoolID, cfg.Secret), passwords: passwords}
 	queries, mutations := s.rootResolvers()
 	s.queryRoot, s.mutationRoot = rootObject(schema.Query, queries), rootObject(schema.Mutation, mutations)
 	s.mux = http.NewServeMux()

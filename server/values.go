@@ -196,7 +196,8 @@ func (s *Server) orgValue(snap orgtree.Snapshot, orgID string) (obj, error) {
 	}
 	rootID := org.RootID
 	return obj{
-		"id": org.ID,
+		"id":       org.ID,
+		"tenantId": nullable(org.TenantID),
 		"rootNode": lazy(func(map[string]any) (any, error) {
 			n, err := snap.Node(rootID)
 			if err != nil {

@@ -10,9 +10,9 @@
 // Output: one JSON line per step on stdout,
 //   {"step": name, "ok": true, "result": <value>}
 //   {"step": name, "ok": false, "error": {"code": <code>, "message": <text>, "data"?: <detail>}}
-// Refusals the scenario expects (duplicate code, unknown id, cyclic move) are
-// ok:false lines, not crashes; server/jssdk_test.go checks every line, their
-// count (31) and their names, so keep those stable.
+// Refusals the scenario expects (duplicate code, unknown id, cyclic move,
+// startSync) are ok:false lines, not crashes; server/jssdk_test.go checks
+// every line, their count (35) and their names, so keep those stable.
 //
 // Exit codes: 0 the scenario ran to the end (whatever the steps answered);
 // 2 bad configuration; 3 the token exchange failed (then the only stdout
@@ -22,7 +22,7 @@
 
 const { ManagementClient } = require('authing-js-sdk');
 
-const STEP_COUNT = 31; // what server/jssdk_test.go expects on success
+const STEP_COUNT = 35; // what server/jssdk_test.go expects on success
 
 function fail(exitCode, message) {
   process.stderr.write(`run.js: ${message}\n`);
@@ -172,8 +172,13 @@ async function main() {
 
   const user = await step('users.create', () => management.users.create({ username: 'js-user-1' }));
   await step('users.detail', () => management.users.detail(need(user, 'the user').id));
+  // With a password the SDK first fetches GET /api/v2/.well-known and
+  // RSA-encrypts the password with its publicKey; the server decrypts it.
+  await step('users.create with password', () =>
+    management.users.create({ username: 'js-user-2', password: 'js passw0rd 密码' }));
 
-  const created = await step('org.create', () => org.create('JS Org', 'made by the JS SDK', 'jsorg'));
+  // The fourth argument is the tenant id (kept, see getOrgByTenantId).
+  const created = await step('org.create', () => org.create('JS Org', 'made by the JS SDK', 'jsorg', 'js-tenant'));
   const orgId = () => need(created, 'the org').id;
   const rootId = () => need(created && created.rootNode, 'the root node').id;
 
@@ -198,6 +203,12 @@ async function main() {
   await step('org.rootNode', () => org.rootNode(orgId()));
   await step('org.findById', () => org.findById(orgId()));
   await step('org.list', () => org.list(1, 10));
+  // getAllOrgs: REST GET /api/v2/orgs/count, then GET /api/v2/orgs?page&limit.
+  await step('org.getAllOrgs', () => org.getAllOrgs(1, 10));
+  // REST GET /api/v2/orgs/by-tenant?tenant_id=: the tenant's org trees.
+  await step('org.getOrgByTenantId', () => org.getOrgByTenantId('js-tenant'));
+  // orgtree runs no provider connections: refused with how to sync offline.
+  await step('org.startSync', () => org.startSync({ providerType: 'dingtalk' }));
 
   const userId = () => need(user, 'the user').id;
   await step('org.addMembers', () => org.addMembers(aId(), [userId()]));
