@@ -29,6 +29,7 @@
 //	GET  /api/v2/orgs/by-tenant?tenant_id=    the tenant's orgs as export documents
 //	POST /api/v2/orgs/import {"filetype":"json","file":"<nested JSON>"}
 //	GET  /api/v2/users/{id}
+//	GET  /api/v2/users/{id}/orgs              per membership: [org, root … node]
 //	GET  /api/v2/.well-known                  {publicKey}: password encryption (no token needed)
 //	GET  /healthz                             (no token needed)
 //

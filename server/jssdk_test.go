@@ -98,7 +98,7 @@ func TestJSSDKOrganization(t *testing.T) {
 		steps[s.Step] = s
 		order = append(order, s.Step)
 	}
-	require.Len(t, order, 35, "every step of run.js reported")
+	require.Len(t, order, 37, "every step of run.js reported")
 
 	refused := map[string]string{
 		"org.addNode duplicate code": "duplicate code",
@@ -143,6 +143,26 @@ func TestJSSDKOrganization(t *testing.T) {
 	require.Equal(t, org.ID, byTenant[0].OrgID)
 	require.Equal(t, "JS Org", byTenant[0].Name)
 	require.Len(t, byTenant[0].Children, 1, "A, with B moved under it")
+
+	var paths [][]struct{ Type, ID, Name string }
+	require.NoError(t, json.Unmarshal(steps["users.listOrgs"].Result, &paths))
+	require.Len(t, paths, 1, "one membership: node A")
+	require.Len(t, paths[0], 3, "the org, the root, A")
+	require.Equal(t, "org", paths[0][0].Type)
+	require.Equal(t, org.ID, paths[0][0].ID)
+	require.Equal(t, []string{"node", "node"}, []string{paths[0][1].Type, paths[0][2].Type})
+	require.Equal(t, []string{"JS Org", "Dept A"}, []string{paths[0][1].Name, paths[0][2].Name})
+	var deps struct {
+		TotalCount int
+		List       []struct {
+			IsMainDepartment bool
+			Department       struct{ Name string }
+		}
+	}
+	require.NoError(t, json.Unmarshal(steps["users.listDepartment"].Result, &deps))
+	require.Equal(t, 1, deps.TotalCount)
+	require.True(t, deps.List[0].IsMainDepartment)
+	require.Equal(t, "Dept A", deps.List[0].Department.Name)
 
 	var members struct{ TotalCount int }
 	require.NoError(t, json.Unmarshal(steps["org.listMembers root with children"].Result, &members))

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/orgtree/orgtree"
 )
 
 // restData GETs path with a token and returns the envelope's code, message
@@ -135,4 +137,49 @@ func TestStartSyncAnswersHowToSyncOffline(t *testing.T) {
 		code, _, _ = ts.restData(http.MethodPost, path, "", []byte(`{}`))
 		assert.Equal(t, 401, code, path)
 	}
+}
+
+func TestUserOrgs(t *testing.T) {
+	ts := startServer(t)
+	token := ts.token()
+	a, err := ts.tree.CreateOrg(orgtree.OrgInput{Name: "A", TenantID: "t"})
+	require.NoError(t, err)
+	b, err := ts.tree.CreateOrg(orgtree.OrgInput{Name: "B"})
+	require.NoError(t, err)
+	dept, err := ts.tree.AddNode(orgtree.NodeInput{ParentID: a.RootID, Name: "Dept"})
+	require.NoError(t, err)
+	team, err := ts.tree.AddNode(orgtree.NodeInput{ParentID: dept.ID, Name: "Team"})
+	require.NoError(t, err)
+	u, err := ts.tree.CreateUser(orgtree.User{Username: "u"})
+	require.NoError(t, err)
+	require.NoError(t, ts.tree.AddMembers(team.ID, u.ID))
+	require.NoError(t, ts.tree.AddMembers(b.RootID, u.ID))
+
+	code, msg, data := ts.restData(http.MethodGet, "/api/v2/users/"+u.ID+"/orgs", token, nil)
+	require.Equal(t, 200, code, msg)
+	var paths [][]map[string]any
+	require.NoError(t, json.Unmarshal(data, &paths), string(data))
+	require.Len(t, paths, 2, "one path per membership, in join order")
+	names := func(p []map[string]any) []any {
+		var out []any
+		for _, item := range p[1:] {
+			assert.Equal(t, "node", item["type"])
+			out = append(out, item["name"])
+		}
+		return out
+	}
+	assert.Equal(t, map[string]any{"type": "org", "id": a.ID, "tenantId": "t", "userPoolId": ts.pool, "rootNodeId": a.RootID,
+		"createdAt": wireTime(a.CreatedAt), "updatedAt": wireTime(a.UpdatedAt)}, paths[0][0])
+	assert.Equal(t, []any{"A", "Dept", "Team"}, names(paths[0]))
+	assert.Equal(t, b.ID, paths[1][0]["id"])
+	assert.Nil(t, paths[1][0]["tenantId"])
+	assert.Equal(t, []any{"B"}, names(paths[1]))
+
+	lonely, err := ts.tree.CreateUser(orgtree.User{Username: "lonely"})
+	require.NoError(t, err)
+	code, _, data = ts.restData(http.MethodGet, "/api/v2/users/"+lonely.ID+"/orgs", token, nil)
+	require.Equal(t, 200, code)
+	assert.JSONEq(t, `[]`, string(data))
+	code, _, _ = ts.restData(http.MethodGet, "/api/v2/users/nobody/orgs", token, nil)
+	assert.Equal(t, 404, code)
 }

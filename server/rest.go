@@ -28,6 +28,7 @@ func (s *Server) routes() {
 	}
 	s.mux.HandleFunc("POST /api/v2/orgs/import", s.rest(s.restImport))
 	s.mux.HandleFunc("GET /api/v2/users/{id}", s.rest(s.restUser))
+	s.mux.HandleFunc("GET /api/v2/users/{id}/orgs", s.rest(s.restUserOrgs))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		writeREST(w, http.StatusNotFound, 404, fmt.Sprintf("no endpoint %s %s in orgtree", req.Method, req.URL.Path), nil)
 	})
@@ -416,4 +417,49 @@ func (s *Server) restUser(req *http.Request) (string, any, error) {
 		return "", nil, err
 	}
 	return "获取成功", user, nil
+}
+
+// restUserOrgs answers GET /api/v2/users/{id}/orgs (the JS SDK's
+// users.listOrgs): for each node the user is a member of, in the order they
+// were joined, the path to it as the service gives it: the org ({type:
+// "org", id, tenantId, userPoolId, rootNodeId, createdAt, updatedAt}), then
+// every node from the root down to the member's node ({type: "node", …Node
+// fields}).
+func (s *Server) restUserOrgs(req *http.Request) (string, any, error) {
+	snap := s.tree.Snapshot()
+	deps, err := snap.UserDepartments(req.PathValue("id"))
+	if err != nil {
+		return "", nil, err
+	}
+	paths := make([]any, 0, len(deps))
+	for _, d := range deps {
+		org, err := snap.Org(d.Node.OrgID)
+		if err != nil {
+			return "", nil, err
+		}
+		ids, err := snap.Path(d.Node.ID)
+		if err != nil {
+			return "", nil, err
+		}
+		path := make([]any, 0, len(ids)+1)
+		path = append(path, obj{
+			"type": "org", "id": org.ID, "tenantId": nullable(org.TenantID), "userPoolId": s.cfg.UserPoolID,
+			"rootNodeId": org.RootID, "createdAt": wireTime(org.CreatedAt), "updatedAt": wireTime(org.UpdatedAt),
+		})
+		for _, id := range ids {
+			n, err := snap.Node(id)
+			if err != nil {
+				return "", nil, err
+			}
+			v, err := s.plain(s.nodeValue(snap, n), "Node")
+			if err != nil {
+				return "", nil, err
+			}
+			item := v.(obj)
+			item["type"] = "node"
+			path = append(path, item)
+		}
+		paths = append(paths, path)
+	}
+	return "获取成功", paths, nil
 }

@@ -369,7 +369,7 @@ func TestJSSDKDocumentsValidate(t *testing.T) {
 	require.NoError(t, err)
 	var docs map[string]string
 	require.NoError(t, json.Unmarshal(raw, &docs))
-	require.Len(t, docs, 23)
+	require.Len(t, docs, 24)
 	for name, doc := range docs {
 		_, err := ts.srv.documents.load(ts.srv.schema, doc)
 		assert.NoError(t, err, name)

@@ -75,6 +75,7 @@ func (s *Server) nodeValue(snap orgtree.Snapshot, n orgtree.Node) obj {
 		"order":           n.Order,
 		"code":            nullable(n.Code),
 		"root":            n.IsRoot(),
+		"isVirtualNode":   false,
 		"createdAt":       wireTime(n.CreatedAt),
 		"updatedAt":       wireTime(n.UpdatedAt),
 		"depth":           lazy(func(map[string]any) (any, error) { return snap.Depth(id) }),

@@ -12,7 +12,7 @@
 //   {"step": name, "ok": false, "error": {"code": <code>, "message": <text>, "data"?: <detail>}}
 // Refusals the scenario expects (duplicate code, unknown id, cyclic move,
 // startSync) are ok:false lines, not crashes; server/jssdk_test.go checks
-// every line, their count (35) and their names, so keep those stable.
+// every line, their count (37) and their names, so keep those stable.
 //
 // Exit codes: 0 the scenario ran to the end (whatever the steps answered);
 // 2 bad configuration; 3 the token exchange failed (then the only stdout
@@ -22,7 +22,7 @@
 
 const { ManagementClient } = require('authing-js-sdk');
 
-const STEP_COUNT = 35; // what server/jssdk_test.go expects on success
+const STEP_COUNT = 37; // what server/jssdk_test.go expects on success
 
 function fail(exitCode, message) {
   process.stderr.write(`run.js: ${message}\n`);
@@ -216,6 +216,10 @@ async function main() {
   await step('org.listMembers root with children', () =>
     org.listMembers(rootId(), { includeChildrenNodes: true }));
   await step('org.setMainDepartment', () => org.setMainDepartment(userId(), aId()));
+  // The user's side: REST GET /api/v2/users/{id}/orgs (org + node path per
+  // membership) and query getUserDepartments.
+  await step('users.listOrgs', () => management.users.listOrgs(userId()));
+  await step('users.listDepartment', () => management.users.listDepartment(userId()));
   await step('org.moveMembers', () =>
     org.moveMembers({ userIds: [userId()], sourceNodeId: aId(), targetNodeId: bId() }));
   await step('org.removeMembers', () => org.removeMembers(bId(), [userId()]));
