@@ -25,38 +25,73 @@ const jsSDKVersion = "4.23.55"
 // npm is missing or the package registry cannot be reached.
 func jsSDKDir(t *testing.T) string {
 	t.Helper()
+	return npmDir(t, "testdata/jssdk", "jssdk-"+jsSDKVersion, "run.js")
+}
+
+// npmDir installs the packages of the npm project in src (its package.json
+// and package-lock.json) once per machine into a directory of the user
+// cache named name, copies scripts there and returns that directory. It
+// skips the test when node or npm is missing or npm ci fails (no registry).
+func npmDir(t *testing.T, src, name string, scripts ...string) string {
+	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: skipping the run with the JS SDK (the Go SDK tests cover the protocol)", tool)
+			t.Skipf("%s is not installed: skipping %s (needs node and npm)", tool, t.Name())
 		}
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "orgtree", "jssdk-"+jsSDKVersion)
-	marker := filepath.Join(dir, "node_modules", "authing-js-sdk", "package.json")
-	if _, err := os.Stat(marker); err != nil {
+	dir := filepath.Join(cache, "orgtree", name)
+	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
+	require.NoError(t, err)
+	// The installed lock file is the marker: a changed lock reinstalls.
+	if installed, err := os.ReadFile(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil || !sameDeps(installed, lock) {
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		// The lock file pins every transitive package too, so npm ci
 		// installs the same tree on every machine.
-		for _, name := range []string{"package.json", "package-lock.json"} {
-			b, err := os.ReadFile(filepath.Join("testdata/jssdk", name))
+		for _, f := range []string{"package.json", "package-lock.json"} {
+			b, err := os.ReadFile(filepath.Join(src, f))
 			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		install := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--omit=dev")
 		install.Dir = dir
 		if out, err := install.CombinedOutput(); err != nil {
-			t.Skipf("npm ci (authing-js-sdk@%s) failed (no registry?): skipping the JS SDK run: %v\n%s", jsSDKVersion, err, out)
+			t.Skipf("npm ci in %s failed (no registry?): skipping %s: %v\n%s", src, t.Name(), err, out)
 		}
 	}
-	script, err := os.ReadFile("testdata/jssdk/run.js")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "run.js"), script, 0o644))
+	for _, f := range scripts {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
+	}
 	return dir
+}
+
+// sameDeps reports whether npm's record of an installed tree
+// (node_modules/.package-lock.json) lists the packages of lock, a
+// package-lock.json, at the same versions.
+func sameDeps(installed, lock []byte) bool {
+	type pkgs struct {
+		Packages map[string]struct{ Version string } `json:"packages"`
+	}
+	var a, b pkgs
+	if json.Unmarshal(installed, &a) != nil || json.Unmarshal(lock, &b) != nil {
+		return false
+	}
+	for path, p := range b.Packages {
+		if path == "" {
+			continue
+		}
+		if a.Packages[path].Version != p.Version {
+			return false
+		}
+	}
+	return len(b.Packages) > 1
 }
 
 type jsStep struct {

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// graphqlHTTPVersion is the graphql-http release testdata/graphqlhttp pins.
+const graphqlHTTPVersion = "1.23.1"
+
+type auditResult struct {
+	ID, Name, Status, Reason string
+	HTTPStatus               int    `json:"httpStatus"`
+	ContentType              string `json:"contentType"`
+	Body                     string `json:"body"`
+}
+
+// runAudit runs the graphql-http server audits against a fresh server and
+// returns their results in order.
+func runAudit(t *testing.T) []auditResult {
+	t.Helper()
+	dir := npmDir(t, "testdata/graphqlhttp", "graphql-http-"+graphqlHTTPVersion, "audit.js")
+	ts := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "audit.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "ORGTREE_URL="+ts.http.URL+"/graphql/v2", "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_TOKEN="+ts.token())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "node audit.js: %s\n%s", stderr.String(), out)
+	var results []auditResult
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var r auditResult
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &r), sc.Text())
+		results = append(results, r)
+	}
+	require.NotEmpty(t, results)
+	return results
+}
+
+// TestGraphQLOverHTTPAudit runs the GraphQL-over-HTTP audit suite.
+func TestGraphQLOverHTTPAudit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs and runs the graphql-http audit suite")
+	}
+	results := runAudit(t)
+	counts := map[string]int{}
+	for _, r := range results {
+		counts[r.Status]++
+		if r.Status != "ok" {
+			t.Logf("%s %s [%s]: %s (HTTP %d %s) %s", r.Status, r.ID, r.Name, r.Reason, r.HTTPStatus, r.ContentType, r.Body)
+		}
+	}
+	t.Logf("graphql-http %s audit: %d ok, %d error, %d warn, %d notice", graphqlHTTPVersion, counts["ok"], counts["error"], counts["warn"], counts["notice"])
+}
