@@ -50,7 +50,18 @@ func runAudit(t *testing.T) []auditResult {
 	return results
 }
 
-// TestGraphQLOverHTTPAudit runs the GraphQL-over-HTTP audit suite.
+// keptAudits lists the audits allowed to fail, by id, each with the reason
+// it is kept. None is: the Authing SDKs send Accept "application/json,
+// text/plain, */*" (JS) or none (Go) and always a well-formed JSON POST, so
+// everything they need (HTTP 200 envelopes for GraphQL errors) sits in the
+// application/json answers the spec itself asks to be 200, and every MUST,
+// SHOULD and MAY audit passes. A new graphql-http release whose audits
+// fail must add its ids here with a reason, or be fixed.
+var keptAudits = map[string]string{}
+
+// TestGraphQLOverHTTPAudit runs the GraphQL-over-HTTP audit suite
+// (graphql-http serverAudits) against the server. Before orgtree spoke the
+// spec it scored 26 ok, 1 MUST error, 11 SHOULD warnings, 23 MAY notices.
 func TestGraphQLOverHTTPAudit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs and runs the graphql-http audit suite")
@@ -59,9 +70,15 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	counts := map[string]int{}
 	for _, r := range results {
 		counts[r.Status]++
-		if r.Status != "ok" {
-			t.Logf("%s %s [%s]: %s (HTTP %d %s) %s", r.Status, r.ID, r.Name, r.Reason, r.HTTPStatus, r.ContentType, r.Body)
+		if r.Status == "ok" {
+			continue
 		}
+		if reason, kept := keptAudits[r.ID]; kept {
+			t.Logf("kept: %s %s [%s]: %s", r.Status, r.ID, r.Name, reason)
+			continue
+		}
+		t.Errorf("%s %s [%s]: %s (HTTP %d %s) %s", r.Status, r.ID, r.Name, r.Reason, r.HTTPStatus, r.ContentType, r.Body)
 	}
 	t.Logf("graphql-http %s audit: %d ok, %d error, %d warn, %d notice", graphqlHTTPVersion, counts["ok"], counts["error"], counts["warn"], counts["notice"])
+	require.GreaterOrEqual(t, counts["ok"], 61, "the suite ran every audit")
 }

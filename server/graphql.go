@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -281,22 +282,71 @@ func (o *orderedObject) set(key string, v any) {
 	o.values = append(o.values, v)
 }
 
-// MarshalJSON writes the fields in selection order.
+// MarshalJSON writes the fields in selection order. The whole tree below
+// is encoded in one pass into one buffer (appendJSON): a Marshaler per
+// level would make encoding/json copy and re-validate every level's output
+// again at each level above it.
 func (o *orderedObject) MarshalJSON() ([]byte, error) {
-	b := []byte{'{'}
-	for i, k := range o.keys {
-		if i > 0 {
-			b = append(b, ',')
+	return appendJSON(nil, o)
+}
+
+// appendJSON appends the JSON encoding of a completed value: ordered
+// objects and lists are walked here, scalars are written directly or, for
+// other types, by encoding/json.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case *orderedObject:
+		b = append(b, '{')
+		for i, k := range x.keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendJSON(b, x.values[i]); err != nil {
+				return nil, err
+			}
 		}
-		kb, err := json.Marshal(k)
-		if err != nil {
-			return nil, err
+		return append(b, '}'), nil
+	case []any:
+		b = append(b, '[')
+		for i, item := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSON(b, item); err != nil {
+				return nil, err
+			}
 		}
-		vb, err := json.Marshal(o.values[i])
-		if err != nil {
-			return nil, err
-		}
-		b = append(append(append(b, kb...), ':'), vb...)
+		return append(b, ']'), nil
+	case string:
+		return appendJSONString(b, x), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
 	}
-	return append(b, '}'), nil
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, enc...), nil
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// escapes it (HTML characters included).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			enc, _ := json.Marshal(s) // a string always encodes
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

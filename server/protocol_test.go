@@ -47,6 +47,7 @@ func TestAuthentication(t *testing.T) {
 	// A valid token with the wrong user pool header.
 	token := ts.token()
 	req, _ := http.NewRequest(http.MethodPost, ts.http.URL+"/graphql/v2", strings.NewReader(`{"query":"{ orgs { totalCount } }"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("x-authing-userpool-id", "someone-else")
 	resp, err := http.DefaultClient.Do(req)
@@ -113,9 +114,12 @@ func TestGraphQLErrorsAndValidation(t *testing.T) {
 		code   int
 		msg    string
 	}{
-		{"not JSON", `{"query": `, 200, 400, "not valid JSON"},
-		{"trailing data", `{"query":"{ orgs { totalCount } }"} {}`, 200, 400, "after its JSON value"},
-		{"no query", `{"variables":{}}`, 200, 400, "no query"},
+		// Requests that are not well-formed answer 400 (the SDKs never
+		// send them); well-formed ones that fail keep HTTP 200 envelopes.
+		{"not JSON", `{"query": `, 400, 400, "not valid JSON"},
+		{"trailing data", `{"query":"{ orgs { totalCount } }"} {}`, 400, 400, "after its JSON value"},
+		{"no query", `{"variables":{}}`, 400, 400, "no query"},
+		{"query not a string", `{"query":7}`, 400, 400, "not valid JSON"},
 		{"syntax", `{"query":"{ orgs { totalCount "}`, 200, 400, "Expected"},
 		{"unknown field", `{"query":"{ orgs { totalCount colour } }"}`, 200, 400, `Cannot query field "colour"`},
 		{"missing variable", `{"query":"query q($id: String!) { nodeById(id: $id) { id } }"}`, 200, 400, "id"},
@@ -133,9 +137,10 @@ func TestGraphQLErrorsAndValidation(t *testing.T) {
 		require.Contains(t, r.Errors[0].Message.Message, c.msg, c.name)
 	}
 
-	// GET is refused in the envelope too.
-	_, body := ts.do(http.MethodGet, "/graphql/v2", token, nil)
-	require.Contains(t, string(body), `"code":405`)
+	// A GET without a query is not well-formed either.
+	status, body := ts.do(http.MethodGet, "/graphql/v2", token, nil)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, string(body), `"code":400`)
 
 	// A field error nulls the field and, through non-null fields, its
 	// parents; the error carries the path and the location.

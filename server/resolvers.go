@@ -34,6 +34,9 @@ func (s *Server) rootResolvers() (queries, mutations map[string]lazy) {
 		"searchNodes":   s.searchNodes,
 		"user":          s.user,
 	}
+	for name, resolve := range s.introspectionResolvers() {
+		queries[name] = resolve
+	}
 	mutations = map[string]lazy{
 		"createOrg":         s.createOrg,
 		"deleteOrg":         s.deleteOrg,

@@ -182,92 +182,6 @@ func NewObjectID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// gqlRequest is the body of a GraphQL POST.
-type gqlRequest struct {
-	Query         string         `json:"query"`
-	OperationName string         `json:"operationName"`
-	Variables     map[string]any `json:"variables"`
-}
-
-func (s *Server) serveGraphQL(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodPost {
-		writeGraphQLError(w, 405, "GraphQL requests are POSTed as JSON")
-		return
-	}
-	var body gqlRequest
-	if err := decodeJSON(req.Body, &body); err != nil {
-		writeGraphQLError(w, 400, err.Error())
-		return
-	}
-	if strings.TrimSpace(body.Query) == "" {
-		writeGraphQLError(w, 400, "the request has no query")
-		return
-	}
-	if selectionDepth(body.Query) > maxQueryDepth {
-		writeGraphQLError(w, 400, fmt.Sprintf("the query nests deeper than %d levels", maxQueryDepth))
-		return
-	}
-	doc, err := s.documents.load(s.schema, body.Query)
-	if err != nil {
-		writeGraphQLError(w, 400, err.Error())
-		return
-	}
-	op := doc.Operations.ForName(body.OperationName)
-	if op == nil {
-		writeGraphQLError(w, 400, fmt.Sprintf("no operation %q in the document", body.OperationName))
-		return
-	}
-	if !onlyTokenExchange(op) {
-		if err := s.authenticate(req); err != nil {
-			writeGraphQLError(w, 401, err.Error())
-			return
-		}
-	}
-	vars, err := s.coerceVariables(op, body.Variables)
-	if err != nil {
-		writeGraphQLError(w, 400, err.Error())
-		return
-	}
-	r := &request{s: s, doc: doc, vars: vars}
-	data := r.execute(op)
-	resp := map[string]any{"data": data}
-	if len(r.errors) > 0 {
-		errs := make([]any, len(r.errors))
-		for i, e := range r.errors {
-			code, msg := codeOf(e.Err)
-			entry := map[string]any{
-				"message":    map[string]any{"code": code, "message": msg},
-				"locations":  e.Locations,
-				"extensions": map[string]any{"code": "INTERNAL_SERVER_ERROR", "exception": map[string]any{"code": code}},
-			}
-			if len(e.Path) > 0 {
-				entry["path"] = e.Path
-			}
-			errs[i] = entry
-			if code >= 500 {
-				s.cfg.Logger.Error("graphql field failed", "path", e.Path.String(), "err", e.Err)
-			}
-		}
-		resp["errors"] = errs
-	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// onlyTokenExchange reports whether op asks for nothing but the access
-// token, the one operation that needs no token.
-func onlyTokenExchange(op *ast.OperationDefinition) bool {
-	if op.Operation != ast.Query || len(op.SelectionSet) == 0 {
-		return false
-	}
-	for _, sel := range op.SelectionSet {
-		f, ok := sel.(*ast.Field)
-		if !ok || (f.Name != "accessToken" && f.Name != typenameKey) {
-			return false
-		}
-	}
-	return true
-}
-
 // selectionDepth returns the deepest brace nesting of a GraphQL document,
 // skipping strings and comments.
 func selectionDepth(q string) int {
@@ -320,32 +234,19 @@ func decodeJSON(r io.Reader, v any) error {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONAs(w, mediaJSON, status, v)
+}
+
+// writeJSONAs writes v with the content type of media.
+func writeJSONAs(w http.ResponseWriter, media mediaType, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"code":500,"message":"internal error: response not encodable","data":null}`)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Type", string(media)+"; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// writeGraphQLError answers a request that failed before execution, in the
-// service's envelope: errors[].message.{code,message}. The HTTP status is
-// 200, as for every envelope answer: the JS SDK reads envelopes only from
-// successful responses.
-func writeGraphQLError(w http.ResponseWriter, code int, msg string) {
-	ext := "BAD_USER_INPUT"
-	if code == 401 {
-		ext = "UNAUTHENTICATED"
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"errors": []any{map[string]any{
-			"message":    map[string]any{"code": code, "message": msg},
-			"extensions": map[string]any{"code": ext},
-		}},
-		"data": nil,
-	})
 }
 
 // writeREST answers a REST endpoint in the service's envelope.

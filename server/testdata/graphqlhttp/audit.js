@@ -54,8 +54,10 @@ async function main() {
   }
 }
 
+// Success sets no exit code by hand: process.exit would cut off stdout
+// still queued for a pipe (64 KiB).
 main().then(
-  () => process.exit(0),
+  () => {},
   e => {
     process.stderr.write(`audit.js: ${e && e.stack ? e.stack : String(e)}\n`);
     process.exit(1);

@@ -263,8 +263,10 @@ process.on('unhandledRejection', e => {
   process.exit(1);
 });
 
+// Success sets no exit code by hand: process.exit would cut off stdout
+// still queued for a pipe (64 KiB).
 main().then(
-  () => process.exit(0),
+  () => {},
   e => {
     process.stderr.write(`run.js: unexpected failure: ${e && e.stack ? e.stack : safeStringify(e)}\n`);
     process.exit(1);
