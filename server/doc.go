@@ -6,7 +6,9 @@
 //
 // # Protocol
 //
-// POST /graphql/v2 takes {"query", "operationName", "variables"}. Every
+// POST /graphql/v2 takes {"query", "operationName", "variables",
+// "extensions"} as application/json; GET /graphql/v2?query=&variables=
+// runs queries (GraphQL over HTTP; a mutation over GET answers 405). Every
 // document is parsed and validated (github.com/vektah/gqlparser) against
 // the service schema the Go SDK ships, embedded here as schema.graphql, and
 // then executed: aliases, fragments, @skip/@include, variables with
@@ -17,7 +19,19 @@
 // removeMember, moveMembers, setMainDepartment, addNodeV2, Node.users,
 // Node.authorizedResources), the users the member calls need (createUser,
 // user with its departments) and the token exchange (accessToken). Other
-// fields of the schema validate and answer code 501.
+// fields of the schema validate and answer code 501. Introspection
+// (__schema, __type; __typename anywhere) describes this schema, from
+// gqlgen's introspection package, and needs no token, so GraphQL tools
+// (GraphiQL, codegen, genqlient) can load the schema before signing in.
+//
+// Answers follow the GraphQL-over-HTTP spec for both of its media types
+// (graphqlhttp.go): a client that accepts application/graphql-response+json
+// gets it, with HTTP 400 and no data for a request refused before execution
+// and 401 for a missing or bad token; every other client, the SDKs
+// included, gets application/json with the service's envelopes and HTTP
+// 200 for every well-formed request. Requests that are not well-formed
+// (body not a JSON object of the right member types, no JSON content type,
+// another method, an unacceptable Accept) answer 400, 415, 405 or 406.
 //
 // REST endpoints answer {"code", "message", "data"}:
 //
@@ -58,7 +72,8 @@
 // accepted unread. Other passwords (plain text, another key) answer 400.
 //
 // Errors use the service's envelopes: GraphQL errors[].message.{code,
-// message} (with path and locations), REST {code, message, data: null},
+// message} (with path and locations; a plain message string for
+// application/graphql-response+json), REST {code, message, data: null},
 // with HTTP status 200 as the service answers them (the JS SDK reads an
 // envelope only from a 2xx answer; the Go SDK ignores the status).
 // Codes: 400 bad input, 401 authentication, 403 refused structure change
