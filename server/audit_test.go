@@ -1,12 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -29,23 +23,9 @@ func runAudit(t *testing.T) []auditResult {
 	t.Helper()
 	dir := npmDir(t, "testdata/graphqlhttp", "graphql-http-"+graphqlHTTPVersion, "audit.js")
 	ts := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "audit.js")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ORGTREE_URL="+ts.http.URL+"/graphql/v2", "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_TOKEN="+ts.token())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "node audit.js: %s\n%s", stderr.String(), out)
-	var results []auditResult
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var r auditResult
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &r), sc.Text())
-		results = append(results, r)
-	}
+	out, _ := runNode(t, dir, "audit.js", 2*time.Minute,
+		"ORGTREE_URL="+ts.http.URL+"/graphql/v2", "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_TOKEN="+ts.token())
+	results := jsonLines[auditResult](t, out)
 	require.NotEmpty(t, results)
 	return results
 }

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -43,15 +41,8 @@ func TestGraphiQLInBrowser(t *testing.T) {
 	}
 	dir := npmDir(t, "testdata/browser", "browser-puppeteer-core", "graphiql.js")
 	ts := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "graphiql.js")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ORGTREE_URL="+ts.http.URL, "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_SECRET="+ts.secret, "CHROMIUM="+browser)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "node graphiql.js: %s", stderr.String())
+	out, _ := runNode(t, dir, "graphiql.js", 90*time.Second,
+		"ORGTREE_URL="+ts.http.URL, "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_SECRET="+ts.secret, "CHROMIUM="+browser)
 	var run struct {
 		Docs, Refused, Result string
 		Problems, External    []string

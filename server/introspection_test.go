@@ -1,11 +1,7 @@
 package server
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,21 +23,13 @@ func TestIntrospectionMatchesGraphQLJS(t *testing.T) {
 	ts := startServer(t)
 	sdl, err := filepath.Abs("schema.graphql")
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "introspect.js")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ORGTREE_URL="+ts.http.URL+"/graphql/v2", "ORGTREE_POOL_ID="+ts.pool,
-		"ORGTREE_TOKEN="+ts.token(), "ORGTREE_SDL="+sdl)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "node introspect.js: %s", stderr.String())
+	out, stderr := runNode(t, dir, "introspect.js", time.Minute,
+		"ORGTREE_URL="+ts.http.URL+"/graphql/v2", "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_TOKEN="+ts.token(), "ORGTREE_SDL="+sdl)
 	var printed struct {
 		FromIntrospection, FromSource string
 		Defer                         bool
 	}
-	require.NoError(t, json.Unmarshal(out, &printed), "stdout %d bytes, stderr: %s", len(out), stderr.String())
+	require.NoError(t, json.Unmarshal(out, &printed), "stdout %d bytes, stderr: %s", len(out), stderr)
 	require.Greater(t, len(printed.FromSource), 10000, "the whole schema was printed")
 	assert.True(t, printed.Defer, "gqlparser's @defer is introspected (and left out of the comparison)")
 	if printed.FromSource != printed.FromIntrospection {

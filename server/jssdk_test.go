@@ -1,13 +1,7 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,72 +20,6 @@ const jsSDKVersion = "4.23.55"
 func jsSDKDir(t *testing.T) string {
 	t.Helper()
 	return npmDir(t, "testdata/jssdk", "jssdk-"+jsSDKVersion, "run.js")
-}
-
-// npmDir installs the packages of the npm project in src (its package.json
-// and package-lock.json) once per machine into a directory of the user
-// cache named name, copies scripts there and returns that directory. It
-// skips the test when node or npm is missing or npm ci fails (no registry).
-func npmDir(t *testing.T, src, name string, scripts ...string) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed: skipping %s (needs node and npm)", tool, t.Name())
-		}
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "orgtree", name)
-	lock, err := os.ReadFile(filepath.Join(src, "package-lock.json"))
-	require.NoError(t, err)
-	// The installed lock file is the marker: a changed lock reinstalls.
-	if installed, err := os.ReadFile(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil || !sameDeps(installed, lock) {
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-		// The lock file pins every transitive package too, so npm ci
-		// installs the same tree on every machine.
-		for _, f := range []string{"package.json", "package-lock.json"} {
-			b, err := os.ReadFile(filepath.Join(src, f))
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		install := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--omit=dev")
-		install.Dir = dir
-		if out, err := install.CombinedOutput(); err != nil {
-			t.Skipf("npm ci in %s failed (no registry?): skipping %s: %v\n%s", src, t.Name(), err, out)
-		}
-	}
-	for _, f := range scripts {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
-	}
-	return dir
-}
-
-// sameDeps reports whether npm's record of an installed tree
-// (node_modules/.package-lock.json) lists the packages of lock, a
-// package-lock.json, at the same versions.
-func sameDeps(installed, lock []byte) bool {
-	type pkgs struct {
-		Packages map[string]struct{ Version string } `json:"packages"`
-	}
-	var a, b pkgs
-	if json.Unmarshal(installed, &a) != nil || json.Unmarshal(lock, &b) != nil {
-		return false
-	}
-	for path, p := range b.Packages {
-		if path == "" {
-			continue
-		}
-		if a.Packages[path].Version != p.Version {
-			return false
-		}
-	}
-	return len(b.Packages) > 1
 }
 
 type jsStep struct {
@@ -113,23 +41,12 @@ func TestJSSDKOrganization(t *testing.T) {
 	dir := jsSDKDir(t)
 	ts := startServer(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "run.js")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ORGTREE_HOST="+ts.http.URL, "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_SECRET="+ts.secret)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "node run.js: %s\n%s", stderr.String(), out)
+	out, stderr := runNode(t, dir, "run.js", 2*time.Minute,
+		"ORGTREE_HOST="+ts.http.URL, "ORGTREE_POOL_ID="+ts.pool, "ORGTREE_SECRET="+ts.secret)
 
 	steps := map[string]jsStep{}
 	var order []string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var s jsStep
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &s), sc.Text())
+	for _, s := range jsonLines[jsStep](t, out) {
 		steps[s.Step] = s
 		order = append(order, s.Step)
 	}
@@ -155,7 +72,7 @@ func TestJSSDKOrganization(t *testing.T) {
 	for _, name := range []string{"users.create", "users.create with password"} {
 		var user struct{ ID string }
 		require.NoError(t, json.Unmarshal(steps[name].Result, &user))
-		_, err = ts.tree.User(user.ID)
+		_, err := ts.tree.User(user.ID)
 		require.NoError(t, err, name)
 	}
 
@@ -224,5 +141,5 @@ func TestJSSDKOrganization(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 	require.Equal(t, 1, ts.tree.Snapshot().Stats().Orgs)
-	require.False(t, strings.Contains(stderr.String(), "Error"), stderr.String())
+	require.False(t, strings.Contains(stderr, "Error"), stderr)
 }
