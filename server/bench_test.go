@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql/introspection"
@@ -58,8 +57,8 @@ func (bs *benchServer) run(b *testing.B, method, target string, body []byte) {
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
-		if out := w.Body.String(); w.Code != http.StatusOK || strings.Contains(out, `"errors":[`) {
-			b.Fatal(out[:min(len(out), 1000)])
+		if out := w.Body.Bytes(); w.Code != http.StatusOK || bytes.Contains(out, []byte(`"errors":[`)) {
+			b.Fatal(string(out[:min(len(out), 1000)]))
 		}
 		b.SetBytes(int64(w.Body.Len()))
 	}
