@@ -7,6 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/orgtree/orgtree"
 
 	_ "modernc.org/sqlite"
 )
@@ -23,7 +27,8 @@ type sqliteBackend struct {
 }
 
 const sqliteSchema = `
-CREATE TABLE nodes(id TEXT PRIMARY KEY, parent_id TEXT, name TEXT NOT NULL, code TEXT, ord INTEGER NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE nodes(id TEXT PRIMARY KEY, parent_id TEXT, name TEXT NOT NULL, code TEXT, ord INTEGER NOT NULL, created INTEGER NOT NULL,
+	description TEXT NOT NULL DEFAULT '', external_id TEXT, leader_user_id TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX nodes_parent ON nodes(parent_id);
 CREATE UNIQUE INDEX nodes_code ON nodes(code);
 CREATE TABLE users(id TEXT PRIMARY KEY, name TEXT, created INTEGER NOT NULL);
@@ -34,8 +39,8 @@ CREATE INDEX members_user ON members(user_id);
 const subtreeCTE = `WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent_id = sub.id) `
 
 var sqliteQueries = map[string]string{
-	"lookupID":   `SELECT name FROM nodes WHERE id = ?`,
-	"lookupCode": `SELECT id FROM nodes WHERE code = ?`,
+	"lookupID":   `SELECT ` + sqlNodeColumns + ` FROM nodes WHERE id = ?`,
+	"lookupCode": `SELECT ` + sqlNodeColumns + ` FROM nodes WHERE code = ?`,
 	"path": `WITH RECURSIVE up(id, parent_id, d) AS (SELECT id, parent_id, 0 FROM nodes WHERE id = ?
 	         UNION ALL SELECT n.id, n.parent_id, up.d + 1 FROM nodes n JOIN up ON n.id = up.parent_id)
 	         SELECT id FROM up ORDER BY d DESC`,
@@ -47,10 +52,19 @@ var sqliteQueries = map[string]string{
 	"subtreeCount": subtreeCTE + `SELECT count(DISTINCT user_id) FROM members WHERE node_id IN sub`,
 	"firstPage": subtreeCTE + `SELECT u.id FROM users u WHERE u.id IN (SELECT user_id FROM members WHERE node_id IN sub)
 	         ORDER BY u.created, u.id LIMIT ?2`,
-	"search":       `SELECT id FROM nodes WHERE name LIKE '%' || ? || '%'`,
+	"search": `SELECT id FROM nodes WHERE name LIKE '%' || ? || '%'`,
+	// Without a depth column (a move would rewrite the whole subtree's),
+	// the depth of each hit is counted by walking up from it.
+	"searchTop": `WITH RECURSIVE hit(id, name, rank) AS (
+	         SELECT id, name, CASE WHEN lower(name) = ?1 THEN 0 WHEN instr(lower(name), ?1) = 1 THEN 1 ELSE 2 END
+	         FROM nodes WHERE name LIKE '%' || ?1 || '%'),
+	         up(id, anc) AS (SELECT h.id, n.parent_id FROM hit h JOIN nodes n ON n.id = h.id
+	         UNION ALL SELECT up.id, n.parent_id FROM up JOIN nodes n ON n.id = up.anc)
+	         SELECT h.id FROM hit h JOIN (SELECT id, count(*) AS depth FROM up GROUP BY id) d ON d.id = h.id
+	         ORDER BY h.rank, d.depth, h.name, h.id LIMIT ?2`,
 	"addMember":    `INSERT OR IGNORE INTO members(node_id, user_id) VALUES (?, ?)`,
 	"removeMember": `DELETE FROM members WHERE node_id = ? AND user_id = ?`,
-	"rename":       `UPDATE nodes SET name = ? WHERE id = ?`,
+	"rename":       `UPDATE nodes SET name = ?, updated_at = ? WHERE id = ?`,
 }
 
 func newSQLite(file bool, dir string) (*sqliteBackend, error) {
@@ -87,6 +101,7 @@ func newSQLite(file bool, dir string) (*sqliteBackend, error) {
 func (b *sqliteBackend) name() string { return b.label }
 
 func (b *sqliteBackend) load(o *synthOrg) error {
+	now := time.Now().UnixNano()
 	err := b.inTx(func(tx *sql.Tx) error {
 		ins, err := tx.Prepare(insertNode)
 		if err != nil {
@@ -97,7 +112,7 @@ func (b *sqliteBackend) load(o *synthOrg) error {
 			if n.parent >= 0 {
 				parent = o.nodes[n.parent].id
 			}
-			if _, err := ins.Exec(n.id, parent, n.name, n.code, n.order, i); err != nil {
+			if _, err := ins.Exec(n.id, parent, n.name, n.code, n.order, i, now, now); err != nil {
 				return err
 			}
 		}
@@ -128,7 +143,22 @@ func (b *sqliteBackend) load(o *synthOrg) error {
 	return err
 }
 
-const insertNode = `INSERT INTO nodes(id, parent_id, name, code, ord, created) VALUES (?, ?, ?, ?, ?, ?)`
+const insertNode = `INSERT INTO nodes(id, parent_id, name, code, ord, created, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// sqlNodeColumns are the columns a lookup reads: every field of an
+// orgtree.Node the schema keeps (the bench's nodes have no i18n names).
+const sqlNodeColumns = `id, coalesce(parent_id, ''), name, coalesce(code, ''), ord, description, coalesce(external_id, ''), coalesce(leader_user_id, ''), created_at, updated_at`
+
+// scanNode reads the sqlNodeColumns of one row.
+func scanNode(row interface{ Scan(...any) error }) (orgtree.Node, bool) {
+	n := orgtree.Node{OrgID: orgID}
+	var created, updated int64
+	if err := row.Scan(&n.ID, &n.ParentID, &n.Name, &n.Code, &n.Order, &n.Description, &n.ExternalID, &n.LeaderUserID, &created, &updated); err != nil {
+		return orgtree.Node{}, false
+	}
+	n.CreatedAt, n.UpdatedAt = time.Unix(0, created), time.Unix(0, updated)
+	return n, true
+}
 
 // inTx runs fn in a transaction and commits it when fn succeeds.
 func (b *sqliteBackend) inTx(fn func(*sql.Tx) error) error {
@@ -141,14 +171,6 @@ func (b *sqliteBackend) inTx(fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-func (b *sqliteBackend) one(stmt string, args ...any) (string, bool) {
-	var s string
-	if err := b.stmts[stmt].QueryRow(args...).Scan(&s); err != nil {
-		return "", false
-	}
-	return s, true
 }
 
 func (b *sqliteBackend) strings(stmt string, args ...any) []string {
@@ -167,11 +189,21 @@ func (b *sqliteBackend) strings(stmt string, args ...any) []string {
 	return out
 }
 
-func (b *sqliteBackend) lookupID(id string) (string, bool)     { return b.one("lookupID", id) }
-func (b *sqliteBackend) lookupCode(code string) (string, bool) { return b.one("lookupCode", code) }
-func (b *sqliteBackend) path(id string) []string               { return b.strings("path", id) }
-func (b *sqliteBackend) children(id string) []string           { return b.strings("children", id) }
-func (b *sqliteBackend) search(q string) []string              { return b.strings("search", q) }
+func (b *sqliteBackend) lookupID(id string) (orgtree.Node, bool) {
+	return scanNode(b.stmts["lookupID"].QueryRow(id))
+}
+
+func (b *sqliteBackend) lookupCode(code string) (orgtree.Node, bool) {
+	return scanNode(b.stmts["lookupCode"].QueryRow(code))
+}
+
+func (b *sqliteBackend) path(id string) []string     { return b.strings("path", id) }
+func (b *sqliteBackend) children(id string) []string { return b.strings("children", id) }
+func (b *sqliteBackend) search(q string) []string    { return b.strings("search", q) }
+
+func (b *sqliteBackend) searchTop(q string, k int) []string {
+	return b.strings("searchTop", strings.ToLower(q), k)
+}
 
 func (b *sqliteBackend) firstPage(id string, limit int) []string {
 	return b.strings("firstPage", id, limit)
@@ -208,7 +240,7 @@ func (b *sqliteBackend) removeMember(node, user string) error {
 }
 
 func (b *sqliteBackend) rename(id, name string) error {
-	_, err := b.stmts["rename"].Exec(name, id)
+	_, err := b.stmts["rename"].Exec(name, time.Now().UnixNano(), id)
 	return err
 }
 
@@ -220,25 +252,9 @@ func (b *sqliteBackend) exportJSON(w io.Writer) error {
 		return err
 	}
 	defer rows.Close()
-	byID := map[string]*jsonNode{}
-	parents := map[string]string{}
-	var order []string
-	for rows.Next() {
-		j := &jsonNode{Children: []*jsonNode{}}
-		var parent string
-		if err := rows.Scan(&j.ID, &parent, &j.Name, &j.Code, &j.Order); err != nil {
-			return err
-		}
-		byID[j.ID], parents[j.ID] = j, parent
-		order = append(order, j.ID)
-	}
-	var roots []*jsonNode
-	for _, id := range order {
-		if p := parents[id]; p == "" {
-			roots = append(roots, byID[id])
-		} else {
-			byID[p].Children = append(byID[p].Children, byID[id])
-		}
+	roots, err := nestRows(rows)
+	if err != nil {
+		return err
 	}
 	return json.NewEncoder(w).Encode(roots)
 }
@@ -248,6 +264,7 @@ func (b *sqliteBackend) importJSON(r io.Reader) error {
 	if err := json.NewDecoder(r).Decode(&roots); err != nil {
 		return err
 	}
+	now := time.Now().UnixNano()
 	return b.inTx(func(tx *sql.Tx) error {
 		ins, err := tx.Prepare(insertNode)
 		if err != nil {
@@ -265,7 +282,7 @@ func (b *sqliteBackend) importJSON(r io.Reader) error {
 			if it.j.Code != "" {
 				code = it.j.Code
 			}
-			if _, err := ins.Exec(it.j.ID, it.parent, it.j.Name, code, it.j.Order, seq); err != nil {
+			if _, err := ins.Exec(it.j.ID, it.parent, it.j.Name, code, it.j.Order, seq, now, now); err != nil {
 				return err
 			}
 			for i := len(it.j.Children) - 1; i >= 0; i-- {
