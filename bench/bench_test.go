@@ -217,9 +217,12 @@ func TestFlags(t *testing.T) {
 	require.True(t, strings.HasPrefix(cfg.out, os.TempDir()))
 	require.NoError(t, os.Remove(cfg.out))
 
-	cfg, _, err = parseFlags([]string{"-quick", "-out", "somewhere"})
+	cfg, _, err = parseFlags([]string{"-quick", "-out", "somewhere", "-scale", "500", "-budget", "1s"})
 	require.NoError(t, err)
 	require.Equal(t, "somewhere", cfg.out)
+	require.Equal(t, []int{500}, cfg.scale, "flags given beside -quick win")
+	require.Equal(t, time.Second, cfg.budget)
+	require.Equal(t, 10_000, cfg.nodes)
 
 	cfg, prof, err := parseFlags([]string{"-cpuprofile", "c.out", "-memprofile", "m.out"})
 	require.NoError(t, err)

@@ -78,15 +78,22 @@ func parseFlags(args []string) (config, profiles, error) {
 	if err := fs.Parse(args); err != nil {
 		return cfg, prof, err
 	}
-	outGiven := false
-	fs.Visit(func(f *flag.Flag) { outGiven = outGiven || f.Name == "out" })
-	if *quick {
-		cfg.nodes, cfg.users, cfg.memberships = 10_000, 30_000, 100_000
-		*scale = "1000,10000,100000"
-		cfg.scaleBaselinesUpTo = 10_000
-		cfg.budget = 100 * time.Millisecond
-		cfg.chainBudget = time.Second
-		if !outGiven {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if *quick { // smaller defaults; flags given explicitly still win
+		set := func(name, value string) {
+			if !given[name] {
+				must(fs.Set(name, value))
+			}
+		}
+		set("nodes", "10000")
+		set("users", "30000")
+		set("memberships", "100000")
+		set("scale", "1000,10000,100000")
+		set("scale-baselines-up-to", "10000")
+		set("budget", "100ms")
+		set("chain-budget", "1s")
+		if !given["out"] {
 			dir, err := os.MkdirTemp("", "orgtree-bench-quick")
 			if err != nil {
 				return cfg, prof, err

@@ -152,7 +152,7 @@ type chainRun struct {
 	half          time.Duration // the time those took
 }
 
-// buildChain builds the chain with the depth limit lifted. Every thousand
+// buildChain builds the chain with the depth limit lifted. Every hundred
 // nodes it notes the time, so that the cost growth can be read off: a
 // constant cost per node makes the second half take as long as the first,
 // a cost linear in depth three times as long.
@@ -162,7 +162,8 @@ func buildChain(target int, budget time.Duration) (chainRun, error) {
 		return chainRun{}, err
 	}
 	run := chainRun{target: target, nodes: 1}
-	var marks []time.Duration // marks[i]: time when 1000·(i+1) nodes stood
+	const every = 100
+	var marks []time.Duration // marks[i]: time when every·(i+1) nodes stood
 	start := time.Now()
 	for parent := "d0"; run.nodes < target; run.nodes++ {
 		id := "d" + strconv.Itoa(run.nodes)
@@ -170,7 +171,7 @@ func buildChain(target int, budget time.Duration) (chainRun, error) {
 			return run, fmt.Errorf("chain at depth %d: %w", run.nodes, err)
 		}
 		parent = id
-		if (run.nodes+1)%1000 == 0 {
+		if (run.nodes+1)%every == 0 {
 			marks = append(marks, time.Since(start))
 			if marks[len(marks)-1] > budget {
 				run.nodes++
@@ -180,7 +181,7 @@ func buildChain(target int, budget time.Duration) (chainRun, error) {
 	}
 	run.elapsed = time.Since(start)
 	if len(marks) >= 2 {
-		run.halfNodes, run.half = 1000*(len(marks)/2), marks[len(marks)/2-1]
+		run.halfNodes, run.half = every*(len(marks)/2), marks[len(marks)/2-1]
 	}
 	if d, err := t.Depth("d" + strconv.Itoa(run.nodes-1)); err != nil || d != run.nodes-1 {
 		return run, fmt.Errorf("chain: the last node has depth %d (%v), want %d", d, err, run.nodes-1)

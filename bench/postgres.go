@@ -52,7 +52,12 @@ ANALYZE;
 
 const pgNodeColumns = `id, coalesce(parent_id, ''), name, coalesce(code, ''), ord, description, coalesce(external_id, ''), coalesce(leader_user_id, ''), created_at, updated_at`
 
-const pgSubtree = `(SELECT path FROM nodes WHERE id = $1)`
+// The subtree queries take the subtree's path as a parameter, read first:
+// with the path inside the query (a sub-select) the planner cannot tell
+// the root from a leaf and picks one plan for both, seconds for one of
+// them; with the path known, and a custom plan per call
+// (plan_cache_mode), ltree's statistics choose a plan per subtree.
+const pgSubtree = `$1::ltree`
 
 var pgQueries = struct {
 	lookupID, lookupCode, path, children, subtreeCount, firstPage, search, searchTop, move, addMember, removeMember, rename string
@@ -63,8 +68,11 @@ var pgQueries = struct {
 	children:   `SELECT id FROM nodes WHERE parent_id = $1 ORDER BY ord DESC, created, id COLLATE "C"`,
 	subtreeCount: `SELECT count(DISTINCT m.user_id) FROM members m JOIN nodes n ON n.id = m.node_id
 		WHERE n.path <@ ` + pgSubtree,
-	firstPage: `SELECT u.id FROM users u WHERE u.id IN (SELECT m.user_id FROM members m JOIN nodes n ON n.id = m.node_id
-		WHERE n.path <@ ` + pgSubtree + `) ORDER BY u.created, u.id COLLATE "C" LIMIT $2`,
+	// The member set first, then the page: left to itself the planner may
+	// walk users in creation order probing each for membership, quick for
+	// the root and seconds for a small subtree whose members come late.
+	firstPage: `WITH s AS MATERIALIZED (SELECT DISTINCT m.user_id FROM members m JOIN nodes n ON n.id = m.node_id
+		WHERE n.path <@ ` + pgSubtree + `) SELECT u.id FROM s JOIN users u ON u.id = s.user_id ORDER BY u.created, u.id COLLATE "C" LIMIT $2`,
 	search: `SELECT id FROM nodes WHERE lower(name) LIKE $1`,
 	searchTop: `SELECT id FROM nodes WHERE lower(name) LIKE $1
 		ORDER BY CASE WHEN lower(name) = $2 THEN 0 WHEN starts_with(lower(name), $2) THEN 1 ELSE 2 END,
@@ -101,6 +109,7 @@ func newPostgres(url string) (*postgresBackend, error) {
 		return nil, err
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = b.schema + ", public"
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	cfg.MaxConns = 4
 	// pgx knows ltree's codec but not the type's oid, which the extension
 	// picks: COPY sends paths in the binary format, which needs both.
@@ -245,11 +254,10 @@ func (b *postgresBackend) strings(q string, args ...any) []string {
 }
 
 func (b *postgresBackend) path(id string) []string {
-	var p string
-	if err := b.pool.QueryRow(context.Background(), pgQueries.path, id).Scan(&p); err != nil {
-		return nil
+	if p := b.pathOf(id); p != "" {
+		return strings.Split(p, ".") // labels are the ids
 	}
-	return strings.Split(p, ".") // labels are the ids
+	return nil
 }
 
 func (b *postgresBackend) children(id string) []string { return b.strings(pgQueries.children, id) }
@@ -269,14 +277,27 @@ func (b *postgresBackend) move(id, parent string) error {
 	return nil
 }
 
+// pathOf reads the ltree path of a node, "" when there is no such node.
+func (b *postgresBackend) pathOf(id string) string {
+	var p string
+	_ = b.pool.QueryRow(context.Background(), pgQueries.path, id).Scan(&p)
+	return p
+}
+
 func (b *postgresBackend) subtreeCount(id string) int {
 	var n int
-	_ = b.pool.QueryRow(context.Background(), pgQueries.subtreeCount, id).Scan(&n)
+	if p := b.pathOf(id); p != "" {
+		_ = b.pool.QueryRow(context.Background(), pgQueries.subtreeCount, p).Scan(&n)
+	}
 	return n
 }
 
 func (b *postgresBackend) firstPage(id string, limit int) []string {
-	return b.strings(pgQueries.firstPage, id, limit)
+	p := b.pathOf(id)
+	if p == "" {
+		return nil
+	}
+	return b.strings(pgQueries.firstPage, p, limit)
 }
 
 // likeContains is the LIKE pattern of a substring, its wildcards escaped.

@@ -50,8 +50,12 @@ func human(d time.Duration) string {
 		return fmt.Sprintf("%.1f µs", float64(d)/1e3)
 	case d < time.Second:
 		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	case d < 100*time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d < 3*time.Hour:
+		return fmt.Sprintf("%.0f s", d.Seconds())
 	}
-	return fmt.Sprintf("%.2f s", d.Seconds())
+	return fmt.Sprintf("%.1f h", d.Hours())
 }
 
 func ratio(a, b time.Duration) string {
