@@ -2,6 +2,8 @@ package main
 
 import (
 	"cmp"
+	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -109,16 +111,40 @@ func (t *topK) ids() []string {
 	return out
 }
 
+// exportRows writes the nested export document that nestRows builds.
+func exportRows(w io.Writer, rows rowSource) error {
+	roots, err := nestRows(rows)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(w).Encode(roots)
+}
+
+// decodeDoc reads a nested document; the bench's hold one org.
+func decodeDoc(r io.Reader) (*jsonNode, error) {
+	var roots []*jsonNode
+	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+		return nil, err
+	}
+	if len(roots) != 1 {
+		return nil, fmt.Errorf("the document holds %d orgs, want 1", len(roots))
+	}
+	return roots[0], nil
+}
+
+// rowSource is what database/sql's and pgx's rows have in common.
+type rowSource interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}
+
 // nestRows builds the nested export document from rows read in sibling
 // order (order desc, then creation), each naming its parent: how a SQL
 // backend exports, one query and the nesting in memory.
 //
 // rows yield (id, parent id or "", name, code, order).
-func nestRows(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-}) ([]*jsonNode, error) {
+func nestRows(rows rowSource) ([]*jsonNode, error) {
 	byID := map[string]*jsonNode{}
 	parents := map[string]string{}
 	var order []string

@@ -15,9 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The PostgreSQL server of the tests: ORGTREE_BENCH_POSTGRES names one, or
-// else one throwaway server is started for the whole package when initdb
-// and pg_ctl can be found, and stopped by TestMain.
+// The PostgreSQL server of the tests: ORGTREE_BENCH_POSTGRES names one
+// ("off": none), or else one throwaway server is started for the whole
+// package when initdb and pg_ctl can be found, and stopped by TestMain.
 var testPG struct {
 	once   sync.Once
 	url    string
@@ -27,7 +27,12 @@ var testPG struct {
 
 func testPostgres() (url, reason string) {
 	testPG.once.Do(func() {
-		if u := os.Getenv("ORGTREE_BENCH_POSTGRES"); u != "" {
+		switch u := os.Getenv("ORGTREE_BENCH_POSTGRES"); u {
+		case "off":
+			testPG.reason = "ORGTREE_BENCH_POSTGRES=off"
+			return
+		case "":
+		default:
 			testPG.url = u
 			return
 		}
@@ -264,4 +269,12 @@ func TestPostgresNotRun(t *testing.T) {
 	md := rep.markdown()
 	require.Contains(t, md, "**postgres: not run**: initdb is neither on PATH nor …")
 	require.Contains(t, md, "| lookup by id (whole Node) | – | not run | – |")
+}
+
+func TestPgBin(t *testing.T) {
+	_, err := pgBin("no-such-postgres-program")
+	require.ErrorContains(t, err, "neither on PATH nor in /usr/lib/postgresql/*/bin")
+	if p, err := pgBin("initdb"); err == nil {
+		require.True(t, isExecutable(p), p)
+	}
 }

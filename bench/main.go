@@ -70,7 +70,7 @@ func parseFlags(args []string) (config, profiles, error) {
 	fs.StringVar(&cfg.out, "out", "bench/results", "directory for REPORT.md and scaling.svg; empty: print only")
 	backends := fs.String("backends", allBackends, "backends to run, orgtree first")
 	fs.DurationVar(&cfg.budget, "budget", 300*time.Millisecond, "time spent measuring each operation on each backend")
-	fs.StringVar(&cfg.postgresURL, "postgres", "", "PostgreSQL URL (postgres://user@host:port/db); empty: start a throwaway server when initdb and pg_ctl can be found")
+	fs.StringVar(&cfg.postgresURL, "postgres", "", "PostgreSQL URL (postgres://user@host:port/db); empty: start a throwaway server when initdb and pg_ctl can be found; off: none")
 	fs.IntVar(&cfg.chainTarget, "chain", 1_000_000, "depth of the chain the deep-chain row builds by AddNode")
 	fs.DurationVar(&cfg.chainBudget, "chain-budget", 3*time.Second, "time the deep-chain row may take; a shorter chain is extrapolated")
 	fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -386,7 +386,11 @@ func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return le
 // URL, or else a throwaway server. It returns a stop function, or the
 // reason there is no server.
 func postgresEnv(cfg config) (url string, stop func(), reason string) {
-	if cfg.postgresURL != "" {
+	switch cfg.postgresURL {
+	case "off":
+		return "", func() {}, "-postgres off"
+	case "":
+	default:
 		return cfg.postgresURL, func() {}, ""
 	}
 	srv, err := startPostgres()

@@ -350,8 +350,8 @@ func (b *memdbBackend) exportJSON(w io.Writer) error {
 }
 
 func (b *memdbBackend) importJSON(r io.Reader) error {
-	var roots []*jsonNode
-	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+	root, err := decodeDoc(r)
+	if err != nil {
 		return err
 	}
 	now := time.Now()
@@ -360,7 +360,7 @@ func (b *memdbBackend) importJSON(r io.Reader) error {
 			j      *jsonNode
 			parent string
 		}
-		stack := []item{{roots[0], ""}}
+		stack := []item{{root, ""}}
 		for len(stack) > 0 {
 			it := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]

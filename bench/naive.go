@@ -267,8 +267,8 @@ func (b *naiveBackend) exportJSON(w io.Writer) error {
 }
 
 func (b *naiveBackend) importJSON(r io.Reader) error {
-	var roots []*jsonNode
-	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+	root, err := decodeDoc(r)
+	if err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -277,7 +277,7 @@ func (b *naiveBackend) importJSON(r io.Reader) error {
 		j      *jsonNode
 		parent *naiveNode
 	}
-	stack := []item{{roots[0], nil}}
+	stack := []item{{root, nil}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

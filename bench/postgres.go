@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -336,16 +335,12 @@ func (b *postgresBackend) exportJSON(w io.Writer) error {
 		return err
 	}
 	defer rows.Close()
-	roots, err := nestRows(rows)
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(w).Encode(roots)
+	return exportRows(w, rows)
 }
 
 func (b *postgresBackend) importJSON(r io.Reader) error {
-	var roots []*jsonNode
-	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+	root, err := decodeDoc(r)
+	if err != nil {
 		return err
 	}
 	now := time.Now()
@@ -354,7 +349,7 @@ func (b *postgresBackend) importJSON(r io.Reader) error {
 		parent, path string
 	}
 	var rows [][]any
-	stack := []item{{roots[0], "", ""}}
+	stack := []item{{root, "", ""}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

@@ -2,7 +2,6 @@ package main
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -252,16 +251,12 @@ func (b *sqliteBackend) exportJSON(w io.Writer) error {
 		return err
 	}
 	defer rows.Close()
-	roots, err := nestRows(rows)
-	if err != nil {
-		return err
-	}
-	return json.NewEncoder(w).Encode(roots)
+	return exportRows(w, rows)
 }
 
 func (b *sqliteBackend) importJSON(r io.Reader) error {
-	var roots []*jsonNode
-	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+	root, err := decodeDoc(r)
+	if err != nil {
 		return err
 	}
 	now := time.Now().UnixNano()
@@ -274,7 +269,7 @@ func (b *sqliteBackend) importJSON(r io.Reader) error {
 			j      *jsonNode
 			parent any
 		}
-		stack := []item{{roots[0], nil}}
+		stack := []item{{root, nil}}
 		for seq := 0; len(stack) > 0; seq++ {
 			it := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
