@@ -254,7 +254,7 @@ func TestQuickRunWritesReport(t *testing.T) {
 	rep, err := run(cfg)
 	require.NoError(t, err)
 	md := rep.markdown()
-	for _, want := range []string{"| subtree member count, root |", "## Targets", "## orgtree alone", "| search Limit 10, a query matching every node |", "memdb ÷ orgtree", "| `Check()` of the whole tree |"} {
+	for _, want := range []string{"| subtree member count, root |", "## Targets", "## orgtree alone", "| search Limit 10, a query matching every node |", "memdb ÷ orgtree", "| `Check()` of the whole tree |", "## Where orgtree is not the fastest"} {
 		require.Contains(t, md, want)
 	}
 	require.Regexp(t, `\| search ASCII, 3\+ runes, all hits \| memdb \| [0-9][^|]+ \| [0-9][^|]+ \|`, md, "memdb runs the curve beyond the other baselines")
@@ -269,6 +269,23 @@ func TestPostgresNotRun(t *testing.T) {
 	md := rep.markdown()
 	require.Contains(t, md, "**postgres: not run**: initdb is neither on PATH nor …")
 	require.Contains(t, md, "| lookup by id (whole Node) | – | not run | – |")
+}
+
+func TestNotFastest(t *testing.T) {
+	const op = "refuse a cyclic move"
+	rep := &report{results: []*result{
+		{backend: "orgtree", perOp: map[string]time.Duration{op: 300, "children of a node": 100}},
+		{backend: "naive", perOp: map[string]time.Duration{op: 100, "children of a node": 200}},
+		{backend: "memdb", perOp: map[string]time.Duration{op: 150, "children of a node": 0}},
+		{backend: "postgres", notRun: "no server"}}}
+	var b strings.Builder
+	rows := []tableRow{}
+	for _, name := range []string{op, "children of a node"} {
+		rows = append(rows, tableRow{name, func(res *result) time.Duration { return res.perOp[name] }})
+	}
+	rep.notFastest(&b, rows)
+	require.Contains(t, b.String(), "| refuse a cyclic move | naive 100 ns | 300 ns | 3.0× |")
+	require.NotContains(t, b.String(), "children of a node", "orgtree is the fastest there; a zero is no measurement")
 }
 
 func TestPgBin(t *testing.T) {

@@ -121,7 +121,9 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, " %s ÷ %s |", n, names[0])
 	}
 	fmt.Fprintf(&b, "\n|---|%s\n", strings.Repeat("---:|", 2*len(names)-1))
+	var rows []tableRow
 	row := func(label string, get func(*result) time.Duration, cell func(*result) string) {
+		rows = append(rows, tableRow{label, get})
 		fmt.Fprintf(&b, "| %s |", label)
 		for _, res := range r.results {
 			if res.notRun != "" {
@@ -161,11 +163,43 @@ func (r *report) markdown() string {
 		"A limited search returns the k best hits in orgtree's order (exact, prefix, substring; shallower first; then name and id) on every backend.\n")
 
 	if ot := r.result("orgtree"); ot != nil {
+		r.notFastest(&b, rows)
 		r.orgtreeOnlyRows(&b)
 		r.targets(&b, ot)
 	}
 	r.scalingTable(&b, names)
 	return b.String()
+}
+
+// tableRow is a row of the main table: its label and the time it compares.
+type tableRow struct {
+	label string
+	get   func(*result) time.Duration
+}
+
+// notFastest lists the rows of the main table where another backend beat
+// orgtree, by the time the ratio columns compare.
+func (r *report) notFastest(b *strings.Builder, rows []tableRow) {
+	ot := r.result("orgtree")
+	var lines []string
+	for _, row := range rows {
+		best := ot
+		for _, res := range r.results {
+			if res.notRun == "" && row.get(res) > 0 && row.get(res) < row.get(best) {
+				best = res
+			}
+		}
+		if best != ot {
+			lines = append(lines, fmt.Sprintf("| %s | %s %s | %s | %s |", row.label, best.backend, human(row.get(best)), human(row.get(ot)), ratio(row.get(ot), row.get(best))))
+		}
+	}
+	b.WriteString("\n## Where orgtree is not the fastest\n\n")
+	if len(lines) == 0 {
+		b.WriteString("Nowhere in this run.\n")
+		return
+	}
+	b.WriteString("| operation | fastest | orgtree | orgtree ÷ fastest |\n|---|---:|---:|---:|\n")
+	b.WriteString(strings.Join(lines, "\n") + "\n")
 }
 
 // orgtreeOnlyRows writes the rows no other backend has.
