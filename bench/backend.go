@@ -13,7 +13,8 @@ import (
 
 // backend is one implementation of the workload. Every method answers the
 // same question the same way on every backend (bench_test.go checks that):
-// lookups return every field of an orgtree.Node; children sort by order
+// lookups return every field of an orgtree.Node, and so does each search
+// hit, with its name path and rank, as orgtree's; children sort by order
 // desc then creation; member pages list distinct users by creation
 // ascending; search is a case-insensitive substring match on names, and a
 // limited search returns the k best hits in orgtree's order (exact, prefix,
@@ -28,8 +29,8 @@ type backend interface {
 	move(id, parent string) error // errCycle when parent is id or below it
 	subtreeCount(id string) int   // distinct members of the subtree
 	firstPage(id string, limit int) []string
-	search(q string) []string           // matching node ids, any order
-	searchTop(q string, k int) []string // the k best matching node ids, best first
+	search(q string) []orgtree.SearchHit           // every matching node, its name path and rank; any order
+	searchTop(q string, k int) []orgtree.SearchHit // the k best, best first
 	addMember(node, user string) error
 	removeMember(node, user string) error
 	rename(id, name string) error
@@ -103,10 +104,11 @@ func (t *topK) add(h searchHit) {
 	t.hits = slices.Insert(t.hits, i, h)
 }
 
-func (t *topK) ids() []string {
-	out := make([]string, len(t.hits))
-	for i, h := range t.hits {
-		out[i] = h.id
+// hitIDs lists the node ids of search hits, in their order.
+func hitIDs(hits []orgtree.SearchHit) []string {
+	out := make([]string, len(hits))
+	for i, h := range hits {
+		out[i] = h.Node.ID
 	}
 	return out
 }
@@ -169,4 +171,18 @@ func nestRows(rows rowSource) ([]*jsonNode, error) {
 		}
 	}
 	return roots, nil
+}
+
+// sqlNodeColumns lists the columns of table alias t that make an
+// orgtree.Node, in the order the SQL backends scan them (the bench's nodes
+// have no i18n names, so the schemas keep none).
+func sqlNodeColumns(t string) string {
+	return strings.NewReplacer("t.", t+".").Replace(`t.id, coalesce(t.parent_id, ''), t.name, coalesce(t.code, ''), t.ord, t.description, ` +
+		`coalesce(t.external_id, ''), coalesce(t.leader_user_id, ''), t.created_at, t.updated_at`)
+}
+
+// sqlRank is the MatchRank of a hit in SQL; ? stands for the lower-cased
+// query's parameter.
+func sqlRank(t, param, startsWith string) string {
+	return "CASE WHEN lower(" + t + ".name) = " + param + " THEN 0 WHEN " + startsWith + " THEN 1 ELSE 2 END"
 }

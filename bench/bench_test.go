@@ -92,7 +92,19 @@ func TestBackendsAgree(t *testing.T) {
 		t.Cleanup(func() { b.close() })
 		bs = append(bs, b)
 	}
-	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+	// comparableHits drops the timestamps from hits and, for an unordered
+	// search, sorts them by id.
+	comparableHits := func(hits []orgtree.SearchHit, sort bool) []orgtree.SearchHit {
+		out := make([]orgtree.SearchHit, len(hits))
+		for i, h := range hits {
+			h.Node.CreatedAt, h.Node.UpdatedAt = time.Time{}, time.Time{}
+			out[i] = h
+		}
+		if sort {
+			slices.SortFunc(out, func(a, b orgtree.SearchHit) int { return strings.Compare(a.Node.ID, b.Node.ID) })
+		}
+		return out
+	}
 	norm := func(v any) any {
 		if s, ok := v.([]string); ok && s == nil {
 			return []string{}
@@ -121,11 +133,11 @@ func TestBackendsAgree(t *testing.T) {
 		same(stage+" root count", func(b backend) any { return b.subtreeCount(root) })
 		same(stage+" root page", func(b backend) any { return b.firstPage(root, 25) })
 		for _, q := range queries {
-			same(stage+" search "+q, func(b backend) any { return sorted(b.search(q)) })
-			same(fmt.Sprintf("%s search %q limit 10", stage, q), func(b backend) any { return b.searchTop(q, 10) })
+			same(stage+" search "+q, func(b backend) any { return comparableHits(b.search(q), true) })
+			same(fmt.Sprintf("%s search %q limit 10", stage, q), func(b backend) any { return comparableHits(b.searchTop(q, 10), false) })
 		}
 		for _, q := range []string{w.everyNode, "acme-0", "platform-1"} {
-			same(fmt.Sprintf("%s search %q limit 1", stage, q), func(b backend) any { return b.searchTop(q, 1) })
+			same(fmt.Sprintf("%s search %q limit 1", stage, q), func(b backend) any { return comparableHits(b.searchTop(q, 1), false) })
 		}
 		for _, b := range bs {
 			_, found := b.lookupID("nope")
@@ -138,7 +150,10 @@ func TestBackendsAgree(t *testing.T) {
 	require.NotEmpty(t, bs[0].search(w.ascii[0]), "the queries find something")
 	require.Len(t, bs[0].search(w.everyNode), len(o.nodes), "the every-node query matches every node")
 	require.Len(t, bs[0].searchTop(w.everyNode, 10), 10)
-	require.Equal(t, []string{"n0"}, bs[0].searchTop("acme-0", 1), "an exact match ranks first")
+	require.Equal(t, []string{"n0"}, hitIDs(bs[0].searchTop("acme-0", 1)), "an exact match ranks first")
+	deep := bs[0].searchTop(o.nodes[indexOf(o, w.deep[0])].name, 1)
+	require.Len(t, deep, 1)
+	require.Len(t, deep[0].NamePath, w.depthOfDeep+1, "hits carry their name paths")
 	require.Positive(t, bs[0].subtreeCount(o.nodes[0].id))
 
 	for i := range 40 {

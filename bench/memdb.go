@@ -274,33 +274,54 @@ func (b *memdbBackend) scan(txn *memdb.Txn, fn func(*mdbNode)) {
 	}
 }
 
-func (b *memdbBackend) search(q string) []string {
+// ancestry lists n and its ancestors, n first.
+func ancestry(txn *memdb.Txn, n *mdbNode) []*mdbNode {
+	out := []*mdbNode{n}
+	for n.Parent != "" {
+		if n = node(txn, "id", n.Parent); n == nil {
+			break
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// hit is n as a search hit: the node, its name path, its rank.
+func hit(txn *memdb.Txn, n *mdbNode, rank int) orgtree.SearchHit {
+	up := ancestry(txn, n)
+	names := make([]string, len(up))
+	for i, a := range up {
+		names[len(up)-1-i] = a.Name
+	}
+	return orgtree.SearchHit{Node: n.value(), NamePath: names, Rank: orgtree.MatchRank(rank)}
+}
+
+func (b *memdbBackend) search(q string) []orgtree.SearchHit {
 	q = strings.ToLower(q)
-	var out []string
-	b.scan(b.db.Txn(false), func(n *mdbNode) {
-		if strings.Contains(strings.ToLower(n.Name), q) {
-			out = append(out, n.ID)
+	txn := b.db.Txn(false)
+	var out []orgtree.SearchHit
+	b.scan(txn, func(n *mdbNode) {
+		if rank, ok := matchRank(n.Name, q); ok {
+			out = append(out, hit(txn, n, rank))
 		}
 	})
 	return out
 }
 
-func (b *memdbBackend) searchTop(q string, k int) []string {
+func (b *memdbBackend) searchTop(q string, k int) []orgtree.SearchHit {
 	q = strings.ToLower(q)
 	txn := b.db.Txn(false)
 	top := topK{k: k}
 	b.scan(txn, func(n *mdbNode) {
 		if rank, ok := matchRank(n.Name, q); ok && top.wants(rank) {
-			depth := 0
-			for a := n; a.Parent != ""; depth++ {
-				if a = node(txn, "id", a.Parent); a == nil {
-					break
-				}
-			}
-			top.add(searchHit{n.ID, n.Name, rank, depth})
+			top.add(searchHit{n.ID, n.Name, rank, len(ancestry(txn, n)) - 1})
 		}
 	})
-	return top.ids()
+	out := make([]orgtree.SearchHit, len(top.hits))
+	for i, h := range top.hits {
+		out[i] = hit(txn, node(txn, "id", h.id), h.rank)
+	}
+	return out
 }
 
 func (b *memdbBackend) addMember(n, user string) error {

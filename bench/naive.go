@@ -191,20 +191,30 @@ func (b *naiveBackend) firstPage(id string, limit int) []string {
 	return users[:min(limit, len(users))]
 }
 
-func (b *naiveBackend) search(q string) []string {
+// hit is n as a search hit: the node, its name path, its rank.
+func (n *naiveNode) hit(rank int) orgtree.SearchHit {
+	var names []string
+	for a := n; a != nil; a = a.parent {
+		names = append(names, a.name)
+	}
+	slices.Reverse(names)
+	return orgtree.SearchHit{Node: n.value(), NamePath: names, Rank: orgtree.MatchRank(rank)}
+}
+
+func (b *naiveBackend) search(q string) []orgtree.SearchHit {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	q = strings.ToLower(q)
-	var out []string
-	for id, n := range b.byID {
-		if strings.Contains(strings.ToLower(n.name), q) {
-			out = append(out, id)
+	var out []orgtree.SearchHit
+	for _, n := range b.byID {
+		if rank, ok := matchRank(n.name, q); ok {
+			out = append(out, n.hit(rank))
 		}
 	}
 	return out
 }
 
-func (b *naiveBackend) searchTop(q string, k int) []string {
+func (b *naiveBackend) searchTop(q string, k int) []orgtree.SearchHit {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	q = strings.ToLower(q)
@@ -218,7 +228,11 @@ func (b *naiveBackend) searchTop(q string, k int) []string {
 			top.add(searchHit{id, n.name, rank, depth})
 		}
 	}
-	return top.ids()
+	out := make([]orgtree.SearchHit, len(top.hits))
+	for i, h := range top.hits {
+		out[i] = b.byID[h.id].hit(h.rank)
+	}
+	return out
 }
 
 func (b *naiveBackend) addMember(node, user string) error {

@@ -94,22 +94,14 @@ func (b *orgtreeBackend) firstPage(id string, limit int) []string {
 	return out
 }
 
-func (b *orgtreeBackend) search(q string) []string {
+func (b *orgtreeBackend) search(q string) []orgtree.SearchHit {
 	hits, _ := b.t.Search(q, orgtree.SearchOptions{OrgID: b.org})
-	out := make([]string, len(hits))
-	for i, h := range hits {
-		out[i] = h.Node.ID
-	}
-	return out
+	return hits
 }
 
-func (b *orgtreeBackend) searchTop(q string, k int) []string {
+func (b *orgtreeBackend) searchTop(q string, k int) []orgtree.SearchHit {
 	hits, _ := b.t.Search(q, orgtree.SearchOptions{OrgID: b.org, Limit: k})
-	out := make([]string, len(hits))
-	for i, h := range hits {
-		out[i] = h.Node.ID
-	}
-	return out
+	return hits
 }
 
 func (b *orgtreeBackend) addMember(node, user string) error    { return b.t.AddMembers(node, user) }

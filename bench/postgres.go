@@ -49,7 +49,16 @@ CREATE INDEX users_created ON users(created, id);
 ANALYZE;
 `
 
-const pgNodeColumns = `id, coalesce(parent_id, ''), name, coalesce(code, ''), ord, description, coalesce(external_id, ''), coalesce(leader_user_id, ''), created_at, updated_at`
+// pgNamePath is a lateral subquery: the names of n's path, root first,
+// found by the ids its ltree labels are.
+const pgNamePath = `LATERAL (SELECT array_agg(a.name ORDER BY o.i) AS names
+		FROM unnest(string_to_array(n.path::text, '.')) WITH ORDINALITY o(aid, i) JOIN nodes a ON a.id = o.aid) np`
+
+// pgRank is a hit's MatchRank; $2 is the lower-cased query.
+var pgRank = sqlRank("n", "$2", "starts_with(lower(n.name), $2)")
+
+// pgHitOrder is orgtree's order of search hits.
+const pgHitOrder = `rank, nlevel(n.path), n.name COLLATE "C", n.id COLLATE "C"`
 
 // The subtree queries take the subtree's path as a parameter, read first:
 // with the path inside the query (a sub-select) the planner cannot tell
@@ -61,8 +70,8 @@ const pgSubtree = `$1::ltree`
 var pgQueries = struct {
 	lookupID, lookupCode, path, children, subtreeCount, firstPage, search, searchTop, move, addMember, removeMember, rename string
 }{
-	lookupID:   `SELECT ` + pgNodeColumns + ` FROM nodes WHERE id = $1`,
-	lookupCode: `SELECT ` + pgNodeColumns + ` FROM nodes WHERE org_id = $1 AND code = $2`,
+	lookupID:   `SELECT ` + sqlNodeColumns("nodes") + ` FROM nodes WHERE id = $1`,
+	lookupCode: `SELECT ` + sqlNodeColumns("nodes") + ` FROM nodes WHERE org_id = $1 AND code = $2`,
 	path:       `SELECT path::text FROM nodes WHERE id = $1`,
 	children:   `SELECT id FROM nodes WHERE parent_id = $1 ORDER BY ord DESC, created, id COLLATE "C"`,
 	subtreeCount: `SELECT count(DISTINCT m.user_id) FROM members m JOIN nodes n ON n.id = m.node_id
@@ -72,10 +81,12 @@ var pgQueries = struct {
 	// the root and seconds for a small subtree whose members come late.
 	firstPage: `WITH s AS MATERIALIZED (SELECT DISTINCT m.user_id FROM members m JOIN nodes n ON n.id = m.node_id
 		WHERE n.path <@ ` + pgSubtree + `) SELECT u.id FROM s JOIN users u ON u.id = s.user_id ORDER BY u.created, u.id COLLATE "C" LIMIT $2`,
-	search: `SELECT id FROM nodes WHERE lower(name) LIKE $1`,
-	searchTop: `SELECT id FROM nodes WHERE lower(name) LIKE $1
-		ORDER BY CASE WHEN lower(name) = $2 THEN 0 WHEN starts_with(lower(name), $2) THEN 1 ELSE 2 END,
-		nlevel(path), name COLLATE "C", id COLLATE "C" LIMIT $3`,
+	search: `SELECT ` + sqlNodeColumns("n") + `, ` + pgRank + `, np.names FROM nodes n, ` + pgNamePath + `
+		WHERE lower(n.name) LIKE $1`,
+	// The best k first, then their name paths.
+	searchTop: `WITH top AS (SELECT n.*, ` + pgRank + ` AS rank FROM nodes n WHERE lower(n.name) LIKE $1
+		ORDER BY ` + pgHitOrder + ` LIMIT $3)
+		SELECT ` + sqlNodeColumns("n") + `, n.rank, np.names FROM top n, ` + pgNamePath + ` ORDER BY ` + pgHitOrder,
 	// One statement, atomic: rewrite the paths of the subtree unless the
 	// new parent is inside it, and say which it was.
 	move: `WITH n AS (SELECT path FROM nodes WHERE id = $1), p AS (SELECT path FROM nodes WHERE id = $2),
@@ -222,14 +233,39 @@ func (b *postgresBackend) load(o *synthOrg) error {
 	return b.bulk(nodes, users, members)
 }
 
-func (b *postgresBackend) node(q string, args ...any) (orgtree.Node, bool) {
+// pgScanNode reads the sqlNodeColumns of one row, then extra.
+func pgScanNode(row pgx.Row, extra ...any) (orgtree.Node, bool) {
 	n := orgtree.Node{OrgID: orgID}
-	err := b.pool.QueryRow(context.Background(), q, args...).Scan(&n.ID, &n.ParentID, &n.Name, &n.Code, &n.Order,
-		&n.Description, &n.ExternalID, &n.LeaderUserID, &n.CreatedAt, &n.UpdatedAt)
+	err := row.Scan(append([]any{&n.ID, &n.ParentID, &n.Name, &n.Code, &n.Order,
+		&n.Description, &n.ExternalID, &n.LeaderUserID, &n.CreatedAt, &n.UpdatedAt}, extra...)...)
 	if err != nil {
 		return orgtree.Node{}, false
 	}
 	return n, true
+}
+
+func (b *postgresBackend) node(q string, args ...any) (orgtree.Node, bool) {
+	return pgScanNode(b.pool.QueryRow(context.Background(), q, args...))
+}
+
+// hits runs a search query whose rows are a node, its rank and name path.
+func (b *postgresBackend) hits(q string, args ...any) []orgtree.SearchHit {
+	rows, err := b.pool.Query(context.Background(), q, args...)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []orgtree.SearchHit
+	for rows.Next() {
+		var h orgtree.SearchHit
+		var rank int
+		var ok bool
+		if h.Node, ok = pgScanNode(rows, &rank, &h.NamePath); ok {
+			h.Rank = orgtree.MatchRank(rank)
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func (b *postgresBackend) lookupID(id string) (orgtree.Node, bool) {
@@ -304,13 +340,14 @@ func likeContains(q string) string {
 	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q) + "%"
 }
 
-func (b *postgresBackend) search(q string) []string {
-	return b.strings(pgQueries.search, likeContains(strings.ToLower(q)))
+func (b *postgresBackend) search(q string) []orgtree.SearchHit {
+	q = strings.ToLower(q)
+	return b.hits(pgQueries.search, likeContains(q), q)
 }
 
-func (b *postgresBackend) searchTop(q string, k int) []string {
+func (b *postgresBackend) searchTop(q string, k int) []orgtree.SearchHit {
 	q = strings.ToLower(q)
-	return b.strings(pgQueries.searchTop, likeContains(q), q, k)
+	return b.hits(pgQueries.searchTop, likeContains(q), q, k)
 }
 
 func (b *postgresBackend) exec(q string, args ...any) error {

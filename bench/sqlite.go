@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +39,8 @@ CREATE INDEX members_user ON members(user_id);
 const subtreeCTE = `WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent_id = sub.id) `
 
 var sqliteQueries = map[string]string{
-	"lookupID":   `SELECT ` + sqlNodeColumns + ` FROM nodes WHERE id = ?`,
-	"lookupCode": `SELECT ` + sqlNodeColumns + ` FROM nodes WHERE code = ?`,
+	"lookupID":   `SELECT ` + sqlNodeColumns("nodes") + ` FROM nodes WHERE id = ?`,
+	"lookupCode": `SELECT ` + sqlNodeColumns("nodes") + ` FROM nodes WHERE code = ?`,
 	"path": `WITH RECURSIVE up(id, parent_id, d) AS (SELECT id, parent_id, 0 FROM nodes WHERE id = ?
 	         UNION ALL SELECT n.id, n.parent_id, up.d + 1 FROM nodes n JOIN up ON n.id = up.parent_id)
 	         SELECT id FROM up ORDER BY d DESC`,
@@ -51,16 +52,21 @@ var sqliteQueries = map[string]string{
 	"subtreeCount": subtreeCTE + `SELECT count(DISTINCT user_id) FROM members WHERE node_id IN sub`,
 	"firstPage": subtreeCTE + `SELECT u.id FROM users u WHERE u.id IN (SELECT user_id FROM members WHERE node_id IN sub)
 	         ORDER BY u.created, u.id LIMIT ?2`,
-	"search": `SELECT id FROM nodes WHERE name LIKE '%' || ? || '%'`,
+	"search": `SELECT ` + sqlNodeColumns("n") + `, ` + sqlRank("n", "?1", "instr(lower(n.name), ?1) = 1") + `
+	         FROM nodes n WHERE n.name LIKE '%' || ?1 || '%'`,
+	// The name paths of the same hits, walking up from each.
+	"searchPaths": upWalk(`SELECT id, id, 0 FROM nodes WHERE name LIKE '%' || ?1 || '%'`),
 	// Without a depth column (a move would rewrite the whole subtree's),
 	// the depth of each hit is counted by walking up from it.
 	"searchTop": `WITH RECURSIVE hit(id, name, rank) AS (
-	         SELECT id, name, CASE WHEN lower(name) = ?1 THEN 0 WHEN instr(lower(name), ?1) = 1 THEN 1 ELSE 2 END
+	         SELECT id, name, ` + sqlRank("nodes", "?1", "instr(lower(nodes.name), ?1) = 1") + `
 	         FROM nodes WHERE name LIKE '%' || ?1 || '%'),
 	         up(id, anc) AS (SELECT h.id, n.parent_id FROM hit h JOIN nodes n ON n.id = h.id
 	         UNION ALL SELECT up.id, n.parent_id FROM up JOIN nodes n ON n.id = up.anc)
-	         SELECT h.id FROM hit h JOIN (SELECT id, count(*) AS depth FROM up GROUP BY id) d ON d.id = h.id
-	         ORDER BY h.rank, d.depth, h.name, h.id LIMIT ?2`,
+	         SELECT ` + sqlNodeColumns("n") + `, h.rank FROM hit h JOIN (SELECT id, count(*) AS depth FROM up GROUP BY id) d ON d.id = h.id
+	         JOIN nodes n ON n.id = h.id ORDER BY h.rank, d.depth, h.name, h.id LIMIT ?2`,
+	// The name paths of the top hits, their ids a JSON array.
+	"topPaths":     upWalk(`SELECT value, value, 0 FROM json_each(?1)`),
 	"addMember":    `INSERT OR IGNORE INTO members(node_id, user_id) VALUES (?, ?)`,
 	"removeMember": `DELETE FROM members WHERE node_id = ? AND user_id = ?`,
 	"rename":       `UPDATE nodes SET name = ?, updated_at = ? WHERE id = ?`,
@@ -144,15 +150,19 @@ func (b *sqliteBackend) load(o *synthOrg) error {
 
 const insertNode = `INSERT INTO nodes(id, parent_id, name, code, ord, created, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-// sqlNodeColumns are the columns a lookup reads: every field of an
-// orgtree.Node the schema keeps (the bench's nodes have no i18n names).
-const sqlNodeColumns = `id, coalesce(parent_id, ''), name, coalesce(code, ''), ord, description, coalesce(external_id, ''), coalesce(leader_user_id, ''), created_at, updated_at`
+// upWalk is the query of the name paths of hits: start yields (hit, hit,
+// 0) rows; the result is (hit, name) rows, each hit's names root first.
+func upWalk(start string) string {
+	return `WITH RECURSIVE up(hit, anc, d) AS (` + start + `
+	         UNION ALL SELECT up.hit, n.parent_id, up.d + 1 FROM up JOIN nodes n ON n.id = up.anc WHERE n.parent_id IS NOT NULL)
+	         SELECT up.hit, a.name FROM up JOIN nodes a ON a.id = up.anc ORDER BY up.hit, up.d DESC`
+}
 
-// scanNode reads the sqlNodeColumns of one row.
-func scanNode(row interface{ Scan(...any) error }) (orgtree.Node, bool) {
+// scanNode reads the sqlNodeColumns of one row, then extra.
+func scanNode(row interface{ Scan(...any) error }, extra ...any) (orgtree.Node, bool) {
 	n := orgtree.Node{OrgID: orgID}
 	var created, updated int64
-	if err := row.Scan(&n.ID, &n.ParentID, &n.Name, &n.Code, &n.Order, &n.Description, &n.ExternalID, &n.LeaderUserID, &created, &updated); err != nil {
+	if err := row.Scan(append([]any{&n.ID, &n.ParentID, &n.Name, &n.Code, &n.Order, &n.Description, &n.ExternalID, &n.LeaderUserID, &created, &updated}, extra...)...); err != nil {
 		return orgtree.Node{}, false
 	}
 	n.CreatedAt, n.UpdatedAt = time.Unix(0, created), time.Unix(0, updated)
@@ -198,10 +208,60 @@ func (b *sqliteBackend) lookupCode(code string) (orgtree.Node, bool) {
 
 func (b *sqliteBackend) path(id string) []string     { return b.strings("path", id) }
 func (b *sqliteBackend) children(id string) []string { return b.strings("children", id) }
-func (b *sqliteBackend) search(q string) []string    { return b.strings("search", q) }
 
-func (b *sqliteBackend) searchTop(q string, k int) []string {
-	return b.strings("searchTop", strings.ToLower(q), k)
+// hits runs a search statement whose rows are a node and its rank, then
+// the statement of their name paths (its argument nil: the hits' ids as a
+// JSON array).
+func (b *sqliteBackend) hits(pathStmt string, pathArg any, stmt string, args ...any) []orgtree.SearchHit {
+	rows, err := b.stmts[stmt].Query(args...)
+	if err != nil {
+		return nil
+	}
+	var out []orgtree.SearchHit
+	for rows.Next() {
+		var h orgtree.SearchHit
+		var ok bool
+		if h.Node, ok = scanNode(rows, &h.Rank); ok {
+			out = append(out, h)
+		}
+	}
+	rows.Close()
+	if pathArg == nil {
+		pathArg = "[" + strings.Join(quoteAll(hitIDs(out)), ",") + "]"
+	}
+	if rows, err = b.stmts[pathStmt].Query(pathArg); err != nil {
+		return nil
+	}
+	defer rows.Close()
+	paths := map[string][]string{}
+	for rows.Next() {
+		var id, name string
+		if rows.Scan(&id, &name) == nil {
+			paths[id] = append(paths[id], name)
+		}
+	}
+	for i := range out {
+		out[i].NamePath = paths[out[i].Node.ID]
+	}
+	return out
+}
+
+// quoteAll makes JSON strings of ids (the bench's ids need no escapes).
+func quoteAll(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.Quote(id)
+	}
+	return out
+}
+
+func (b *sqliteBackend) search(q string) []orgtree.SearchHit {
+	q = strings.ToLower(q)
+	return b.hits("searchPaths", q, "search", q)
+}
+
+func (b *sqliteBackend) searchTop(q string, k int) []orgtree.SearchHit {
+	return b.hits("topPaths", nil, "searchTop", strings.ToLower(q), k)
 }
 
 func (b *sqliteBackend) firstPage(id string, limit int) []string {
