@@ -27,11 +27,13 @@ type synthUser struct {
 var nameWords = []string{"研发", "运营", "市场", "销售", "Platform", "Sales", "Support", "后端", "前端", "Finance", "设计", "Design", "QA", "财务"}
 
 // generate builds an org of n nodes (fan-out 5–15, depth at most 12, ASCII
-// and Chinese names), users and memberships, deterministically for a seed.
+// and Chinese names such as "研发-17": the hyphen in every name gives the
+// bench a query that matches every node), users and memberships,
+// deterministically for a seed.
 func generate(n, users, memberships int, seed uint64) *synthOrg {
 	r := rand.New(rand.NewPCG(seed, 99))
 	o := &synthOrg{}
-	o.nodes = append(o.nodes, synthNode{id: "n0", code: "c0", name: "Acme", parent: -1})
+	o.nodes = append(o.nodes, synthNode{id: "n0", code: "c0", name: "Acme-0", parent: -1})
 	// Expanding a random open node, rather than breadth-first, gives the
 	// uneven depths of real orgs: some branches reach 12 levels.
 	depth := []int{0}
@@ -48,7 +50,7 @@ func generate(n, users, memberships int, seed uint64) *synthOrg {
 			i := len(o.nodes)
 			o.nodes = append(o.nodes, synthNode{
 				id: fmt.Sprintf("n%d", i), code: fmt.Sprintf("c%d", i), parent: int32(next), order: r.IntN(100),
-				name: fmt.Sprintf("%s %d", nameWords[r.IntN(len(nameWords))], i),
+				name: fmt.Sprintf("%s-%d", nameWords[r.IntN(len(nameWords))], i),
 			})
 			depth = append(depth, depth[next]+1)
 			if depth[i] < 12 {

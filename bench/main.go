@@ -1,11 +1,14 @@
-// Command bench runs the same org-tree workload on orgtree, on a naive
-// hand-written baseline and on SQLite (adjacency list with recursive CTEs,
-// in memory and in a file), prints a markdown table of the timings and
-// their ratios, checks orgtree against the DESIGN.md performance targets,
-// and writes the report and a scaling chart to -out.
+// Command bench runs the same org-tree workload on orgtree and on the
+// stores a Go team would otherwise pick — hand-written maps (naive),
+// hashicorp/go-memdb, SQLite (adjacency list, recursive CTEs; in memory and
+// in a file) and PostgreSQL (adjacency list plus ltree paths) — prints a
+// markdown table of the timings and their ratios, checks orgtree against
+// the performance targets of bench/README.md, and writes the report and a
+// scaling chart.
 //
-//	go run ./bench -quick           # about a minute
-//	go run ./bench                  # 100k nodes, 300k users, 1M memberships
+//	go run ./bench -quick           # a minute or two; writes to a temporary directory
+//	go run ./bench                  # 100k nodes, 300k users, 1M memberships; writes bench/results
+//	go run ./bench -postgres URL    # PostgreSQL on a server of yours instead of a throwaway one
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,35 +37,100 @@ type config struct {
 	out                       string
 	backends                  []string
 	budget                    time.Duration
+	postgresURL               string // empty: start a throwaway server if one can be had
+	chainTarget               int
+	chainBudget               time.Duration
 }
 
-func main() {
+// allBackends is the default -backends list, orgtree first: the ratios
+// divide by its column.
+const allBackends = "orgtree,naive,memdb,sqlite-mem,sqlite-file,postgres"
+
+// memdbScaleUpTo is the largest curve size go-memdb always runs at: it is
+// orgtree's closest peer, so its curve goes as far as a baseline's can.
+const memdbScaleUpTo = 100_000
+
+// profiles names the files -cpuprofile and -memprofile write.
+type profiles struct{ cpu, mem string }
+
+// parseFlags reads the command line. A -quick run writes to a fresh
+// temporary directory unless -out is given, so that it never dirties the
+// committed bench/results.
+func parseFlags(args []string) (config, profiles, error) {
 	var cfg config
-	quick := flag.Bool("quick", false, "small sizes: 10k nodes, 30k users, 100k memberships, curve to 100k; about a minute")
-	flag.IntVar(&cfg.nodes, "nodes", 100_000, "nodes in the org")
-	flag.IntVar(&cfg.users, "users", 300_000, "users")
-	flag.IntVar(&cfg.memberships, "memberships", 1_000_000, "memberships")
-	flag.Uint64Var(&cfg.seed, "seed", 1, "generator seed")
-	scale := flag.String("scale", "1000,10000,100000,1000000", "org sizes (nodes) of the scaling curve")
-	flag.IntVar(&cfg.scaleBaselinesUpTo, "scale-baselines-up-to", 100_000, "largest curve size the baselines run at (they take minutes beyond)")
-	flag.StringVar(&cfg.out, "out", "bench/results", "directory for REPORT.md and scaling.svg; empty: print only")
-	backends := flag.String("backends", "orgtree,naive,sqlite-mem,sqlite-file", "backends to run")
-	flag.DurationVar(&cfg.budget, "budget", 300*time.Millisecond, "time spent measuring each operation on each backend")
-	flag.Parse()
-	if *quick {
-		cfg.nodes, cfg.users, cfg.memberships = 10_000, 30_000, 100_000
-		*scale = "1000,10000,100000"
-		cfg.scaleBaselinesUpTo = 10_000
-		cfg.budget = 100 * time.Millisecond
+	var prof profiles
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "small sizes: 10k nodes, 30k users, 100k memberships, curve to 100k; writes to a temporary directory unless -out is given")
+	fs.IntVar(&cfg.nodes, "nodes", 100_000, "nodes in the org")
+	fs.IntVar(&cfg.users, "users", 300_000, "users")
+	fs.IntVar(&cfg.memberships, "memberships", 1_000_000, "memberships")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "generator seed")
+	scale := fs.String("scale", "1000,10000,100000,1000000", "org sizes (nodes) of the scaling curve")
+	fs.IntVar(&cfg.scaleBaselinesUpTo, "scale-baselines-up-to", 100_000, "largest curve size the baselines run at (they take minutes beyond); go-memdb runs to at least 100000")
+	fs.StringVar(&cfg.out, "out", "bench/results", "directory for REPORT.md and scaling.svg; empty: print only")
+	backends := fs.String("backends", allBackends, "backends to run, orgtree first")
+	fs.DurationVar(&cfg.budget, "budget", 300*time.Millisecond, "time spent measuring each operation on each backend")
+	fs.StringVar(&cfg.postgresURL, "postgres", "", "PostgreSQL URL (postgres://user@host:port/db); empty: start a throwaway server when initdb and pg_ctl can be found; off: none")
+	fs.IntVar(&cfg.chainTarget, "chain", 1_000_000, "depth of the chain the deep-chain row builds by AddNode")
+	fs.DurationVar(&cfg.chainBudget, "chain-budget", 3*time.Second, "time the deep-chain row may take; a shorter chain is extrapolated")
+	fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&prof.mem, "memprofile", "", "write a heap profile (allocations of the whole run, live heap at the end) to this file")
+	if err := fs.Parse(args); err != nil {
+		return cfg, prof, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if *quick { // smaller defaults; flags given explicitly still win
+		set := func(name, value string) {
+			if !given[name] {
+				must(fs.Set(name, value))
+			}
+		}
+		set("nodes", "10000")
+		set("users", "30000")
+		set("memberships", "100000")
+		set("scale", "1000,10000,100000")
+		set("scale-baselines-up-to", "10000")
+		set("budget", "100ms")
+		set("chain-budget", "1s")
+		if !given["out"] {
+			dir, err := os.MkdirTemp("", "orgtree-bench-quick")
+			if err != nil {
+				return cfg, prof, err
+			}
+			cfg.out = dir
+		}
 	}
 	for _, s := range strings.Split(*scale, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
-			log.Fatalf("bad -scale %q", *scale)
+			return cfg, prof, fmt.Errorf("bad -scale %q", *scale)
 		}
 		cfg.scale = append(cfg.scale, n)
 	}
 	cfg.backends = strings.Split(*backends, ",")
+	if cfg.backends[0] != "orgtree" {
+		return cfg, prof, fmt.Errorf("-backends %q: orgtree must come first, the ratios divide by it", *backends)
+	}
+	return cfg, prof, nil
+}
+
+func main() {
+	cfg, prof, err := parseFlags(os.Args[1:])
+	if err == flag.ErrHelp {
+		return
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	if prof.cpu != "" {
+		f, err := os.Create(prof.cpu)
+		if err != nil {
+			log.Fatal(err)
+		}
+		must(pprof.StartCPUProfile(f))
+		defer func() { pprof.StopCPUProfile(); must(f.Close()) }()
+	}
 	started := time.Now()
 	rep, err := run(cfg)
 	if err != nil {
@@ -76,18 +145,41 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "wrote %s/REPORT.md and %s/scaling.svg\n", cfg.out, cfg.out)
 	}
+	if prof.mem != "" {
+		f, err := os.Create(prof.mem)
+		if err != nil {
+			log.Fatal(err)
+		}
+		runtime.GC()
+		must(pprof.WriteHeapProfile(f))
+		must(f.Close())
+	}
 }
 
-func newBackend(name, dir string) (backend, error) {
+// env is what making a backend needs: a directory for files and the
+// PostgreSQL server, when there is one.
+type env struct {
+	dir         string
+	postgresURL string
+}
+
+func newBackend(name string, e env) (backend, error) {
 	switch name {
 	case "orgtree":
 		return newOrgtree(), nil
 	case "naive":
 		return newNaive(), nil
+	case "memdb":
+		return newMemdb()
 	case "sqlite-mem":
-		return newSQLite(false, dir)
+		return newSQLite(false, e.dir)
 	case "sqlite-file":
-		return newSQLite(true, dir)
+		return newSQLite(true, e.dir)
+	case "postgres":
+		if e.postgresURL == "" {
+			return nil, fmt.Errorf("postgres: no server")
+		}
+		return newPostgres(e.postgresURL)
 	}
 	return nil, fmt.Errorf("unknown backend %q", name)
 }
@@ -102,12 +194,14 @@ type workload struct {
 	bigSubtree, other  string // a child of the root with the largest subtree, another child
 	insideBig          string // the deepest node below bigSubtree
 	ascii, cjk         []string
+	everyNode          string // a query every node's name matches
+	parentOf           map[string]string
 	depthOfDeep        int
 }
 
 func newWorkload(o *synthOrg, seed uint64) *workload {
 	r := rand.New(rand.NewPCG(seed, 7))
-	w := &workload{o: o}
+	w := &workload{o: o, everyNode: "-", parentOf: map[string]string{}}
 	depth := make([]int, len(o.nodes))
 	size := make([]int, len(o.nodes))
 	hasKids := make([]bool, len(o.nodes))
@@ -138,6 +232,7 @@ func newWorkload(o *synthOrg, seed uint64) *workload {
 		}
 		if !hasKids[i] {
 			w.leaves = append(w.leaves, n.id)
+			w.parentOf[n.id] = o.nodes[n.parent].id
 		}
 		if n.parent == 0 && (w.bigSubtree == "" || size[i] > size[indexOf(o, w.bigSubtree)]) {
 			w.bigSubtree = n.id
@@ -161,7 +256,7 @@ func newWorkload(o *synthOrg, seed uint64) *workload {
 	r.Shuffle(len(w.internal), func(i, j int) { w.internal[i], w.internal[j] = w.internal[j], w.internal[i] })
 	for _, word := range nameWords {
 		if word[0] < 0x80 {
-			w.ascii = append(w.ascii, strings.ToLower(word), strings.ToLower(word)+" 1")
+			w.ascii = append(w.ascii, strings.ToLower(word), strings.ToLower(word)+"-1")
 		} else {
 			w.cjk = append(w.cjk, word, string([]rune(word)[:1]))
 		}
@@ -193,15 +288,16 @@ func measure(budget time.Duration, fn func(i int)) time.Duration {
 	return total / time.Duration(calls)
 }
 
-// measureBest times whole-document operations (export, import), which
-// take a large part of the budget each: it runs fn at least three times,
-// collecting garbage before each run so one run's leftovers are not billed
-// to the next, and returns the fastest. On a shared machine the fastest
-// run is the one least disturbed by others.
-func measureBest(budget time.Duration, fn func()) time.Duration {
+// measureBest times whole-document operations (export, import, Check),
+// which take a large part of the budget each: it runs fn at least minRuns
+// times and on until the budget is spent, collecting garbage before each
+// run so one run's leftovers are not billed to the next, and returns the
+// fastest. On a shared machine the fastest run is the one least disturbed
+// by others.
+func measureBest(budget time.Duration, minRuns int, fn func()) time.Duration {
 	best := time.Duration(math.MaxInt64)
 	var total time.Duration
-	for runs := 0; runs < 3 || total < budget; runs++ {
+	for runs := 0; runs < minRuns || total < budget; runs++ {
 		runtime.GC()
 		start := time.Now()
 		fn()
@@ -221,15 +317,14 @@ type op struct {
 }
 
 var ops = []op{
-	{"lookup by id", func(b backend, w *workload, i int) { b.lookupID(w.ids[i%len(w.ids)]) }, 1},
-	{"lookup by code", func(b backend, w *workload, i int) { b.lookupCode(w.codes[i%len(w.codes)]) }, 1},
+	{"lookup by id (whole Node)", func(b backend, w *workload, i int) { b.lookupID(w.ids[i%len(w.ids)]) }, 1},
+	{"lookup by code (whole Node)", func(b backend, w *workload, i int) { b.lookupCode(w.codes[i%len(w.codes)]) }, 1},
 	{"path of a deepest node", func(b backend, w *workload, i int) { b.path(w.deep[i%len(w.deep)]) }, 1},
 	{"children of a node", func(b backend, w *workload, i int) { b.children(w.internal[i%len(w.internal)]) }, 1},
-	{"move a leaf (cycle check)", func(b backend, w *workload, i int) {
+	{"move a leaf with its members (cycle check)", func(b backend, w *workload, i int) {
 		leaf, target := w.leaves[i%len(w.leaves)], w.internal[i%len(w.internal)]
-		parent := b.path(leaf)
 		must(b.move(leaf, target))
-		must(b.move(leaf, parent[len(parent)-2]))
+		must(b.move(leaf, w.parentOf[leaf]))
 	}, 2},
 	{"move the largest subtree", func(b backend, w *workload, i int) {
 		must(b.move(w.bigSubtree, w.other))
@@ -244,8 +339,11 @@ var ops = []op{
 	{"subtree member count, random node", func(b backend, w *workload, i int) { b.subtreeCount(w.ids[i%len(w.ids)]) }, 1},
 	{"first page of 10 members, root", func(b backend, w *workload, i int) { b.firstPage(w.o.nodes[0].id, 10) }, 1},
 	{"first page of 10 members, random node", func(b backend, w *workload, i int) { b.firstPage(w.ids[i%len(w.ids)], 10) }, 1},
-	{"search ASCII, 3+ runes", func(b backend, w *workload, i int) { b.search(w.ascii[i%len(w.ascii)]) }, 1},
-	{"search CJK, 1–2 runes", func(b backend, w *workload, i int) { b.search(w.cjk[i%len(w.cjk)]) }, 1},
+	{"search ASCII, 3+ runes, all hits", func(b backend, w *workload, i int) { b.search(w.ascii[i%len(w.ascii)]) }, 1},
+	{"search CJK, 1–2 runes, all hits", func(b backend, w *workload, i int) { b.search(w.cjk[i%len(w.cjk)]) }, 1},
+	{"search Limit 10, ASCII 3+ runes", func(b backend, w *workload, i int) { b.searchTop(w.ascii[i%len(w.ascii)], 10) }, 1},
+	{"search Limit 10, CJK 1–2 runes", func(b backend, w *workload, i int) { b.searchTop(w.cjk[i%len(w.cjk)], 10) }, 1},
+	{"search Limit 10, a query matching every node", func(b backend, w *workload, i int) { b.searchTop(w.everyNode, 10) }, 1},
 	{"add + remove a member", func(b backend, w *workload, i int) {
 		node, user := w.ids[i%len(w.ids)], w.users[(i*7)%len(w.users)]
 		must(b.addMember(node, user))
@@ -261,6 +359,7 @@ func must(err error) {
 
 type result struct {
 	backend string
+	notRun  string // why the backend did not run; empty when it did
 	perOp   map[string]time.Duration
 	load    time.Duration
 	export  time.Duration
@@ -270,59 +369,122 @@ type result struct {
 	writeP50, writeP99, writeBusyP50, writeBusyP99 time.Duration
 }
 
+// orgtreeOnly holds the rows only orgtree has.
+type orgtreeOnly struct {
+	exportMembers  time.Duration
+	exportMembersN int
+	check          time.Duration
+	chain          chainRun
+}
+
+// countingWriter counts what is written to it and keeps none of it.
+type countingWriter struct{ n int }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+// postgresEnv finds the server the postgres backend runs on: the -postgres
+// URL, or else a throwaway server. It returns a stop function, or the
+// reason there is no server.
+func postgresEnv(cfg config) (url string, stop func(), reason string) {
+	switch cfg.postgresURL {
+	case "off":
+		return "", func() {}, "-postgres off"
+	case "":
+	default:
+		return cfg.postgresURL, func() {}, ""
+	}
+	srv, err := startPostgres()
+	if err != nil {
+		return "", func() {}, err.Error()
+	}
+	fmt.Fprintf(os.Stderr, "postgres: throwaway server at %s\n", srv.url)
+	return srv.url, srv.stop, ""
+}
+
 func run(cfg config) (*report, error) {
 	dir, err := os.MkdirTemp("", "orgtree-bench")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	e := env{dir: dir}
 	rep := &report{cfg: cfg, started: time.Now()}
+	var pgNotRun string
+	if slices.Contains(cfg.backends, "postgres") {
+		var stop func()
+		e.postgresURL, stop, pgNotRun = postgresEnv(cfg)
+		defer stop()
+		if pgNotRun != "" {
+			fmt.Fprintf(os.Stderr, "postgres: not run: %s\n", pgNotRun)
+		}
+	}
 	fmt.Fprintf(os.Stderr, "generating %d nodes, %d users, %d memberships\n", cfg.nodes, cfg.users, cfg.memberships)
 	o := generate(cfg.nodes, cfg.users, cfg.memberships, cfg.seed)
 	w := newWorkload(o, cfg.seed)
 	rep.depthOfDeep = w.depthOfDeep
 	for _, name := range cfg.backends {
-		b, err := newBackend(name, dir)
+		if name == "postgres" && pgNotRun != "" {
+			rep.results = append(rep.results, &result{backend: name, notRun: pgNotRun})
+			continue
+		}
+		res, err := runBackend(cfg, e, name, o, w, rep)
 		if err != nil {
 			return nil, err
 		}
-		res := &result{backend: name, perOp: map[string]time.Duration{}}
-		start := time.Now()
-		if err := b.load(o); err != nil {
-			return nil, fmt.Errorf("%s: load: %w", name, err)
-		}
-		res.load = time.Since(start)
-		fmt.Fprintf(os.Stderr, "%s: loaded in %v\n", name, res.load.Round(time.Millisecond))
-		for _, op := range ops {
-			d := measure(cfg.budget, func(i int) { op.run(b, w, i) })
-			res.perOp[op.name] = d / time.Duration(op.perCall)
-		}
-		if name == "orgtree" {
-			rep.searchMedian = searchMedian(b, w)
-		}
-		var doc bytes.Buffer
-		res.export = measureBest(cfg.budget, func() { doc.Reset(); must(b.exportJSON(&doc)) })
-		res.exportN = doc.Len()
-		res.imp = measureBest(cfg.budget, func() {
-			fresh, err := newBackend(name, dir)
-			must(err)
-			must(fresh.importJSON(bytes.NewReader(doc.Bytes())))
-			must(fresh.close())
-		})
-		res.writeP50, res.writeP99 = writeLatency(b, w, false)
-		res.writeBusyP50, res.writeBusyP99 = writeLatency(b, w, true)
 		rep.results = append(rep.results, res)
-		must(b.close())
 		fmt.Fprintf(os.Stderr, "%s: done\n", name)
 	}
-	rep.mapLookup = builtinMapLookup(o, w, cfg.budget)
 	rep.nodeBytes, rep.userBytes, rep.memberBytes = orgtreeMemory(cfg)
-	rep.scaling = scaling(cfg, dir)
+	if slices.Contains(cfg.backends, "orgtree") {
+		fmt.Fprintf(os.Stderr, "orgtree: building a chain of up to %d nodes by AddNode for at most %v\n", cfg.chainTarget, cfg.chainBudget)
+		if rep.only.chain, err = buildChain(cfg.chainTarget, cfg.chainBudget); err != nil {
+			return nil, err
+		}
+	}
+	rep.scaling = scaling(cfg, e)
 	return rep, nil
 }
 
-// searchMedian times each search query on its own and returns the median,
-// which is what DESIGN.md's target speaks of.
+// runBackend loads the org into one backend and measures every row on it.
+func runBackend(cfg config, e env, name string, o *synthOrg, w *workload, rep *report) (*result, error) {
+	b, err := newBackend(name, e)
+	if err != nil {
+		return nil, err
+	}
+	res := &result{backend: name, perOp: map[string]time.Duration{}}
+	start := time.Now()
+	if err := b.load(o); err != nil {
+		b.close()
+		return nil, fmt.Errorf("%s: load: %w", name, err)
+	}
+	res.load = time.Since(start)
+	fmt.Fprintf(os.Stderr, "%s: loaded in %v\n", name, res.load.Round(time.Millisecond))
+	for _, op := range ops {
+		d := measure(cfg.budget, func(i int) { op.run(b, w, i) })
+		res.perOp[op.name] = d / time.Duration(op.perCall)
+	}
+	if ob, ok := b.(*orgtreeBackend); ok {
+		rep.searchMedian = searchMedian(b, w)
+		var cw countingWriter
+		rep.only.exportMembers = measureBest(cfg.budget, 2, func() { cw.n = 0; must(ob.exportWithMembers(&cw)) })
+		rep.only.exportMembersN = cw.n
+		rep.only.check = measureBest(cfg.budget, 1, func() { must(ob.check()) })
+	}
+	var doc bytes.Buffer
+	res.export = measureBest(cfg.budget, 3, func() { doc.Reset(); must(b.exportJSON(&doc)) })
+	res.exportN = doc.Len()
+	res.imp = measureBest(cfg.budget, 3, func() {
+		fresh, err := newBackend(name, e)
+		must(err)
+		must(fresh.importJSON(bytes.NewReader(doc.Bytes())))
+		must(fresh.close())
+	})
+	res.writeP50, res.writeP99 = writeLatency(b, w, false)
+	res.writeBusyP50, res.writeBusyP99 = writeLatency(b, w, true)
+	return res, b.close()
+}
+
+// searchMedian times each search query on its own and returns the median.
 func searchMedian(b backend, w *workload) time.Duration {
 	var times []time.Duration
 	for _, q := range w.ascii {
@@ -332,20 +494,7 @@ func searchMedian(b backend, w *workload) time.Duration {
 	return times[len(times)/2]
 }
 
-// builtinMapLookup is the reference of the lookup target: a Go map from id
-// to a node record.
-func builtinMapLookup(o *synthOrg, w *workload, budget time.Duration) time.Duration {
-	m := make(map[string]*synthNode, len(o.nodes))
-	for i := range o.nodes {
-		m[o.nodes[i].id] = &o.nodes[i]
-	}
-	var sink *synthNode
-	d := measure(budget, func(i int) { sink = m[w.ids[i%len(w.ids)]] })
-	_ = sink
-	return d
-}
-
-// writeLatency measures 200 renames, alone or while another goroutine
+// writeLatency measures 500 renames, alone or while another goroutine
 // exports the whole org over and over, and returns p50 and p99.
 func writeLatency(b backend, w *workload, busy bool) (time.Duration, time.Duration) {
 	stop := make(chan struct{})
@@ -363,10 +512,11 @@ func writeLatency(b backend, w *workload, busy bool) (time.Duration, time.Durati
 		})
 		time.Sleep(20 * time.Millisecond) // let the export get going
 	}
-	lat := make([]time.Duration, 0, 200)
-	for i := range 200 {
+	lat := make([]time.Duration, 0, 500)
+	for i := range 500 {
+		name := fmt.Sprintf("renamed-%d", i)
 		start := time.Now()
-		must(b.rename(w.ids[i%len(w.ids)], fmt.Sprintf("renamed %d", i)))
+		must(b.rename(w.ids[i%len(w.ids)], name))
 		lat = append(lat, time.Since(start))
 		if busy {
 			time.Sleep(time.Millisecond)
@@ -410,19 +560,30 @@ type point struct {
 	perOp       time.Duration
 }
 
-var scalingOps = []string{"path of a deepest node", "subtree member count, root", "first page of 10 members, root", "search ASCII, 3+ runes"}
+var scalingOps = []string{"path of a deepest node", "subtree member count, root", "first page of 10 members, root", "search ASCII, 3+ runes, all hits"}
 
-func scaling(cfg config, dir string) []point {
+// scaleUpTo is the largest curve size a backend runs at.
+func scaleUpTo(cfg config, name string) int {
+	switch name {
+	case "orgtree":
+		return math.MaxInt
+	case "memdb":
+		return max(cfg.scaleBaselinesUpTo, memdbScaleUpTo)
+	}
+	return cfg.scaleBaselinesUpTo
+}
+
+func scaling(cfg config, e env) []point {
 	var pts []point
 	for _, n := range cfg.scale {
 		members := min(10*n, 2_000_000)
 		o := generate(n, 3*n, members, cfg.seed)
 		w := newWorkload(o, cfg.seed)
 		for _, name := range cfg.backends {
-			if name != "orgtree" && n > cfg.scaleBaselinesUpTo {
+			if n > scaleUpTo(cfg, name) || name == "postgres" && e.postgresURL == "" {
 				continue
 			}
-			b, err := newBackend(name, dir)
+			b, err := newBackend(name, e)
 			must(err)
 			must(b.load(o))
 			for _, op := range ops {

@@ -4,9 +4,13 @@ import (
 	"cmp"
 	"encoding/json"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/orgtree/orgtree"
 )
 
 // naiveBackend is what a service writes by hand: maps from id and code to
@@ -22,12 +26,28 @@ type naiveBackend struct {
 	seq    int
 }
 
+// naiveNode keeps the fields orgtree.Node has, so that a lookup returns
+// the same record orgtree's does.
 type naiveNode struct {
-	id, code, name string
-	order, seq     int
-	parent         *naiveNode
-	children       []*naiveNode
-	members        map[string]bool
+	id, code, name, description string
+	externalID, leaderUserID    string
+	nameI18n, descriptionI18n   map[string]string
+	created, updated            time.Time
+	order, seq                  int
+	parent                      *naiveNode
+	children                    []*naiveNode
+	members                     map[string]bool
+}
+
+// value is the node as an orgtree.Node, maps cloned as orgtree clones them.
+func (n *naiveNode) value() orgtree.Node {
+	v := orgtree.Node{ID: n.id, OrgID: orgID, Name: n.name, NameI18n: maps.Clone(n.nameI18n), Description: n.description,
+		DescriptionI18n: maps.Clone(n.descriptionI18n), Code: n.code, Order: n.order, ExternalID: n.externalID,
+		LeaderUserID: n.leaderUserID, CreatedAt: n.created, UpdatedAt: n.updated}
+	if n.parent != nil {
+		v.ParentID = n.parent.id
+	}
+	return v
 }
 
 func newNaive() *naiveBackend {
@@ -38,7 +58,8 @@ func (b *naiveBackend) name() string { return "naive" }
 
 func (b *naiveBackend) addNode(id, code, name string, order int, parent *naiveNode) *naiveNode {
 	b.seq++
-	n := &naiveNode{id: id, code: code, name: name, order: order, seq: b.seq, parent: parent, members: map[string]bool{}}
+	now := time.Now()
+	n := &naiveNode{id: id, code: code, name: name, order: order, seq: b.seq, parent: parent, members: map[string]bool{}, created: now, updated: now}
 	b.byID[id] = n
 	if code != "" {
 		b.byCode[code] = n
@@ -71,24 +92,24 @@ func (b *naiveBackend) load(o *synthOrg) error {
 	return nil
 }
 
-func (b *naiveBackend) lookupID(id string) (string, bool) {
+func (b *naiveBackend) lookupID(id string) (orgtree.Node, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	n, ok := b.byID[id]
 	if !ok {
-		return "", false
+		return orgtree.Node{}, false
 	}
-	return n.name, true
+	return n.value(), true
 }
 
-func (b *naiveBackend) lookupCode(code string) (string, bool) {
+func (b *naiveBackend) lookupCode(code string) (orgtree.Node, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	n, ok := b.byCode[code]
 	if !ok {
-		return "", false
+		return orgtree.Node{}, false
 	}
-	return n.id, true
+	return n.value(), true
 }
 
 func (b *naiveBackend) path(id string) []string {
@@ -170,15 +191,46 @@ func (b *naiveBackend) firstPage(id string, limit int) []string {
 	return users[:min(limit, len(users))]
 }
 
-func (b *naiveBackend) search(q string) []string {
+// hit is n as a search hit: the node, its name path, its rank.
+func (n *naiveNode) hit(rank int) orgtree.SearchHit {
+	var names []string
+	for a := n; a != nil; a = a.parent {
+		names = append(names, a.name)
+	}
+	slices.Reverse(names)
+	return orgtree.SearchHit{Node: n.value(), NamePath: names, Rank: orgtree.MatchRank(rank)}
+}
+
+func (b *naiveBackend) search(q string) []orgtree.SearchHit {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	q = strings.ToLower(q)
-	var out []string
-	for id, n := range b.byID {
-		if strings.Contains(strings.ToLower(n.name), q) {
-			out = append(out, id)
+	var out []orgtree.SearchHit
+	for _, n := range b.byID {
+		if rank, ok := matchRank(n.name, q); ok {
+			out = append(out, n.hit(rank))
 		}
+	}
+	return out
+}
+
+func (b *naiveBackend) searchTop(q string, k int) []orgtree.SearchHit {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	q = strings.ToLower(q)
+	top := topK{k: k}
+	for id, n := range b.byID {
+		if rank, ok := matchRank(n.name, q); ok && top.wants(rank) {
+			depth := 0
+			for a := n.parent; a != nil; a = a.parent {
+				depth++
+			}
+			top.add(searchHit{id, n.name, rank, depth})
+		}
+	}
+	out := make([]orgtree.SearchHit, len(top.hits))
+	for i, h := range top.hits {
+		out[i] = b.byID[h.id].hit(h.rank)
 	}
 	return out
 }
@@ -200,7 +252,8 @@ func (b *naiveBackend) removeMember(node, user string) error {
 func (b *naiveBackend) rename(id, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.byID[id].name = name
+	n := b.byID[id]
+	n.name, n.updated = name, time.Now()
 	return nil
 }
 
@@ -228,8 +281,8 @@ func (b *naiveBackend) exportJSON(w io.Writer) error {
 }
 
 func (b *naiveBackend) importJSON(r io.Reader) error {
-	var roots []*jsonNode
-	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+	root, err := decodeDoc(r)
+	if err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -238,7 +291,7 @@ func (b *naiveBackend) importJSON(r io.Reader) error {
 		j      *jsonNode
 		parent *naiveNode
 	}
-	stack := []item{{roots[0], nil}}
+	stack := []item{{root, nil}}
 	for len(stack) > 0 {
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

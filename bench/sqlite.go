@@ -2,11 +2,15 @@ package main
 
 import (
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orgtree/orgtree"
 
 	_ "modernc.org/sqlite"
 )
@@ -23,7 +27,8 @@ type sqliteBackend struct {
 }
 
 const sqliteSchema = `
-CREATE TABLE nodes(id TEXT PRIMARY KEY, parent_id TEXT, name TEXT NOT NULL, code TEXT, ord INTEGER NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE nodes(id TEXT PRIMARY KEY, parent_id TEXT, name TEXT NOT NULL, code TEXT, ord INTEGER NOT NULL, created INTEGER NOT NULL,
+	description TEXT NOT NULL DEFAULT '', external_id TEXT, leader_user_id TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 CREATE INDEX nodes_parent ON nodes(parent_id);
 CREATE UNIQUE INDEX nodes_code ON nodes(code);
 CREATE TABLE users(id TEXT PRIMARY KEY, name TEXT, created INTEGER NOT NULL);
@@ -34,8 +39,8 @@ CREATE INDEX members_user ON members(user_id);
 const subtreeCTE = `WITH RECURSIVE sub(id) AS (SELECT ?1 UNION ALL SELECT n.id FROM nodes n JOIN sub ON n.parent_id = sub.id) `
 
 var sqliteQueries = map[string]string{
-	"lookupID":   `SELECT name FROM nodes WHERE id = ?`,
-	"lookupCode": `SELECT id FROM nodes WHERE code = ?`,
+	"lookupID":   `SELECT ` + sqlNodeColumns("nodes") + ` FROM nodes WHERE id = ?`,
+	"lookupCode": `SELECT ` + sqlNodeColumns("nodes") + ` FROM nodes WHERE code = ?`,
 	"path": `WITH RECURSIVE up(id, parent_id, d) AS (SELECT id, parent_id, 0 FROM nodes WHERE id = ?
 	         UNION ALL SELECT n.id, n.parent_id, up.d + 1 FROM nodes n JOIN up ON n.id = up.parent_id)
 	         SELECT id FROM up ORDER BY d DESC`,
@@ -47,10 +52,24 @@ var sqliteQueries = map[string]string{
 	"subtreeCount": subtreeCTE + `SELECT count(DISTINCT user_id) FROM members WHERE node_id IN sub`,
 	"firstPage": subtreeCTE + `SELECT u.id FROM users u WHERE u.id IN (SELECT user_id FROM members WHERE node_id IN sub)
 	         ORDER BY u.created, u.id LIMIT ?2`,
-	"search":       `SELECT id FROM nodes WHERE name LIKE '%' || ? || '%'`,
+	"search": `SELECT ` + sqlNodeColumns("n") + `, ` + sqlRank("n", "?1", "instr(lower(n.name), ?1) = 1") + `
+	         FROM nodes n WHERE n.name LIKE '%' || ?1 || '%'`,
+	// The name paths of the same hits, walking up from each.
+	"searchPaths": upWalk(`SELECT id, id, 0 FROM nodes WHERE name LIKE '%' || ?1 || '%'`),
+	// Without a depth column (a move would rewrite the whole subtree's),
+	// the depth of each hit is counted by walking up from it.
+	"searchTop": `WITH RECURSIVE hit(id, name, rank) AS (
+	         SELECT id, name, ` + sqlRank("nodes", "?1", "instr(lower(nodes.name), ?1) = 1") + `
+	         FROM nodes WHERE name LIKE '%' || ?1 || '%'),
+	         up(id, anc) AS (SELECT h.id, n.parent_id FROM hit h JOIN nodes n ON n.id = h.id
+	         UNION ALL SELECT up.id, n.parent_id FROM up JOIN nodes n ON n.id = up.anc)
+	         SELECT ` + sqlNodeColumns("n") + `, h.rank FROM hit h JOIN (SELECT id, count(*) AS depth FROM up GROUP BY id) d ON d.id = h.id
+	         JOIN nodes n ON n.id = h.id ORDER BY h.rank, d.depth, h.name, h.id LIMIT ?2`,
+	// The name paths of the top hits, their ids a JSON array.
+	"topPaths":     upWalk(`SELECT value, value, 0 FROM json_each(?1)`),
 	"addMember":    `INSERT OR IGNORE INTO members(node_id, user_id) VALUES (?, ?)`,
 	"removeMember": `DELETE FROM members WHERE node_id = ? AND user_id = ?`,
-	"rename":       `UPDATE nodes SET name = ? WHERE id = ?`,
+	"rename":       `UPDATE nodes SET name = ?, updated_at = ? WHERE id = ?`,
 }
 
 func newSQLite(file bool, dir string) (*sqliteBackend, error) {
@@ -87,6 +106,7 @@ func newSQLite(file bool, dir string) (*sqliteBackend, error) {
 func (b *sqliteBackend) name() string { return b.label }
 
 func (b *sqliteBackend) load(o *synthOrg) error {
+	now := time.Now().UnixNano()
 	err := b.inTx(func(tx *sql.Tx) error {
 		ins, err := tx.Prepare(insertNode)
 		if err != nil {
@@ -97,7 +117,7 @@ func (b *sqliteBackend) load(o *synthOrg) error {
 			if n.parent >= 0 {
 				parent = o.nodes[n.parent].id
 			}
-			if _, err := ins.Exec(n.id, parent, n.name, n.code, n.order, i); err != nil {
+			if _, err := ins.Exec(n.id, parent, n.name, n.code, n.order, i, now, now); err != nil {
 				return err
 			}
 		}
@@ -128,7 +148,26 @@ func (b *sqliteBackend) load(o *synthOrg) error {
 	return err
 }
 
-const insertNode = `INSERT INTO nodes(id, parent_id, name, code, ord, created) VALUES (?, ?, ?, ?, ?, ?)`
+const insertNode = `INSERT INTO nodes(id, parent_id, name, code, ord, created, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// upWalk is the query of the name paths of hits: start yields (hit, hit,
+// 0) rows; the result is (hit, name) rows, each hit's names root first.
+func upWalk(start string) string {
+	return `WITH RECURSIVE up(hit, anc, d) AS (` + start + `
+	         UNION ALL SELECT up.hit, n.parent_id, up.d + 1 FROM up JOIN nodes n ON n.id = up.anc WHERE n.parent_id IS NOT NULL)
+	         SELECT up.hit, a.name FROM up JOIN nodes a ON a.id = up.anc ORDER BY up.hit, up.d DESC`
+}
+
+// scanNode reads the sqlNodeColumns of one row, then extra.
+func scanNode(row interface{ Scan(...any) error }, extra ...any) (orgtree.Node, bool) {
+	n := orgtree.Node{OrgID: orgID}
+	var created, updated int64
+	if err := row.Scan(append([]any{&n.ID, &n.ParentID, &n.Name, &n.Code, &n.Order, &n.Description, &n.ExternalID, &n.LeaderUserID, &created, &updated}, extra...)...); err != nil {
+		return orgtree.Node{}, false
+	}
+	n.CreatedAt, n.UpdatedAt = time.Unix(0, created), time.Unix(0, updated)
+	return n, true
+}
 
 // inTx runs fn in a transaction and commits it when fn succeeds.
 func (b *sqliteBackend) inTx(fn func(*sql.Tx) error) error {
@@ -141,14 +180,6 @@ func (b *sqliteBackend) inTx(fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
-}
-
-func (b *sqliteBackend) one(stmt string, args ...any) (string, bool) {
-	var s string
-	if err := b.stmts[stmt].QueryRow(args...).Scan(&s); err != nil {
-		return "", false
-	}
-	return s, true
 }
 
 func (b *sqliteBackend) strings(stmt string, args ...any) []string {
@@ -167,11 +198,71 @@ func (b *sqliteBackend) strings(stmt string, args ...any) []string {
 	return out
 }
 
-func (b *sqliteBackend) lookupID(id string) (string, bool)     { return b.one("lookupID", id) }
-func (b *sqliteBackend) lookupCode(code string) (string, bool) { return b.one("lookupCode", code) }
-func (b *sqliteBackend) path(id string) []string               { return b.strings("path", id) }
-func (b *sqliteBackend) children(id string) []string           { return b.strings("children", id) }
-func (b *sqliteBackend) search(q string) []string              { return b.strings("search", q) }
+func (b *sqliteBackend) lookupID(id string) (orgtree.Node, bool) {
+	return scanNode(b.stmts["lookupID"].QueryRow(id))
+}
+
+func (b *sqliteBackend) lookupCode(code string) (orgtree.Node, bool) {
+	return scanNode(b.stmts["lookupCode"].QueryRow(code))
+}
+
+func (b *sqliteBackend) path(id string) []string     { return b.strings("path", id) }
+func (b *sqliteBackend) children(id string) []string { return b.strings("children", id) }
+
+// hits runs a search statement whose rows are a node and its rank, then
+// the statement of their name paths (its argument nil: the hits' ids as a
+// JSON array).
+func (b *sqliteBackend) hits(pathStmt string, pathArg any, stmt string, args ...any) []orgtree.SearchHit {
+	rows, err := b.stmts[stmt].Query(args...)
+	if err != nil {
+		return nil
+	}
+	var out []orgtree.SearchHit
+	for rows.Next() {
+		var h orgtree.SearchHit
+		var ok bool
+		if h.Node, ok = scanNode(rows, &h.Rank); ok {
+			out = append(out, h)
+		}
+	}
+	rows.Close()
+	if pathArg == nil {
+		pathArg = "[" + strings.Join(quoteAll(hitIDs(out)), ",") + "]"
+	}
+	if rows, err = b.stmts[pathStmt].Query(pathArg); err != nil {
+		return nil
+	}
+	defer rows.Close()
+	paths := map[string][]string{}
+	for rows.Next() {
+		var id, name string
+		if rows.Scan(&id, &name) == nil {
+			paths[id] = append(paths[id], name)
+		}
+	}
+	for i := range out {
+		out[i].NamePath = paths[out[i].Node.ID]
+	}
+	return out
+}
+
+// quoteAll makes JSON strings of ids (the bench's ids need no escapes).
+func quoteAll(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = strconv.Quote(id)
+	}
+	return out
+}
+
+func (b *sqliteBackend) search(q string) []orgtree.SearchHit {
+	q = strings.ToLower(q)
+	return b.hits("searchPaths", q, "search", q)
+}
+
+func (b *sqliteBackend) searchTop(q string, k int) []orgtree.SearchHit {
+	return b.hits("topPaths", nil, "searchTop", strings.ToLower(q), k)
+}
 
 func (b *sqliteBackend) firstPage(id string, limit int) []string {
 	return b.strings("firstPage", id, limit)
@@ -208,7 +299,7 @@ func (b *sqliteBackend) removeMember(node, user string) error {
 }
 
 func (b *sqliteBackend) rename(id, name string) error {
-	_, err := b.stmts["rename"].Exec(name, id)
+	_, err := b.stmts["rename"].Exec(name, time.Now().UnixNano(), id)
 	return err
 }
 
@@ -220,34 +311,15 @@ func (b *sqliteBackend) exportJSON(w io.Writer) error {
 		return err
 	}
 	defer rows.Close()
-	byID := map[string]*jsonNode{}
-	parents := map[string]string{}
-	var order []string
-	for rows.Next() {
-		j := &jsonNode{Children: []*jsonNode{}}
-		var parent string
-		if err := rows.Scan(&j.ID, &parent, &j.Name, &j.Code, &j.Order); err != nil {
-			return err
-		}
-		byID[j.ID], parents[j.ID] = j, parent
-		order = append(order, j.ID)
-	}
-	var roots []*jsonNode
-	for _, id := range order {
-		if p := parents[id]; p == "" {
-			roots = append(roots, byID[id])
-		} else {
-			byID[p].Children = append(byID[p].Children, byID[id])
-		}
-	}
-	return json.NewEncoder(w).Encode(roots)
+	return exportRows(w, rows)
 }
 
 func (b *sqliteBackend) importJSON(r io.Reader) error {
-	var roots []*jsonNode
-	if err := json.NewDecoder(r).Decode(&roots); err != nil {
+	root, err := decodeDoc(r)
+	if err != nil {
 		return err
 	}
+	now := time.Now().UnixNano()
 	return b.inTx(func(tx *sql.Tx) error {
 		ins, err := tx.Prepare(insertNode)
 		if err != nil {
@@ -257,7 +329,7 @@ func (b *sqliteBackend) importJSON(r io.Reader) error {
 			j      *jsonNode
 			parent any
 		}
-		stack := []item{{roots[0], nil}}
+		stack := []item{{root, nil}}
 		for seq := 0; len(stack) > 0; seq++ {
 			it := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -265,7 +337,7 @@ func (b *sqliteBackend) importJSON(r io.Reader) error {
 			if it.j.Code != "" {
 				code = it.j.Code
 			}
-			if _, err := ins.Exec(it.j.ID, it.parent, it.j.Name, code, it.j.Order, seq); err != nil {
+			if _, err := ins.Exec(it.j.ID, it.parent, it.j.Name, code, it.j.Order, seq, now, now); err != nil {
 				return err
 			}
 			for i := len(it.j.Children) - 1; i >= 0; i-- {
