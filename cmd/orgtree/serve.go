@@ -177,11 +177,11 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 		}
 		fmt.Fprintf(out, "seeded %d org(s) from %s\n", len(orgs), so.seed)
 	}
-	poolID, poolFrom, err := credential(db, settingPoolID, so.poolID)
+	poolID, poolFrom, err := credential(db, settingPoolID, so.poolID, server.NewObjectID)
 	if err != nil {
 		return err
 	}
-	secret, secretFrom, err := credential(db, settingSecret, so.secret)
+	secret, secretFrom, err := credential(db, settingSecret, so.secret, newSecret)
 	if err != nil {
 		return err
 	}
@@ -222,17 +222,21 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	return stop()
 }
 
+// newSecret makes a user pool secret: 128 random bits in hex, shaped like
+// the service's (an object id has too few random bits for a secret).
+func newSecret() string { return newToken()[:32] }
+
 // credential returns the value given on the command line, or the one kept
-// in the store under key (made now if the store has none), or a new one for
-// a memory tree; from says where it came from.
-func credential(db *persist.DB, key, given string) (value string, from func(where string) string, err error) {
+// in the store under key (made by gen now if the store has none), or a new
+// one for a memory tree; from says where it came from.
+func credential(db *persist.DB, key, given string, gen func() string) (value string, from func(where string) string, err error) {
 	switch {
 	case given != "":
 		return given, func(string) string { return "(from the command line or environment; not stored)" }, nil
 	case db == nil:
-		return server.NewObjectID(), func(string) string { return "(generated; --memory keeps nothing)" }, nil
+		return gen(), func(string) string { return "(generated; --memory keeps nothing)" }, nil
 	}
-	v, created, err := db.SettingOrCreate(key, func() ([]byte, error) { return []byte(server.NewObjectID()), nil })
+	v, created, err := db.SettingOrCreate(key, func() ([]byte, error) { return []byte(gen()), nil })
 	if err != nil {
 		return "", nil, fmt.Errorf("serve: credentials: %w", err)
 	}
