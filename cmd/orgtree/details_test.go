@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,4 +181,23 @@ func TestHealthzStartingWhileTheStoreLoads(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestOpeningALargeStoreIsAnnounced: commands and serve say that a large
+// store is being opened (the threshold is lowered for the test).
+func TestOpeningALargeStoreIsAnnounced(t *testing.T) {
+	db := importedStore(t)
+	defer func(v int64) { largeStore = v }(largeStore)
+	largeStore = 1
+	var out, errOut strings.Builder
+	require.NoError(t, runCLI(context.Background(), []string{"--db", db, "check"}, nil, &out, &errOut))
+	require.Regexp(t, `^opening .*store\.db \(0 MB\) … [0-9.]+s\n$`, errOut.String())
+	require.Contains(t, out.String(), "ok:")
+
+	var served strings.Builder
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &options{db: db, lockWait: time.Second, progress: &errOut}
+	so := &serveOptions{addr: "127.0.0.1:0", poolID: "p", secret: "s", shutdown: 5 * time.Second}
+	require.NoError(t, runServe(ctx, o, so, &served, serveHooks{ready: func(string) { cancel() }}))
+	require.Contains(t, served.String(), `/healthz answers "starting" until it is loaded`)
 }

@@ -43,6 +43,7 @@ then the rate in nodes per second.`,
 				return err
 			}
 			return o.withStore(false, func(t *orgtree.Tree) error {
+				nodesBefore := t.Snapshot().Stats().Nodes
 				start := time.Now()
 				var orgs []orgtree.Org
 				err := t.Update(func(tx *orgtree.Tx) error {
@@ -67,7 +68,7 @@ then the rate in nodes per second.`,
 				if o.jsonOut {
 					return printJSON(cmd.OutOrStdout(), orgs)
 				}
-				before := t.Snapshot().Stats()
+				after := t.Snapshot().Stats()
 				w := cmd.OutOrStdout()
 				for _, org := range orgs {
 					root, _ := t.Node(org.RootID)
@@ -76,8 +77,13 @@ then the rate in nodes per second.`,
 				if parent != "" {
 					fmt.Fprintf(w, "imported under %s\n", parent)
 				}
-				fmt.Fprintf(w, "%d org(s) in %s; the store now holds %d orgs, %d nodes, %d users\n",
-					len(orgs), took.Round(time.Millisecond), before.Orgs, before.Nodes, before.Users)
+				added := after.Nodes - nodesBefore
+				rate := ""
+				if took > 0 && added > 0 {
+					rate = fmt.Sprintf(", %.0f nodes/s", float64(added)/took.Seconds())
+				}
+				fmt.Fprintf(w, "%d org(s), %d nodes in %s%s; the store now holds %d orgs, %d nodes, %d users\n",
+					len(orgs), added, took.Round(time.Millisecond), rate, after.Orgs, after.Nodes, after.Users)
 				return nil
 			})
 		},

@@ -56,12 +56,18 @@ type options struct {
 	// files, when set, stands in for the file system (the remote CLI's
 	// uploaded inputs and the outputs to send back).
 	files *memFiles
+	// progress receives the "opening a large store" line (standard error).
+	progress io.Writer
 }
+
+// largeStore is the store size from which opening it is announced: above
+// it, loading takes a noticeable time. (A variable for the tests.)
+var largeStore int64 = 32 << 20
 
 // runCLI runs one command line. Store commands go to the running server
 // when one holds the store (or --server names one).
 func runCLI(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	o := &options{}
+	o := &options{progress: stderr}
 	root := newRootCommand(o)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -139,7 +145,16 @@ func (o *options) openStore(readOnly bool) (*persist.DB, error) {
 		}
 		opts = append(opts, persist.WithReadOnly())
 	}
+	start := time.Now()
+	announced := false
+	if fi, err := os.Stat(o.db); err == nil && fi.Size() >= largeStore && o.progress != nil {
+		fmt.Fprintf(o.progress, "opening %s (%d MB) …", o.db, fi.Size()>>20)
+		announced = true
+	}
 	db, err := persist.Open(o.db, opts...)
+	if announced {
+		fmt.Fprintf(o.progress, " %.1fs\n", time.Since(start).Seconds())
+	}
 	if errors.Is(err, persist.ErrLocked) {
 		return nil, fmt.Errorf("%w (is \"orgtree serve\" running on it? it answers the other commands while it runs; its file %s is missing)", err, sidecarPath(o.db))
 	}

@@ -148,9 +148,10 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 		tree, where = orgtree.New(treeOptions...), "memory"
 	} else {
 		start := time.Now()
-		if fi, err := os.Stat(o.db); err == nil && fi.Size() >= 32<<20 {
+		if fi, err := os.Stat(o.db); err == nil && fi.Size() >= largeStore {
 			fmt.Fprintf(out, "opening %s (%d MB) … /healthz answers \"starting\" until it is loaded\n", o.db, fi.Size()>>20)
 		}
+		o.progress = nil // announced above, on serve's own output
 		if db, err = o.openStore(false); err != nil {
 			return err
 		}
