@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,8 +118,12 @@ func TestSync(t *testing.T) {
 	require.Equal(t, "nothing to do: the org already matches the input\n", mustRun(t, args("wecom")...))
 
 	// The DingTalk files describe the same org with the same ids: the org
-	// is found by its root's external id and already matches. Lark's ids
+	// is found by its root's external id, and only the orders change
+	// (DingTalk sorts smaller first, orgtree larger first). Lark's ids
 	// differ, so Lark gets an org of its own.
+	out = mustRun(t, args("dingtalk")...)
+	require.Contains(t, out, "applied: 4 update")
+	require.NotContains(t, out, "created org")
 	require.Contains(t, mustRun(t, args("dingtalk")...), "nothing to do")
 	require.Contains(t, mustRun(t, args("lark")...), "created org")
 	require.Contains(t, mustRun(t, args("lark")...), "nothing to do")
@@ -129,7 +134,7 @@ func TestSync(t *testing.T) {
 		DryRun bool                 `json:"dryRun"`
 		Plan   reconcile.ChangePlan `json:"plan"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(mustRun(t, args("wecom", "--json", "--dry-run")...)), &res))
+	require.NoError(t, json.Unmarshal([]byte(mustRun(t, args("lark", "--json", "--dry-run")...)), &res))
 	require.True(t, res.DryRun)
 	require.Empty(t, res.Plan.Steps)
 
@@ -137,6 +142,18 @@ func TestSync(t *testing.T) {
 	require.ErrorContains(t, err, "dingtalk, wecom or lark")
 	_, err = run(t, "--db", db, "sync", "--provider", "wecom")
 	require.ErrorContains(t, err, "--departments and --users")
+	// An empty provider answer is refused, unless the caller says so.
+	dir := t.TempDir()
+	emptyDepts, emptyUsers := filepath.Join(dir, "d.json"), filepath.Join(dir, "u.json")
+	require.NoError(t, os.WriteFile(emptyDepts, []byte(`{"errcode":0,"department":[]}`), 0o644))
+	require.NoError(t, os.WriteFile(emptyUsers, []byte(`{"errcode":0,"userlist":[]}`), 0o644))
+	empty := []string{"--db", db, "sync", "--provider", "wecom", "--org", "Acme", "--departments", emptyDepts, "--users", emptyUsers}
+	_, err = run(t, empty...)
+	require.ErrorIs(t, err, reconcile.ErrEmptyInput)
+	_, err = run(t, append(empty, "--allow-empty")...)
+	require.ErrorIs(t, err, reconcile.ErrTooManyDeletes, "emptying the org is still over the delete limit")
+	require.Contains(t, mustRun(t, append(empty, "--allow-empty", "--force", "--dry-run")...), "dry run:")
+
 	// The wrong provider's files are an input error; nothing changes.
 	before := mustRun(t, "--db", db, "export")
 	_, err = run(t, "--db", db, "sync", "--provider", "wecom", "--org", "Acme",

@@ -23,7 +23,7 @@ var errDryRun = errors.New("dry run")
 
 func newSyncCommand(o *options) *cobra.Command {
 	var provider, departments, users, orgRef string
-	var dryRun, force, keepMissing bool
+	var dryRun, force, keepMissing, allowEmpty bool
 	cmd := &cobra.Command{
 		Use:   "sync --provider dingtalk|wecom|lark --departments FILE --users FILE",
 		Short: "Make an org equal to a provider's department and user lists, printing the plan",
@@ -35,9 +35,11 @@ the plan and applies it in one transaction. --dry-run prints the plan only.
 
 The org is --org (any department reference), or else the org whose root has
 the input root's external id, or else a new org made for the input. A plan
-that would delete more than a quarter of the org's departments is refused
-unless --force; --keep-missing keeps departments the input lacks (marked)
-instead of deleting them. Syncing the same files again plans nothing.`,
+that would take away more than a quarter of the org's departments,
+memberships or members is refused unless --force, and an empty input (what a
+failed provider answer decodes to) unless --allow-empty; --keep-missing keeps
+departments the input lacks (marked) instead of deleting them. Syncing the
+same files again plans nothing.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			decode, ok := decoders[provider]
@@ -61,7 +63,7 @@ instead of deleting them. Syncing the same files again plans nothing.`,
 			if err != nil {
 				return err
 			}
-			opts := reconcile.Options{Force: force}
+			opts := reconcile.Options{Force: force, AllowEmpty: allowEmpty}
 			if keepMissing {
 				opts.Missing = reconcile.MissingKeep
 			}
@@ -98,7 +100,8 @@ instead of deleting them. Syncing the same files again plans nothing.`,
 	cmd.Flags().StringVar(&users, "users", "", "the provider's user list (JSON file)")
 	cmd.Flags().StringVar(&orgRef, "org", "", "sync this org (default: the one whose root has the input root's external id, else a new one)")
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "print the plan, change nothing")
-	cmd.Flags().BoolVar(&force, "force", false, "apply a plan that deletes more than a quarter of the departments")
+	cmd.Flags().BoolVar(&force, "force", false, "apply a plan that takes away more than a quarter of the departments, memberships or members")
+	cmd.Flags().BoolVar(&allowEmpty, "allow-empty", false, "accept an input with no departments and no members (the org really is empty)")
 	cmd.Flags().BoolVar(&keepMissing, "keep-missing", false, "keep departments the input lacks, marked, instead of deleting them")
 	return storeCommand(cmd, annInputFlags, "departments,users")
 }
