@@ -28,8 +28,8 @@ adds each top-level node as a new org, or under --parent (any department
 reference). The whole file is one transaction: on any error nothing is
 imported. Use - for standard input. It prints each new org's id and its root
 node's id. On files of 1 MB or more it shows its progress on standard error:
-reading (bytes, rate), then parsing, validating and applying (elapsed time),
-then the rate in nodes per second.`,
+each phase with its time — reading (bytes and rate), parsing, validating and
+applying (with the node count and nodes per second), writing to the store.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			in, size, err := o.openInput(cmd, a[0])
@@ -45,8 +45,18 @@ then the rate in nodes per second.`,
 			return o.withStore(false, func(t *orgtree.Tree) error {
 				nodesBefore := t.Snapshot().Stats().Nodes
 				start := time.Now()
+				errw := cmd.ErrOrStderr()
+				stop := ticker(show, errw, fmt.Sprintf("parsing %d MB", len(data)>>20))
+				roots, _, err := orgtree.ParseTreeJSON(bytes.NewReader(data), t.Snapshot().Limits())
+				stop("")
+				if err != nil {
+					return err
+				}
+				n := countNodes(roots)
+				stop = ticker(show, errw, fmt.Sprintf("validating and applying %d nodes", n))
 				var orgs []orgtree.Org
-				err := t.Update(func(tx *orgtree.Tx) error {
+				var stopWrite func(string)
+				err = t.Update(func(tx *orgtree.Tx) error {
 					opts := orgtree.ImportOptions{KeepIDs: keepIDs}
 					if parent != "" {
 						p, err := resolveNode(tx.Snapshot, parent)
@@ -56,11 +66,19 @@ then the rate in nodes per second.`,
 						opts.ParentID = p.ID
 					}
 					var err error
-					stop := ticker(show, cmd.ErrOrStderr(), fmt.Sprintf("parsing, validating and applying %d MB", len(data)>>20))
-					orgs, err = tx.ImportJSON(bytes.NewReader(data), opts)
-					stop()
+					phase := time.Now()
+					orgs, err = tx.Import(roots, opts)
+					stop(rate(n, time.Since(phase)))
+					if err == nil {
+						// The commit writes the transaction to the store.
+						stopWrite = ticker(show, errw, "writing to "+o.where())
+					}
 					return err
 				})
+				stop("") // when the transaction failed before Import
+				if stopWrite != nil {
+					stopWrite("")
+				}
 				if err != nil {
 					return err
 				}
@@ -78,12 +96,8 @@ then the rate in nodes per second.`,
 					fmt.Fprintf(w, "imported under %s\n", parent)
 				}
 				added := after.Nodes - nodesBefore
-				rate := ""
-				if took > 0 && added > 0 {
-					rate = fmt.Sprintf(", %.0f nodes/s", float64(added)/took.Seconds())
-				}
 				fmt.Fprintf(w, "%d org(s), %d nodes in %s%s; the store now holds %d orgs, %d nodes, %d users\n",
-					len(orgs), added, took.Round(time.Millisecond), rate, after.Orgs, after.Nodes, after.Users)
+					len(orgs), added, took.Round(time.Millisecond), rate(added, took), after.Orgs, after.Nodes, after.Users)
 				return nil
 			})
 		},
@@ -104,6 +118,7 @@ func readAllProgress(r io.Reader, size int64, show bool, w io.Writer) ([]byte, e
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("reading"),
 		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetPredictTime(false),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 	)
@@ -113,11 +128,12 @@ func readAllProgress(r io.Reader, size int64, show bool, w io.Writer) ([]byte, e
 	return buf.Bytes(), err
 }
 
-// ticker shows what is being done and for how long, every 200 ms, until the
-// returned stop is called; then it prints how long it took.
-func ticker(show bool, w io.Writer, what string) (stop func()) {
+// ticker shows what is being done and for how long, every 200 ms, until
+// the returned stop is called; stop prints how long it took, and note.
+// Stopping twice is harmless.
+func ticker(show bool, w io.Writer, what string) (stop func(note string)) {
 	if !show {
-		return func() {}
+		return func(string) {}
 	}
 	start := time.Now()
 	done := make(chan struct{})
@@ -136,9 +152,33 @@ func ticker(show bool, w io.Writer, what string) (stop func()) {
 			}
 		}
 	}()
-	return func() {
-		close(done)
-		wg.Wait()
-		fmt.Fprintf(w, "\r%s: done in %.1fs\n", what, time.Since(start).Seconds())
+	var once sync.Once
+	return func(note string) {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+			fmt.Fprintf(w, "\r%s: done in %.1fs%s\n", what, time.Since(start).Seconds(), note)
+		})
 	}
+}
+
+// rate is ", N nodes/s" for n nodes in d, or nothing.
+func rate(n int, d time.Duration) string {
+	if n <= 0 || d <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%.0f nodes/s)", float64(n)/d.Seconds())
+}
+
+// countNodes counts the nodes of nested trees, iteratively.
+func countNodes(roots []*orgtree.TreeNode) int {
+	n := 0
+	stack := append([]*orgtree.TreeNode(nil), roots...)
+	for len(stack) > 0 {
+		t := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n++
+		stack = append(stack, t.Children...)
+	}
+	return n
 }

@@ -179,6 +179,14 @@ func (o *options) withStore(readOnly bool, fn func(*orgtree.Tree) error) (err er
 	return fn(db.Tree())
 }
 
+// where names the store for messages.
+func (o *options) where() string {
+	if o.tree != nil {
+		return "the server's store"
+	}
+	return o.db
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -221,6 +221,8 @@ func TestImportLargeFileShowsProgress(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.NoError(t, runCLI(context.Background(), []string{"--db", filepath.Join(t.TempDir(), "big.db"), "import", file}, nil, &out, &errOut))
 	require.Contains(t, errOut.String(), "reading")
-	require.Contains(t, errOut.String(), "parsing, validating and applying 1 MB: done in")
+	require.Contains(t, errOut.String(), "parsing 1 MB: done in")
+	require.Regexp(t, `validating and applying 20001 nodes: done in [0-9.]+s \([0-9]+ nodes/s\)`, errOut.String())
+	require.Contains(t, errOut.String(), "writing to ")
 	require.Contains(t, out.String(), "20001 nodes")
 }
