@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,14 +99,23 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	out := mustCLI(t, bin, work, "import", orgJSON)
 	require.Regexp(t, `imported org [0-9a-f]{24} \(root node [0-9a-f]{24}\)  北京某某公司`, out)
 	golden(t, "tree.txt", mustCLI(t, bin, work, "tree"))
-	golden(t, "chart.mmd", mustCLI(t, bin, work, "chart"))
+	// Standard input travels too.
+	piped := exec.Command(bin, "import", "-")
+	piped.Dir, piped.Stdin = work, strings.NewReader(`{"name":"Piped","code":"piped"}`)
+	pipedOut, err := piped.CombinedOutput()
+	require.NoError(t, err, string(pipedOut))
+	require.Contains(t, string(pipedOut), "Piped")
+	require.Contains(t, mustCLI(t, bin, work, "tree", "piped"), "Piped [piped] (0 members)")
+	_, _, err = cli(t, bin, work, "--json", "chart")
+	require.Error(t, err)
+	golden(t, "chart.mmd", mustCLI(t, bin, work, "chart", "bj"))
 	require.Contains(t, mustCLI(t, bin, work, "search", "前"), "北京某某公司 / 研发 / 前端")
 	require.Contains(t, mustCLI(t, bin, work, "members", "bj/dev"), "2 of 2 member(s)")
 	require.Equal(t, "moved: 北京某某公司 / 运营 / 前端\n", mustCLI(t, bin, work, "move", "frontend", "bj/ops"))
 	_, errOut, err := cli(t, bin, work, "move", "dev", "backend")
 	require.Error(t, err)
 	require.Contains(t, errOut, "cycle")
-	require.Equal(t, "ok: 1 orgs, 6 nodes, 4 users, 5 memberships\n", mustCLI(t, bin, work, "check"))
+	require.Equal(t, "ok: 2 orgs, 7 nodes, 4 users, 5 memberships\n", mustCLI(t, bin, work, "check"))
 
 	// The write went through the server: SDK clients see it.
 	c, err := management.NewClientWithError(srv.pool, srv.secret, srv.url)
@@ -128,7 +138,7 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	out = mustCLI(t, bin, work, append(syncArgs, "--dry-run")...)
 	require.Contains(t, out, "would create org")
 	require.Contains(t, out, "dry run:")
-	require.Contains(t, mustCLI(t, bin, work, "check"), "1 orgs", "a dry run changes nothing")
+	require.Contains(t, mustCLI(t, bin, work, "check"), "2 orgs", "a dry run changes nothing")
 	out = mustCLI(t, bin, work, syncArgs...)
 	require.Contains(t, out, "applied:")
 	require.Contains(t, mustCLI(t, bin, work, append(syncArgs, "--dry-run")...), "nothing to do")
@@ -144,7 +154,7 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	_, err = os.Stat(filepath.Join(work, "orgtree.db.serve"))
 	require.ErrorIs(t, err, os.ErrNotExist, "the sidecar goes with the server")
 	// Everything is on disk: the local commands see it.
-	require.Equal(t, "ok: 2 orgs, 11 nodes, 7 users, 9 memberships\n", mustCLI(t, bin, work, "check"))
+	require.Equal(t, "ok: 3 orgs, 12 nodes, 7 users, 9 memberships\n", mustCLI(t, bin, work, "check"))
 	db, err := persist.Open(filepath.Join(work, "orgtree.db"), persist.WithReadOnly())
 	require.NoError(t, err)
 	require.NoError(t, db.Tree().Check())
