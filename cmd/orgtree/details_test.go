@@ -218,3 +218,15 @@ func TestOpeningALargeStoreIsAnnounced(t *testing.T) {
 	require.NoError(t, runServe(ctx, o, so, &served, serveHooks{ready: func(string) { cancel() }}))
 	require.Contains(t, served.String(), `/healthz answers "starting" until it is loaded`)
 }
+
+// TestStaleSidecarIsIgnored: a sidecar left by a server that was killed
+// (nothing answers at its address) does not stop the local commands.
+func TestStaleSidecarIsIgnored(t *testing.T) {
+	db := importedStore(t)
+	require.NoError(t, writeSidecar(db, sidecar{URL: "http://127.0.0.1:1", Token: "x"}))
+	fi, err := os.Stat(sidecarPath(db))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.Contains(t, mustRun(t, "--db", db, "check"), "ok: 1 orgs")
+	require.Contains(t, mustRun(t, "--db", db, "move", "frontend", "ops"), "moved")
+}
