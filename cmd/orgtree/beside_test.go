@@ -29,12 +29,14 @@ func TestCredentialsKeptAcrossRestarts(t *testing.T) {
 	org, err := c1.CreateOrg(&model.CreateOrgRequest{Name: "Acme"})
 	require.NoError(t, err)
 	token := bearer(t, first.url, first.pool, first.secret)
+	key := wellKnown(t, first.url)
 	first.stop(t)
 
 	second := startServe(t, bin, work, "serve", "--addr", "127.0.0.1:0")
 	require.Equal(t, first.pool, second.pool)
 	require.Equal(t, first.secret, second.secret)
 	require.Equal(t, "(kept in orgtree.db)", second.poolFrom)
+	require.Equal(t, key, wellKnown(t, second.url), "the password encryption key is kept too")
 	// The token of the first run still works: the same secret signs it.
 	req, _ := http.NewRequest(http.MethodGet, second.url+"/api/v2/orgs/export", nil)
 	req.Header.Set("Authorization", token)
@@ -63,6 +65,23 @@ func TestCredentialsKeptAcrossRestarts(t *testing.T) {
 	fourth := startServe(t, bin, work, "serve", "--addr", "127.0.0.1:0")
 	require.Equal(t, first.pool, fourth.pool, "an override is not stored")
 	fourth.stop(t)
+}
+
+// wellKnown returns what GET /api/v2/.well-known answers: the public key
+// the SDKs encrypt passwords with.
+func wellKnown(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/api/v2/.well-known")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var env struct {
+		Data struct {
+			PublicKey string `json:"publicKey"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&env))
+	require.Contains(t, env.Data.PublicKey, "PUBLIC KEY")
+	return env.Data.PublicKey
 }
 
 // bearer exchanges credentials for an access token as the SDKs do.

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,8 +35,9 @@ type serveOptions struct {
 
 // Settings keys under which serve keeps what it generates in the store.
 const (
-	settingPoolID = "server/user-pool-id"
-	settingSecret = "server/secret"
+	settingPoolID      = "server/user-pool-id"
+	settingSecret      = "server/secret"
+	settingPasswordKey = "server/password-key" // PKCS #8 DER of an RSA key
 )
 
 func newServeCommand(o *options) *cobra.Command {
@@ -50,7 +54,9 @@ Credentials: on the first start on a store, serve generates a user pool id
 and a secret and keeps them in the store, so every later start (and every
 token issued before) uses the same ones; each start prints them.
 --user-pool-id/--secret or ORGTREE_USER_POOL_ID/ORGTREE_SECRET override them
-for one run (nothing is stored). With --memory they are generated each run.
+for one run (nothing is stored). The RSA key the SDKs encrypt passwords with
+(GET /api/v2/.well-known) is kept in the store the same way. With --memory
+all of them are generated each run.
 
 The port is open at once: while a large store loads, /healthz answers 503
 "starting" and the log shows the progress. While serve runs, the other
@@ -186,7 +192,11 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret,
+	key, err := passwordKey(db)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		return err
@@ -221,6 +231,35 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	}
 	fmt.Fprintln(out, "shutting down: finishing requests in flight")
 	return stop()
+}
+
+// passwordKey returns the RSA key the SDKs encrypt passwords with: the one
+// kept in the store (made on the first start), so that clients holding its
+// public half keep working across restarts; nil for a memory tree (the
+// server then makes one per run).
+func passwordKey(db *persist.DB) (*rsa.PrivateKey, error) {
+	if db == nil {
+		return nil, nil
+	}
+	der, _, err := db.SettingOrCreate(settingPasswordKey, func() ([]byte, error) {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, err
+		}
+		return x509.MarshalPKCS8PrivateKey(k)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: password key: %w", err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("serve: password key in %s: %w", db.Path(), err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("serve: password key in %s is a %T, not an RSA key", db.Path(), k)
+	}
+	return rk, nil
 }
 
 // newSecret makes a user pool secret: 128 random bits in hex, shaped like
