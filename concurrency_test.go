@@ -26,7 +26,7 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	s := newSample(t, WithLimits(Limits{MaxDepth: -1}))
 	tr := s.tr
-	iterations := 300
+	iterations := size(120, 300)
 	if testing.Short() {
 		iterations = 80
 	}

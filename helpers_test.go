@@ -2,12 +2,26 @@ package orgtree
 
 import (
 	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
+
+// long runs the randomised and size tests at full size (go test -long .);
+// the default run keeps the whole suite within its time budget under -race
+// on two cores. The fuzz targets explore further (see fuzz/README.md).
+var long = flag.Bool("long", false, "run the long randomised tests at full size")
+
+// size is n by default and full with -long.
+func size(n, full int) int {
+	if *long {
+		return full
+	}
+	return n
+}
 
 // fixedClock returns a clock that starts at a fixed instant and advances a
 // millisecond per call, for reproducible fixtures.

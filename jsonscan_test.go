@@ -81,7 +81,7 @@ func TestScannerMatchesEncodingJSON(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	base := docs[len(docs)-1]
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < size(800, 3000); i++ {
 		m := bytes.Clone(base)
 		for k := 1 + rng.IntN(3); k > 0; k-- {
 			pos := rng.IntN(len(m))

@@ -263,7 +263,7 @@ func sameKind(t *testing.T, want, got error, what string) {
 }
 
 func TestReferenceModel(t *testing.T) {
-	seeds, steps := 300, 150
+	seeds, steps := size(60, 300), 150
 	if testing.Short() {
 		seeds = 30
 	}

@@ -29,7 +29,8 @@
 //
 // # On-disk format (version 1)
 //
-// One bbolt file with four top-level buckets:
+// One bbolt file with four top-level buckets, and a fifth once a setting is
+// stored:
 //
 //	meta   "format" → uint32 big-endian format version (1)
 //	       "seq"    → uint64 big-endian sequence number of the stored version
@@ -37,12 +38,16 @@
 //	orgs   org id  → record
 //	nodes  node id → record
 //	users  user id → record
+//	settings  key → record (DB.SetSetting: any bytes; not part of the tree)
 //
 // A record is a 4-byte big-endian CRC-32C of the key followed by the value
 // bytes, then the value: the JSON of orgtree.OrgRecord, orgtree.NodeRecord or
 // orgtree.UserRecord (a user record carries the user's memberships). The meta
 // values carry the same checksum prefix. Children order, depth, paths, member
-// rollups and search indexes are derived and rebuilt on load.
+// rollups and search indexes are derived and rebuilt on load. A setting
+// record seals its raw bytes the same way; settings are read (and their
+// checksums checked) when asked for, not at Open, and a build that does not
+// know the settings bucket ignores it.
 //
 // Open refuses, with a typed error and without loading anything: a file held
 // by another process (ErrLocked, after the open timeout), a file of another

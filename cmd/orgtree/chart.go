@@ -13,35 +13,36 @@ import (
 
 func newChartCommand(o *options) *cobra.Command {
 	var format string
+	var sh shape
 	cmd := &cobra.Command{
-		Use:   "chart [ORG]",
-		Short: "Write an org chart (Mermaid or Graphviz dot) of one org, or of every org",
-		Long: `chart writes the departments of ORG (an org id), or of every org, as a
-chart others can render: --format mermaid (a flowchart for Markdown renderers)
-or --format dot (Graphviz: dot -Tsvg). Each box shows the department's name,
-its code and the distinct members of its subtree.`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Use:   "chart [NODE]",
+		Short: "Write an org chart (Mermaid or Graphviz dot) of every org, or of one org or department",
+		Long: `chart writes the departments below NODE (an org, a department: any
+reference tree takes), or of every org, as a chart others can render:
+--format mermaid (a flowchart for Markdown renderers) or --format dot
+(Graphviz: dot -Tsvg). Each box shows the department's name, its code and the
+distinct members of its subtree. --depth and --limit keep large charts
+readable; a box "… N more" stands for what they leave out. For JSON, use
+tree --json.`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
 			write, ok := chartWriters[format]
 			if !ok {
 				return fmt.Errorf("unknown --format %q: mermaid or dot", format)
 			}
+			if o.jsonOut {
+				return fmt.Errorf("chart writes mermaid or dot, not JSON: use tree --json for the same data")
+			}
+			if err := sh.check(); err != nil {
+				return err
+			}
 			return o.withStore(true, func(t *orgtree.Tree) error {
 				snap := t.Snapshot()
-				var roots []string
-				if len(args) == 1 {
-					org, err := snap.Org(args[0])
-					if err != nil {
-						return err
-					}
-					roots = []string{org.RootID}
-				} else {
-					var err error
-					if roots, err = startNodes(snap, nil); err != nil {
-						return err
-					}
+				roots, err := startNodes(snap, a)
+				if err != nil {
+					return err
 				}
-				trees, err := buildTrees(snap, roots)
+				trees, err := buildTrees(snap, roots, sh)
 				if err != nil {
 					return err
 				}
@@ -52,7 +53,8 @@ its code and the distinct members of its subtree.`,
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "mermaid", "mermaid or dot")
-	return cmd
+	sh.flags(cmd)
+	return storeCommand(cmd)
 }
 
 var chartWriters = map[string]func(io.Writer, []*treeEntry){
@@ -83,6 +85,9 @@ func chartNodes(trees []*treeEntry) []chartNode {
 		stack = stack[:len(stack)-1]
 		name := fmt.Sprintf("n%d", len(out))
 		out = append(out, chartNode{name: name, parent: it.parent, e: it.e})
+		if it.e.More > 0 {
+			stack = append(stack, item{e: &treeEntry{Name: moreLine(it.e.More), Members: -1}, parent: name})
+		}
 		for i := len(it.e.Children) - 1; i >= 0; i-- {
 			stack = append(stack, item{e: it.e.Children[i], parent: name})
 		}
@@ -90,8 +95,12 @@ func chartNodes(trees []*treeEntry) []chartNode {
 	return out
 }
 
+// chartLines are the lines of a box; a "… N more" box (Members -1) has one.
 func chartLines(e *treeEntry) []string {
 	lines := []string{e.Name}
+	if e.Members < 0 {
+		return lines
+	}
 	detail := fmt.Sprintf("%d members", e.Members)
 	if e.Members == 1 {
 		detail = "1 member"

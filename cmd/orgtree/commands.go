@@ -4,91 +4,21 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/orgtree/orgtree"
 )
 
-// progressThreshold is the file size from which import shows a progress bar.
-const progressThreshold = 1 << 20
-
-func newImportCommand(o *options) *cobra.Command {
-	var parent string
-	var keepIDs, quiet bool
-	cmd := &cobra.Command{
-		Use:   "import FILE",
-		Short: "Import orgs from a nested JSON file (one org object or an array of them)",
-		Long: `import reads the nested JSON format of the organization module's
-ImportNodeByJSON ({"name", "code", "children": [...]}, one org or an array) and
-adds each top-level node as a new org, or under --parent. The whole file is
-one transaction: on any error nothing is imported. Use - for standard input.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in, size, err := openInput(args[0])
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			var r io.Reader = in
-			if size >= progressThreshold && !quiet {
-				bar := progressbar.NewOptions64(size,
-					progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-					progressbar.OptionSetDescription("importing"),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionClearOnFinish(),
-				)
-				defer bar.Finish()
-				pr := progressbar.NewReader(in, bar)
-				r = &pr
-			}
-			return o.withStore(false, func(t *orgtree.Tree) error {
-				start := time.Now()
-				orgs, err := t.ImportJSON(bufio.NewReaderSize(r, 1<<20), orgtree.ImportOptions{ParentID: parent, KeepIDs: keepIDs})
-				if err != nil {
-					return err
-				}
-				if o.jsonOut {
-					return printJSON(cmd.OutOrStdout(), orgs)
-				}
-				st := t.Snapshot().Stats()
-				for _, org := range orgs {
-					root, _ := t.Node(org.RootID)
-					fmt.Fprintf(cmd.OutOrStdout(), "imported %s  %s\n", org.ID, root.Name)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%d org(s) in %s; the store now holds %d orgs, %d nodes, %d users\n",
-					len(orgs), time.Since(start).Round(time.Millisecond), st.Orgs, st.Nodes, st.Users)
-				return nil
-			})
-		},
+// storeCommand marks cmd as one that works on the store (and so runs inside
+// a server that holds it), with the annotations given as key, value pairs.
+func storeCommand(cmd *cobra.Command, kv ...string) *cobra.Command {
+	cmd.Annotations = map[string]string{annStore: "1"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		cmd.Annotations[kv[i]] = kv[i+1]
 	}
-	cmd.Flags().StringVar(&parent, "parent", "", "import under this node instead of as new orgs")
-	cmd.Flags().BoolVar(&keepIDs, "keep-ids", false, "keep the document's ids (they must be free)")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	return cmd
-}
-
-// openInput opens a file, or standard input for "-", with its size (0 when
-// unknown).
-func openInput(name string) (io.ReadCloser, int64, error) {
-	if name == "-" {
-		return io.NopCloser(os.Stdin), 0, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, err
-	}
-	return f, fi.Size(), nil
 }
 
 func newExportCommand(o *options) *cobra.Command {
@@ -97,24 +27,32 @@ func newExportCommand(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export [ORG]",
 		Short: "Export one org, or every org, as nested JSON (the import format)",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			orgID := ""
-			if len(args) == 1 {
-				orgID = args[0]
-			}
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
 			return o.withStore(true, func(t *orgtree.Tree) error {
-				w := cmd.OutOrStdout()
-				var f *os.File
+				snap := t.Snapshot()
+				orgID := ""
+				if len(a) == 1 {
+					n, err := resolveNode(snap, a[0])
+					if err != nil {
+						return err
+					}
+					if !n.IsRoot() {
+						return fmt.Errorf("%q is a department of an org, export takes an org (its root is %s)", a[0], n.OrgID)
+					}
+					orgID = n.OrgID
+				}
+				var w io.Writer = cmd.OutOrStdout()
+				var f io.WriteCloser
 				if out != "" && out != "-" {
 					var err error
-					if f, err = os.Create(out); err != nil {
+					if f, err = o.createOutput(out); err != nil {
 						return err
 					}
 					w = f
 				}
 				bw := bufio.NewWriterSize(w, 1<<20)
-				err := t.ExportJSON(bw, orgID, orgtree.ExportOptions{OmitMembers: noMembers})
+				err := snap.ExportJSON(bw, orgID, orgtree.ExportOptions{OmitMembers: noMembers})
 				if err == nil {
 					err = bw.Flush()
 				}
@@ -129,35 +67,63 @@ func newExportCommand(o *options) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to this file instead of standard output")
 	cmd.Flags().BoolVar(&noMembers, "no-members", false, "leave out the members lists")
-	return cmd
+	return storeCommand(cmd, annOutputFlag, "out")
 }
 
 // treeEntry is a node of the tree command's JSON output.
 type treeEntry struct {
-	ID       string       `json:"id"`
-	Name     string       `json:"name"`
-	Code     string       `json:"code,omitempty"`
-	Members  int          `json:"members"`
+	ID      string `json:"id"`
+	OrgID   string `json:"orgId"`
+	Name    string `json:"name"`
+	Code    string `json:"code,omitempty"`
+	Members int    `json:"members"`
+	// More counts the children not listed (beyond --limit or --depth).
+	More     int          `json:"more,omitempty"`
 	Children []*treeEntry `json:"children"`
+	isRoot   bool
+}
+
+// shape limits how much of a tree is collected.
+type shape struct {
+	depth int // levels below the start node; 0: all
+	limit int // children listed per department; 0: all
+}
+
+func (s *shape) flags(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&s.depth, "depth", 0, "show this many levels below the start (0: all)")
+	cmd.Flags().IntVar(&s.limit, "limit", 0, `show at most this many children per department, then "… N more" (0: all)`)
+}
+
+func (s shape) check() error {
+	if s.depth < 0 || s.limit < 0 {
+		return fmt.Errorf("--depth and --limit take a number ≥ 0 (0: no limit)")
+	}
+	return nil
 }
 
 func newTreeCommand(o *options) *cobra.Command {
 	var showIDs bool
+	var sh shape
 	cmd := &cobra.Command{
 		Use:   "tree [NODE]",
-		Short: "Print an org (or the subtree of NODE, or every org) as an indented tree with member counts",
-		Long: `tree prints the subtree of NODE (a node id), or every org, like tree(1):
-each line is a department with its code and the number of distinct members of
-its whole subtree.`,
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Short: "Print every org, or the subtree of NODE, as an indented tree with member counts",
+		Long: `tree prints the subtree of NODE (org id, node id, or code path such as
+acme/dev), or every org, like tree(1): each line is a department with its code
+and the number of distinct members of its whole subtree. --ids adds each
+department's node id and, on each org's root, the org id. --depth and --limit
+keep large trees readable; what they leave out is counted ("… 12 more").`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := sh.check(); err != nil {
+				return err
+			}
 			return o.withStore(true, func(t *orgtree.Tree) error {
 				snap := t.Snapshot()
-				roots, err := startNodes(snap, args)
+				roots, err := startNodes(snap, a)
 				if err != nil {
 					return err
 				}
-				entries, err := buildTrees(snap, roots)
+				entries, err := buildTrees(snap, roots, sh)
 				if err != nil {
 					return err
 				}
@@ -172,14 +138,15 @@ its whole subtree.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&showIDs, "ids", false, "show node ids")
-	return cmd
+	cmd.Flags().BoolVar(&showIDs, "ids", false, "show org and node ids")
+	sh.flags(cmd)
+	return storeCommand(cmd)
 }
 
 // startNodes returns the node named by args, or the root of every org.
 func startNodes(snap orgtree.Snapshot, args []string) ([]string, error) {
 	if len(args) == 1 {
-		n, err := snap.Node(args[0])
+		n, err := resolveNode(snap, args[0])
 		if err != nil {
 			return nil, err
 		}
@@ -193,10 +160,10 @@ func startNodes(snap orgtree.Snapshot, args []string) ([]string, error) {
 }
 
 // buildTrees collects the subtrees of roots.
-func buildTrees(snap orgtree.Snapshot, roots []string) ([]*treeEntry, error) {
+func buildTrees(snap orgtree.Snapshot, roots []string, sh shape) ([]*treeEntry, error) {
 	out := make([]*treeEntry, 0, len(roots))
 	for _, id := range roots {
-		e, err := buildTree(snap, id)
+		e, err := buildTree(snap, id, sh)
 		if err != nil {
 			return nil, err
 		}
@@ -205,8 +172,9 @@ func buildTrees(snap orgtree.Snapshot, roots []string) ([]*treeEntry, error) {
 	return out, nil
 }
 
-// buildTree collects the subtree of id with member counts, iteratively.
-func buildTree(snap orgtree.Snapshot, id string) (*treeEntry, error) {
+// buildTree collects the subtree of id with member counts, iteratively,
+// within the shape's depth and limit.
+func buildTree(snap orgtree.Snapshot, id string, sh shape) (*treeEntry, error) {
 	entry := func(id string) (*treeEntry, error) {
 		n, err := snap.Node(id)
 		if err != nil {
@@ -216,30 +184,50 @@ func buildTree(snap orgtree.Snapshot, id string) (*treeEntry, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &treeEntry{ID: n.ID, Name: n.Name, Code: n.Code, Members: count, Children: []*treeEntry{}}, nil
+		return &treeEntry{ID: n.ID, OrgID: n.OrgID, Name: n.Name, Code: n.Code, Members: count, Children: []*treeEntry{}, isRoot: n.IsRoot()}, nil
 	}
 	root, err := entry(id)
 	if err != nil {
 		return nil, err
 	}
-	stack := []*treeEntry{root}
+	type item struct {
+		e     *treeEntry
+		depth int
+	}
+	stack := []item{{root, 0}}
 	for len(stack) > 0 {
-		e := stack[len(stack)-1]
+		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		kids, err := snap.ChildIDs(e.ID)
+		kids, err := snap.ChildIDs(it.e.ID)
 		if err != nil {
 			return nil, err
+		}
+		if sh.depth > 0 && it.depth == sh.depth {
+			it.e.More = len(kids)
+			continue
+		}
+		if sh.limit > 0 && len(kids) > sh.limit {
+			it.e.More = len(kids) - sh.limit
+			kids = kids[:sh.limit]
 		}
 		for _, k := range kids {
 			c, err := entry(k)
 			if err != nil {
 				return nil, err
 			}
-			e.Children = append(e.Children, c)
-			stack = append(stack, c)
+			it.e.Children = append(it.e.Children, c)
+			stack = append(stack, item{c, it.depth + 1})
 		}
 	}
 	return root, nil
+}
+
+// moreLine is the line that stands for n children left out.
+func moreLine(n int) string {
+	if n == 1 {
+		return "… 1 more department"
+	}
+	return fmt.Sprintf("… %d more departments", n)
 }
 
 // writeTree prints an entry tree with tree(1)'s connectors, iteratively.
@@ -251,7 +239,11 @@ func writeTree(w io.Writer, root *treeEntry, showIDs bool) {
 			fmt.Fprintf(&b, " [%s]", e.Code)
 		}
 		if showIDs {
-			fmt.Fprintf(&b, " {%s}", e.ID)
+			if e.isRoot {
+				fmt.Fprintf(&b, " {org %s, node %s}", e.OrgID, e.ID)
+			} else {
+				fmt.Fprintf(&b, " {%s}", e.ID)
+			}
 		}
 		if e.Members == 1 {
 			b.WriteString(" (1 member)")
@@ -269,32 +261,49 @@ func writeTree(w io.Writer, root *treeEntry, showIDs bool) {
 	stack := []frame{{e: root}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
-		if top.next == len(top.e.Children) {
+		lines := len(top.e.Children)
+		if top.e.More > 0 {
+			lines++
+		}
+		if top.next == lines {
 			stack = stack[:len(stack)-1]
 			continue
 		}
-		c := top.e.Children[top.next]
+		i := top.next
 		top.next++
-		last := top.next == len(top.e.Children)
 		connector, indent := "├── ", "│   "
-		if last {
+		if top.next == lines {
 			connector, indent = "└── ", "    "
 		}
+		if i == len(top.e.Children) {
+			fmt.Fprintln(w, top.prefix+connector+moreLine(top.e.More))
+			continue
+		}
+		c := top.e.Children[i]
 		fmt.Fprintln(w, top.prefix+connector+label(c))
 		stack = append(stack, frame{e: c, prefix: top.prefix + indent})
 	}
 }
 
 func newSearchCommand(o *options) *cobra.Command {
-	var orgID string
+	var orgRef string
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "search KEYWORD",
 		Short: "Find departments whose name (or a translated name) contains KEYWORD",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
 			return o.withStore(true, func(t *orgtree.Tree) error {
-				hits, err := t.Search(args[0], orgtree.SearchOptions{OrgID: orgID, Limit: limit})
+				snap := t.Snapshot()
+				orgID := ""
+				if orgRef != "" {
+					n, err := resolveNode(snap, orgRef)
+					if err != nil {
+						return err
+					}
+					orgID = n.OrgID
+				}
+				hits, err := snap.Search(a[0], orgtree.SearchOptions{OrgID: orgID, Limit: limit})
 				if err != nil {
 					return err
 				}
@@ -311,10 +320,13 @@ func newSearchCommand(o *options) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&orgID, "org", "", "search this org only")
+	cmd.Flags().StringVar(&orgRef, "org", "", "search this org only (org id, or anything naming one of its departments)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many hits (0: all)")
-	return cmd
+	return storeCommand(cmd)
 }
+
+// sortNames are the values members --sort takes.
+const sortNames = "CREATEDAT_DESC, CREATEDAT_ASC, UPDATEDAT_DESC or UPDATEDAT_ASC"
 
 func newMembersCommand(o *options) *cobra.Command {
 	var descendants bool
@@ -323,14 +335,19 @@ func newMembersCommand(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "members NODE",
 		Short: "List the members of a department, or with --descendants of its whole subtree",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
 			order, err := orgtree.ParseSortBy(sortBy)
 			if err != nil {
-				return err
+				return fmt.Errorf("--sort %q: %w; valid: %s (any case)", sortBy, err, sortNames)
 			}
 			return o.withStore(true, func(t *orgtree.Tree) error {
-				mp, err := t.ListMembers(args[0], orgtree.ListMembersOptions{
+				snap := t.Snapshot()
+				n, err := resolveNode(snap, a[0])
+				if err != nil {
+					return err
+				}
+				mp, err := snap.ListMembers(n.ID, orgtree.ListMembersOptions{
 					IncludeDescendants: descendants, Page: page, Limit: limit, SortBy: order,
 				})
 				if err != nil {
@@ -351,8 +368,8 @@ func newMembersCommand(o *options) *cobra.Command {
 	cmd.Flags().BoolVarP(&descendants, "descendants", "d", false, "include the members of every department below")
 	cmd.Flags().IntVar(&page, "page", 1, "page number, from 1")
 	cmd.Flags().IntVar(&limit, "limit", 50, "page size")
-	cmd.Flags().StringVar(&sortBy, "sort", "CREATEDAT_DESC", "CREATEDAT_DESC, CREATEDAT_ASC, UPDATEDAT_DESC or UPDATEDAT_ASC")
-	return cmd
+	cmd.Flags().StringVar(&sortBy, "sort", "CREATEDAT_DESC", "order: "+sortNames)
+	return storeCommand(cmd)
 }
 
 func displayName(u orgtree.User) string {
@@ -366,20 +383,32 @@ func displayName(u orgtree.User) string {
 }
 
 func newMoveCommand(o *options) *cobra.Command {
-	return &cobra.Command{
+	return storeCommand(&cobra.Command{
 		Use:   "move NODE PARENT",
 		Short: "Give a department a new parent (refused if PARENT is inside NODE)",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Args:  args(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, a []string) error {
 			return o.withStore(false, func(t *orgtree.Tree) error {
-				n, err := t.MoveNode(args[0], args[1])
+				var moved orgtree.Node
+				err := t.Update(func(tx *orgtree.Tx) error {
+					n, err := resolveNode(tx.Snapshot, a[0])
+					if err != nil {
+						return err
+					}
+					p, err := resolveNode(tx.Snapshot, a[1])
+					if err != nil {
+						return err
+					}
+					moved, err = tx.MoveNode(n.ID, p.ID)
+					return err
+				})
 				if err != nil {
 					return err
 				}
 				if o.jsonOut {
-					return printJSON(cmd.OutOrStdout(), n)
+					return printJSON(cmd.OutOrStdout(), moved)
 				}
-				path, err := t.NamePath(n.ID)
+				path, err := t.NamePath(moved.ID)
 				if err != nil {
 					return err
 				}
@@ -387,17 +416,27 @@ func newMoveCommand(o *options) *cobra.Command {
 				return nil
 			})
 		},
-	}
+	})
+}
+
+// checkResult is check's JSON output.
+type checkResult struct {
+	OK          bool `json:"ok"`
+	Orgs        int  `json:"orgs"`
+	Nodes       int  `json:"nodes"`
+	Users       int  `json:"users"`
+	Memberships int  `json:"memberships"`
 }
 
 func newCheckCommand(o *options) *cobra.Command {
-	return &cobra.Command{
+	return storeCommand(&cobra.Command{
 		Use:   "check",
 		Short: "Verify the store: checksums, counts and every invariant of the tree",
 		Long: `check opens the store read-only (which verifies every record's checksum and
 the record counts) and runs the engine's invariant checker over the loaded
-tree: links, indexes, paths, member rollups. It exits non-zero on any fault.`,
-		Args: cobra.NoArgs,
+tree: links, indexes, paths, member rollups. It exits non-zero on any fault.
+Beside a running server it checks the server's tree.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.withStore(true, func(t *orgtree.Tree) error {
 				snap := t.Snapshot()
@@ -406,11 +445,11 @@ tree: links, indexes, paths, member rollups. It exits non-zero on any fault.`,
 				}
 				st := snap.Stats()
 				if o.jsonOut {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"ok": true, "stats": st})
+					return printJSON(cmd.OutOrStdout(), checkResult{true, st.Orgs, st.Nodes, st.Users, st.Memberships})
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "ok: %d orgs, %d nodes, %d users, %d memberships\n", st.Orgs, st.Nodes, st.Users, st.Memberships)
 				return nil
 			})
 		},
-	}
+	})
 }

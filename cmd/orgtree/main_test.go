@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,12 +27,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // run executes the CLI in-process and returns its standard output.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := newRootCommand()
 	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
+	err := runCLI(context.Background(), args, strings.NewReader(""), &out, &errOut)
 	return out.String(), err
 }
 
@@ -119,7 +111,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, c := range newRootCommand().Commands() {
+	for _, c := range newRootCommand(&options{}).Commands() {
 		out := mustRun(t, c.Name(), "--help")
 		require.Contains(t, out, "Usage:", c.Name())
 		require.Contains(t, out, "--db", c.Name())
@@ -140,13 +132,13 @@ func TestServeSDKAndGracefulShutdown(t *testing.T) {
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
 	var out bytes.Buffer
-	go func() { done <- runServe(ctx, o, so, &out, func(a string) { addrs <- a }) }()
+	go func() { done <- runServe(ctx, o, so, &out, serveHooks{ready: func(a string) { addrs <- a }}) }()
 	addr := <-addrs
 
-	// The store is held while serving: other commands say so.
-	_, err := run(t, "--db", db, "--lock-wait", "50ms", "tree")
-	require.ErrorIs(t, err, persist.ErrLocked)
-	require.ErrorContains(t, err, "orgtree serve")
+	// The store is held while serving: other commands run in the server.
+	got, err := run(t, "--db", db, "--lock-wait", "50ms", "tree")
+	require.NoError(t, err)
+	require.Contains(t, got, "北京某某公司 [bj] (4 members)")
 
 	c, err := management.NewClientWithError(so.poolID, so.secret, "http://"+addr)
 	require.NoError(t, err)
@@ -190,54 +182,21 @@ func TestServeSDKAndGracefulShutdown(t *testing.T) {
 // serve command with no flags, in a fresh directory — as a real process,
 // and stops it with SIGTERM.
 func TestServeBinaryFirstCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "orgtree")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
+	bin := binary(t)
 	work := t.TempDir()
 	// Port 0 stands in for the default 127.0.0.1:8080, which a developer's
 	// machine may be using.
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
-	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "ORGTREE_USER_POOL_ID=", "ORGTREE_SECRET=")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	defer cmd.Process.Kill()
+	srv := startServe(t, bin, work, "serve", "--addr", "127.0.0.1:0")
 
-	lines := bufio.NewScanner(stdout)
-	var addr, pool, secret string
-	for lines.Scan() && (addr == "" || pool == "" || secret == "") {
-		line := lines.Text()
-		if rest, ok := strings.CutPrefix(line, "orgtree serving http://"); ok {
-			addr = strings.Fields(rest)[0]
-		}
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "user pool id:"); ok {
-			pool = strings.TrimSpace(rest)
-		}
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "secret:"); ok {
-			secret = strings.Fields(rest)[0]
-		}
-	}
-	require.NotEmpty(t, addr)
-	go io.Copy(io.Discard, stdout)
-
-	resp, err := http.Get("http://" + addr + "/healthz")
+	resp, err := http.Get(srv.url + "/healthz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	c, err := management.NewClientWithError(pool, secret, "http://"+addr)
+	c, err := management.NewClientWithError(srv.pool, srv.secret, srv.url)
 	require.NoError(t, err)
 	_, err = c.CreateOrg(&model.CreateOrgRequest{Name: "Kept"})
 	require.NoError(t, err)
-
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, cmd.Wait(), "a clean exit on SIGTERM")
+	srv.stop(t)
 
 	store, err := persist.Open(filepath.Join(work, "orgtree.db"))
 	require.NoError(t, err)
@@ -259,12 +218,11 @@ func TestImportLargeFileShowsProgress(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "big.json")
 	require.NoError(t, os.WriteFile(file, []byte(doc.String()), 0o644))
 
-	cmd := newRootCommand()
 	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs([]string{"--db", filepath.Join(t.TempDir(), "big.db"), "import", file})
-	require.NoError(t, cmd.Execute())
-	require.Contains(t, errOut.String(), "importing")
+	require.NoError(t, runCLI(context.Background(), []string{"--db", filepath.Join(t.TempDir(), "big.db"), "import", file}, nil, &out, &errOut))
+	require.Contains(t, errOut.String(), "reading")
+	require.Contains(t, errOut.String(), "parsing 1 MB: done in")
+	require.Regexp(t, `validating and applying 20001 nodes: done in [0-9.]+s \([0-9]+ nodes/s\)`, errOut.String())
+	require.Contains(t, errOut.String(), "writing to ")
 	require.Contains(t, out.String(), "20001 nodes")
 }

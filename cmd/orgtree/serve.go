@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +13,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/persist"
 	"github.com/orgtree/orgtree/server"
 )
 
@@ -28,6 +33,13 @@ type serveOptions struct {
 	shutdown time.Duration
 }
 
+// Settings keys under which serve keeps what it generates in the store.
+const (
+	settingPoolID      = "server/user-pool-id"
+	settingSecret      = "server/secret"
+	settingPasswordKey = "server/password-key" // PKCS #8 DER of an RSA key
+)
+
 func newServeCommand(o *options) *cobra.Command {
 	so := &serveOptions{}
 	cmd := &cobra.Command{
@@ -38,37 +50,128 @@ func newServeCommand(o *options) *cobra.Command {
 against the official SDKs runs offline against orgtree. Point the SDK's host
 at the printed address and give it the printed user pool id and secret.
 
-Credentials come from --user-pool-id/--secret or ORGTREE_USER_POOL_ID and
-ORGTREE_SECRET; when absent they are generated and printed. On SIGINT or
+Credentials: on the first start on a store, serve generates a user pool id
+and a secret and keeps them in the store, so every later start (and every
+token issued before) uses the same ones; each start prints them.
+--user-pool-id/--secret or ORGTREE_USER_POOL_ID/ORGTREE_SECRET override them
+for one run (nothing is stored). The RSA key the SDKs encrypt passwords with
+(GET /api/v2/.well-known) is kept in the store the same way. With --memory
+all of them are generated each run.
+
+The port is open at once: while a large store loads, /healthz answers 503
+"starting" and the log shows the progress. While serve runs, the other
+commands given the same --db run inside it (see orgtree --help). On SIGINT or
 SIGTERM the server stops taking requests, finishes the ones in flight and
 closes the store: every acknowledged write is on disk.`,
-		Args: cobra.NoArgs,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runServe(ctx, o, so, cmd.OutOrStdout(), nil)
+			return runServe(ctx, o, so, cmd.OutOrStdout(), serveHooks{})
 		},
 	}
 	cmd.Flags().StringVar(&so.addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().BoolVar(&so.memory, "memory", false, "keep everything in memory (nothing is written; --db is ignored)")
 	cmd.Flags().StringVar(&so.seed, "seed", "", "nested JSON file to import at start when the store has no org")
-	cmd.Flags().StringVar(&so.poolID, "user-pool-id", os.Getenv("ORGTREE_USER_POOL_ID"), "user pool id the SDKs send")
-	cmd.Flags().StringVar(&so.secret, "secret", os.Getenv("ORGTREE_SECRET"), "user pool secret the SDKs exchange for a token")
+	cmd.Flags().StringVar(&so.poolID, "user-pool-id", os.Getenv("ORGTREE_USER_POOL_ID"), "user pool id the SDKs send (default: the one kept in the store)")
+	cmd.Flags().StringVar(&so.secret, "secret", os.Getenv("ORGTREE_SECRET"), "user pool secret the SDKs exchange for a token (default: the one kept in the store)")
 	cmd.Flags().DurationVar(&so.shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
 	return cmd
 }
 
-// runServe serves until ctx ends. ready, when set, receives the address
-// once the listener is open.
-func runServe(ctx context.Context, o *options, so *serveOptions, out io.Writer, ready func(addr string)) error {
-	if so.memory {
-		return serveTree(ctx, orgtree.New(treeOptions...), "memory", so, out, ready)
-	}
-	return o.withStore(false, func(t *orgtree.Tree) error { return serveTree(ctx, t, o.db, so, out, ready) })
+// serveHooks let tests watch serve's start.
+type serveHooks struct {
+	listening func(addr string) // the port is open, the store not yet loaded
+	ready     func(addr string) // everything is served
 }
 
-// serveTree serves tree (stored in where) until ctx ends.
-func serveTree(ctx context.Context, tree *orgtree.Tree, where string, so *serveOptions, out io.Writer, ready func(addr string)) error {
+// starting answers every request while the store loads.
+var starting http.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, `{"code":503,"message":"starting","data":null}`+"\n")
+})
+
+// runServe serves until ctx ends.
+func runServe(ctx context.Context, o *options, so *serveOptions, out io.Writer, hooks serveHooks) error {
+	ln, err := net.Listen("tcp", so.addr)
+	if err != nil {
+		return err
+	}
+	var handler atomic.Pointer[http.Handler]
+	handler.Store(&starting)
+	hs := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	addr := ln.Addr().String()
+	// served is closed when Serve returns, with its error in serveErr.
+	served := make(chan struct{})
+	var serveErr error
+	go func() { serveErr = hs.Serve(ln); close(served) }()
+	if hooks.listening != nil {
+		hooks.listening(addr)
+	}
+
+	// stop shuts the listener down and waits for the requests in flight;
+	// serveLoaded calls it before it closes the store.
+	var stopped bool
+	var stopErr error
+	stop := func() error {
+		if stopped {
+			return stopErr
+		}
+		stopped = true
+		sctx, cancel := context.WithTimeout(context.Background(), so.shutdown)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			stopErr = fmt.Errorf("shutdown: %w", err)
+		} else if <-served; !errors.Is(serveErr, http.ErrServerClosed) {
+			stopErr = serveErr
+		}
+		return stopErr
+	}
+	err = serveLoaded(ctx, o, so, out, addr, &handler, hooks, served, stop)
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// serveLoaded opens the store, installs the real handler, waits for ctx to
+// end and then stops the server before it closes the store.
+func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Writer, addr string,
+	handler *atomic.Pointer[http.Handler], hooks serveHooks, served <-chan struct{}, stop func() error) (err error) {
+	var tree *orgtree.Tree
+	var db *persist.DB
+	where := o.db
+	if so.memory {
+		tree, where = orgtree.New(treeOptions...), "memory"
+	} else {
+		start := time.Now()
+		if fi, err := os.Stat(o.db); err == nil && fi.Size() >= largeStore {
+			fmt.Fprintf(out, "opening %s (%d MB) … /healthz answers \"starting\" until it is loaded\n", o.db, fi.Size()>>20)
+		}
+		o.progress = nil // announced above, on serve's own output
+		if db, err = o.openStore(false); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+		}()
+		tree = db.Tree()
+		if d := time.Since(start); d >= time.Second {
+			st := tree.Snapshot().Stats()
+			fmt.Fprintf(out, "opened %s in %s: %d orgs, %d nodes, %d users\n", o.db, d.Round(10*time.Millisecond), st.Orgs, st.Nodes, st.Users)
+		}
+	}
 	if so.seed != "" && tree.Snapshot().Stats().Orgs == 0 {
 		f, err := os.Open(so.seed)
 		if err != nil {
@@ -81,52 +184,104 @@ func serveTree(ctx context.Context, tree *orgtree.Tree, where string, so *serveO
 		}
 		fmt.Fprintf(out, "seeded %d org(s) from %s\n", len(orgs), so.seed)
 	}
-	generated := ""
-	if so.poolID == "" {
-		so.poolID, generated = server.NewObjectID(), " (generated)"
+	poolID, poolFrom, err := credential(db, settingPoolID, so.poolID, server.NewObjectID)
+	if err != nil {
+		return err
 	}
-	if so.secret == "" {
-		so.secret, generated = server.NewObjectID(), " (generated)"
+	secret, secretFrom, err := credential(db, settingSecret, so.secret, newSecret)
+	if err != nil {
+		return err
 	}
-	srv, err := server.New(tree, server.Config{UserPoolID: so.poolID, Secret: so.secret,
+	key, err := passwordKey(db)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", so.addr)
-	if err != nil {
-		return err
+	token := newToken()
+	mux := http.NewServeMux()
+	mux.Handle(cliPath, cliHandler(tree, token, secret))
+	mux.Handle("/", srv.Handler())
+	var h http.Handler = mux
+	handler.Store(&h)
+
+	url := clientURL(addr)
+	if db != nil {
+		if err := writeSidecar(o.db, sidecar{URL: url, Token: token, PID: os.Getpid()}); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer os.Remove(sidecarPath(o.db))
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+	fmt.Fprintf(out, "orgtree serving %s (store: %s)\n", url, where)
+	fmt.Fprintf(out, "  user pool id: %s  %s\n  secret:       %s  %s\n", poolID, poolFrom(where), secret, secretFrom(where))
+	fmt.Fprintf(out, "  Go SDK:       management.NewClient(%q, %q, %q)\n", poolID, secret, url)
+	if db != nil {
+		fmt.Fprintf(out, "  CLI:          other orgtree commands on --db %s run in this server (%s)\n", o.db, sidecarPath(o.db))
 	}
-	addr := ln.Addr().String()
-	fmt.Fprintf(out, "orgtree serving http://%s (store: %s)\n", addr, where)
-	fmt.Fprintf(out, "  user pool id: %s\n  secret:       %s%s\n", so.poolID, so.secret, generated)
-	fmt.Fprintf(out, "  Go SDK:       management.NewClient(%q, %q, \"http://%s\")\n", so.poolID, so.secret, addr)
-	if ready != nil {
-		ready(addr)
+	if hooks.ready != nil {
+		hooks.ready(addr)
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 	select {
-	case err := <-served:
-		return err
+	case <-served:
+		return stop()
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(out, "shutting down: finishing requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), so.shutdown)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	return stop()
+}
+
+// passwordKey returns the RSA key the SDKs encrypt passwords with: the one
+// kept in the store (made on the first start), so that clients holding its
+// public half keep working across restarts; nil for a memory tree (the
+// server then makes one per run).
+func passwordKey(db *persist.DB) (*rsa.PrivateKey, error) {
+	if db == nil {
+		return nil, nil
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	der, _, err := db.SettingOrCreate(settingPasswordKey, func() ([]byte, error) {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, err
+		}
+		return x509.MarshalPKCS8PrivateKey(k)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: password key: %w", err)
 	}
-	return nil
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("serve: password key in %s: %w", db.Path(), err)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("serve: password key in %s is a %T, not an RSA key", db.Path(), k)
+	}
+	return rk, nil
+}
+
+// newSecret makes a user pool secret: 128 random bits in hex, shaped like
+// the service's (an object id has too few random bits for a secret).
+func newSecret() string { return newToken()[:32] }
+
+// credential returns the value given on the command line, or the one kept
+// in the store under key (made by gen now if the store has none), or a new
+// one for a memory tree; from says where it came from.
+func credential(db *persist.DB, key, given string, gen func() string) (value string, from func(where string) string, err error) {
+	switch {
+	case given != "":
+		return given, func(string) string { return "(from the command line or environment; not stored)" }, nil
+	case db == nil:
+		return gen(), func(string) string { return "(generated; --memory keeps nothing)" }, nil
+	}
+	v, created, err := db.SettingOrCreate(key, func() ([]byte, error) { return []byte(gen()), nil })
+	if err != nil {
+		return "", nil, fmt.Errorf("serve: credentials: %w", err)
+	}
+	if created {
+		return string(v), func(where string) string { return "(generated, kept in " + where + ")" }, nil
+	}
+	return string(v), func(where string) string { return "(kept in " + where + ")" }, nil
 }

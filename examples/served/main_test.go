@@ -1,0 +1,8 @@
+package main
+
+// The README shows this program; its output is checked here.
+func Example() {
+	main()
+	// Output:
+	// Acme 1
+}
