@@ -54,7 +54,15 @@ type ImportOptions struct {
 	// KeepIDs uses the document's node ids (and orgId of roots) instead of
 	// generating new ones; they must be free.
 	KeepIDs bool
+	// Progress, when set, is called as nodes are applied, after every
+	// progressEvery of them and once at the end, with the number applied
+	// and the total; validation comes first and reports nothing. It runs in
+	// the importing goroutine and must be quick.
+	Progress func(applied, total int)
 }
+
+// progressEvery is how often ImportOptions.Progress is called.
+const progressEvery = 1024
 
 // ExportOrg returns the whole tree of an org, with members unless opt says
 // otherwise. The result is a private copy.
@@ -458,7 +466,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	if err := ie.err(); err != nil {
 		return nil, err
 	}
-	return tx.applyImport(plan, parent, users), nil
+	return tx.applyImport(plan, parent, users, opt.Progress), nil
 }
 
 // planUnique checks that value is unique in the document's org and, when
@@ -530,7 +538,7 @@ func (tx *Tx) planMembers(ie *importError, node *jpath, members []User, users ma
 }
 
 // applyImport applies a validated plan; it cannot fail.
-func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User) []Org {
+func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User, progress func(applied, total int)) []Org {
 	st := tx.st
 	ids := make([]string, 0, len(users))
 	for id := range users {
@@ -562,6 +570,9 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		}
 	}()
 	for i, p := range plan {
+		if progress != nil && i%progressEvery == 0 {
+			progress(i, len(plan))
+		}
 		now := tx.now()
 		var n nid
 		switch {
@@ -598,6 +609,9 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 				tx.mutUser(u).main = n
 			}
 		}
+	}
+	if progress != nil {
+		progress(len(plan), len(plan))
 	}
 	if orgs == nil {
 		orgs = []Org{}

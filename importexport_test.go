@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -314,4 +315,23 @@ func TestExportJSONStreamsWhatExportOrgBuilds(t *testing.T) {
 			require.Contains(t, streamed.String(), `"members":[{`)
 		}
 	}
+}
+
+// TestImportProgress checks that Progress counts every node, in order.
+func TestImportProgress(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString(`{"name":"root","children":[`)
+	for i := range 3000 {
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		fmt.Fprintf(&doc, `{"name":"d%d"}`, i)
+	}
+	doc.WriteString(`]}`)
+	var calls [][2]int
+	_, err := New().ImportJSON(strings.NewReader(doc.String()), ImportOptions{Progress: func(applied, total int) {
+		calls = append(calls, [2]int{applied, total})
+	}})
+	require.NoError(t, err)
+	require.Equal(t, [][2]int{{0, 3001}, {1024, 3001}, {2048, 3001}, {3001, 3001}}, calls)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -53,11 +54,21 @@ applying (with the node count and nodes per second), writing to the store.`,
 					return err
 				}
 				n := countNodes(roots)
-				stop = ticker(show, errw, fmt.Sprintf("validating and applying %d nodes", n))
+				var applied, applyStart atomic.Int64 // nodes applied; when applying began (UnixNano)
+				stop = tickerWith(show, errw, fmt.Sprintf("validating and applying %d nodes", n), func(time.Duration) string {
+					began := applyStart.Load()
+					if began == 0 {
+						return applyStatus(0, n, 0)
+					}
+					return applyStatus(int(applied.Load()), n, time.Since(time.Unix(0, began)))
+				})
 				var orgs []orgtree.Org
 				var stopWrite func(string)
 				err = t.Update(func(tx *orgtree.Tx) error {
-					opts := orgtree.ImportOptions{KeepIDs: keepIDs}
+					opts := orgtree.ImportOptions{KeepIDs: keepIDs, Progress: func(done, _ int) {
+						applyStart.CompareAndSwap(0, time.Now().UnixNano())
+						applied.Store(int64(done))
+					}}
 					if parent != "" {
 						p, err := resolveNode(tx.Snapshot, parent)
 						if err != nil {
@@ -132,6 +143,12 @@ func readAllProgress(r io.Reader, size int64, show bool, w io.Writer) ([]byte, e
 // the returned stop is called; stop prints how long it took, and note.
 // Stopping twice is harmless.
 func ticker(show bool, w io.Writer, what string) (stop func(note string)) {
+	return tickerWith(show, w, what, nil)
+}
+
+// tickerWith is ticker with a status line from status (given the time
+// spent so far) after the elapsed time.
+func tickerWith(show bool, w io.Writer, what string, status func(elapsed time.Duration) string) (stop func(note string)) {
 	if !show {
 		return func(string) {}
 	}
@@ -144,7 +161,11 @@ func ticker(show bool, w io.Writer, what string) (stop func(note string)) {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			fmt.Fprintf(w, "\r%s … %.1fs", what, time.Since(start).Seconds())
+			extra := ""
+			if status != nil {
+				extra = status(time.Since(start))
+			}
+			fmt.Fprintf(w, "\r%s … %.1fs%s\x1b[K", what, time.Since(start).Seconds(), extra)
 			select {
 			case <-done:
 				return
@@ -160,6 +181,17 @@ func ticker(show bool, w io.Writer, what string) (stop func(note string)) {
 			fmt.Fprintf(w, "\r%s: done in %.1fs%s\n", what, time.Since(start).Seconds(), note)
 		})
 	}
+}
+
+// applyStatus says how far applying is: "validating" until the first node
+// is applied, then the count, the rate and the time left at that rate.
+func applyStatus(applied, total int, elapsed time.Duration) string {
+	if applied == 0 || total == 0 {
+		return " (validating)"
+	}
+	perSec := float64(applied) / elapsed.Seconds()
+	left := time.Duration(float64(total-applied) / perSec * float64(time.Second))
+	return fmt.Sprintf(" (%d%%, %d of %d nodes, %.0f nodes/s, about %s left)", applied*100/total, applied, total, perSec, left.Round(100*time.Millisecond))
 }
 
 // rate is ", N nodes/s" for n nodes in d, or nothing.
