@@ -2,8 +2,8 @@ package orgtreetest
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -95,7 +95,33 @@ func cached(key any, make func() (*Fixture, error)) (*Fixture, error) {
 
 type jsonKey struct {
 	path string // absolute; "" for LoadJSON
-	sum  [sha256.Size]byte
+	size int64
+	sum  uint64 // maphash of the content
+}
+
+// contentSeed seeds the content hashes. The cache lives as long as the
+// process, so a per-process seed is all it needs; maphash reads several
+// GB/s, which keeps a cache hit on a large fixture cheap.
+var contentSeed = maphash.MakeSeed()
+
+// hashFile streams path through the content hash without holding it.
+func hashFile(path string) (jsonKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return jsonKey{}, err
+	}
+	defer f.Close()
+	var h maphash.Hash
+	h.SetSeed(contentSeed)
+	n, err := io.Copy(&h, f)
+	if err != nil {
+		return jsonKey{}, err
+	}
+	return jsonKey{path: path, size: n, sum: h.Sum64()}, nil
+}
+
+func bytesKey(path string, data []byte) jsonKey {
+	return jsonKey{path: path, size: int64(len(data)), sum: maphash.Bytes(contentSeed, data)}
 }
 
 // LoadFile parses the nested-JSON export at path (the format of
@@ -104,32 +130,39 @@ type jsonKey struct {
 // file edited while the binary runs is loaded again. Node and org ids in the
 // document are kept; nodes without one get id1, id2, … in document order.
 func LoadFile(path string) (*Fixture, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("orgtreetest: %w", err)
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("orgtreetest: %w", err)
 	}
-	return loadBytes(abs, data)
+	key, err := hashFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("orgtreetest: %w", err)
+	}
+	return cached(key, func() (*Fixture, error) {
+		data, err := os.ReadFile(abs)
+		if err != nil {
+			return nil, fmt.Errorf("orgtreetest: %w", err)
+		}
+		if bytesKey(abs, data) != key {
+			return nil, fmt.Errorf("orgtreetest: load %s: the file changed while it was read", path)
+		}
+		return buildJSON(path, data)
+	})
 }
 
-func loadBytes(path string, data []byte) (*Fixture, error) {
-	return cached(jsonKey{path: path, sum: sha256.Sum256(data)}, func() (*Fixture, error) {
-		f, err := build(func(t *orgtree.Tree) error {
-			_, err := t.ImportJSON(bytes.NewReader(data), orgtree.ImportOptions{KeepIDs: true})
-			return err
-		})
-		if err != nil {
-			name := path
-			if name == "" {
-				name = "JSON fixture"
-			}
-			return nil, fmt.Errorf("orgtreetest: load %s: %w", name, err)
-		}
-		return f, nil
+func loadBytes(data []byte) (*Fixture, error) {
+	return cached(bytesKey("", data), func() (*Fixture, error) { return buildJSON("JSON fixture", data) })
+}
+
+func buildJSON(name string, data []byte) (*Fixture, error) {
+	f, err := build(func(t *orgtree.Tree) error {
+		_, err := t.ImportJSON(bytes.NewReader(data), orgtree.ImportOptions{KeepIDs: true})
+		return err
 	})
+	if err != nil {
+		return nil, fmt.Errorf("orgtreetest: load %s: %w", name, err)
+	}
+	return f, nil
 }
 
 // Load returns a fork of the fixture at path (see LoadFile): the fixture is
@@ -152,7 +185,7 @@ func LoadJSON(t testing.TB, r io.Reader) *orgtree.Tree {
 	if err != nil {
 		t.Fatalf("orgtreetest: read JSON fixture: %v", err)
 	}
-	f, err := loadBytes("", data)
+	f, err := loadBytes(data)
 	if err != nil {
 		t.Fatal(err)
 	}
