@@ -181,3 +181,38 @@ func TestGoldenTrees(t *testing.T) {
 		})
 	}
 }
+
+func TestUpdateWritesGolden(t *testing.T) {
+	golden := filepath.Join(t.TempDir(), "sub", "tree.txt")
+	tree := New()
+	_, err := tree.CreateOrg(orgtree.OrgInput{Name: "A"})
+	require.NoError(t, err)
+	_, err = tree.CreateOrg(orgtree.OrgInput{Name: "B", Code: "b"})
+	require.NoError(t, err)
+	*update = true
+	defer func() { *update = false }()
+	require.True(t, Updating())
+	AssertTree(t, tree, golden)
+	got, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, "A (0 members)\nB [b] (0 members)\n", string(got), "every org, oldest first")
+}
+
+func TestConcurrentFirstLoadsBuildOnce(t *testing.T) {
+	spec := Spec{Nodes: 2000, Users: 100, Memberships: 500, Seed: 77}
+	fixes := make([]*Fixture, 8)
+	done := make(chan struct{})
+	for i := range fixes {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			fixes[i], _ = GenerateFixture(spec)
+		}()
+	}
+	for range fixes {
+		<-done
+	}
+	require.NotNil(t, fixes[0])
+	for _, f := range fixes[1:] {
+		require.Same(t, fixes[0], f)
+	}
+}
