@@ -24,10 +24,15 @@ var Epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 const IDPrefix = "id"
 
 // Options returns the options of a deterministic tree: a clock frozen at
-// Epoch and ids id1, id2, … Append your own to override them.
-func Options(opts ...orgtree.Option) []orgtree.Option {
-	return append([]orgtree.Option{orgtree.WithClock(clock), orgtree.WithIDGenerator(newSeq(0).next)}, opts...)
+// Epoch and ids id1, id2, …, followed by opts, which override them.
+func Options(opts ...orgtree.Option) []orgtree.Option { return deterministic(newSeq(0), opts) }
+
+// deterministic is the frozen clock and ids from s, then opts.
+func deterministic(s *seq, opts []orgtree.Option) []orgtree.Option {
+	return append([]orgtree.Option{clockOption, orgtree.WithIDGenerator(s.next)}, opts...)
 }
+
+var clockOption = orgtree.WithClock(clock)
 
 // New returns an empty tree with the deterministic clock and ids of Options.
 func New(opts ...orgtree.Option) *orgtree.Tree { return orgtree.New(Options(opts...)...) }
@@ -63,13 +68,13 @@ func (f *Fixture) Snapshot() orgtree.Snapshot { return f.snap }
 // Fork returns a new independent tree holding the fixture; opts override
 // its clock, ids and limits.
 func (f *Fixture) Fork(opts ...orgtree.Option) *orgtree.Tree {
-	return f.snap.Fork(append([]orgtree.Option{orgtree.WithClock(clock), orgtree.WithIDGenerator(newSeq(f.ids).next)}, opts...)...)
+	return f.snap.Fork(deterministic(newSeq(f.ids), opts)...)
 }
 
 // build runs fn on a fresh deterministic tree and freezes the result.
 func build(fn func(*orgtree.Tree) error, opts ...orgtree.Option) (*Fixture, error) {
 	ids := newSeq(0)
-	tree := orgtree.New(append([]orgtree.Option{orgtree.WithClock(clock), orgtree.WithIDGenerator(ids.next)}, opts...)...)
+	tree := orgtree.New(deterministic(ids, opts)...)
 	if err := fn(tree); err != nil {
 		return nil, err
 	}
