@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -187,6 +188,16 @@ func badInputs() []badInput {
 		{name: "JSON with NaN", want: ErrInvalidJSON, fn: doc(`[{"name":"a","order":NaN}]`)},
 		{name: "JSON order out of range", want: ErrInvalidJSON, fn: doc(`[{"name":"a","order":1e999}]`)},
 		{name: "JSON with a control character in a string", want: ErrInvalidJSON, fn: doc("[{\"name\":\"a\x01b\"}]")},
+		{name: "JSON name in Latin-1, not UTF-8", want: ErrInvalidJSON, fn: doc("[{\"name\":\"caf\xe9\"}]")},
+		{name: "JSON key that is not UTF-8", want: ErrInvalidJSON, fn: doc("[{\"name\":\"a\",\"x\xff\":1}]")},
+		{name: "JSON two bad codes that U+FFFD would merge", want: ErrInvalidJSON, fn: doc("[{\"name\":\"a\",\"children\":[{\"name\":\"b\",\"code\":\"c\xfe\"},{\"name\":\"c\",\"code\":\"c\xff\"}]}]")},
+		{name: "JSON UTF-8-encoded surrogate", want: ErrInvalidJSON, fn: doc("[{\"name\":\"\xed\xa0\x80\"}]")},
+		{name: "JSON lone high surrogate escape", want: ErrInvalidJSON, fn: doc(`[{"name":"\ud800"}]`)},
+		{name: "JSON lone low surrogate escape", want: ErrInvalidJSON, fn: doc(`[{"name":"a\udc00b"}]`)},
+		{name: "JSON high surrogate escape before a letter", want: ErrInvalidJSON, fn: doc(`[{"name":"\ud83d\u0041"}]`)},
+		{name: "JSON byte order mark twice", want: ErrInvalidJSON, fn: doc("\xef\xbb\xbf\xef\xbb\xbf[{\"name\":\"a\"}]")},
+		{name: "JSON byte order mark after the first byte", want: ErrInvalidJSON, fn: doc(" \xef\xbb\xbf[{\"name\":\"a\"}]")},
+		{name: "JSON UTF-16 byte order mark", want: ErrInvalidJSON, fn: doc("\xff\xfe[\x00]\x00")},
 		{name: "import: reserved code", want: ErrInvalidCode, fn: doc(`[{"name":"a","code":"sys:root"}]`)},
 		{name: "import: duplicate codes in one document", want: ErrDuplicateCode, fn: doc(`[{"name":"a","children":[{"name":"b","code":"x"},{"name":"c","code":"x"}]}]`)},
 		{name: "import: bad name deep inside", want: ErrInvalidName, fn: doc(`[{"name":"a","children":[{"name":"b","children":[{"name":""}]}]}]`)},
@@ -233,4 +244,42 @@ func TestBadInputCatalogue(t *testing.T) {
 		})
 	}
 	t.Logf("%d bad inputs, each refused with its sentinel and no change", len(cases))
+}
+
+// TestImportJSONRefusesBadUTF8 pins where a bad byte is reported: the JSON
+// path of the element and the byte offset of the first bad byte (or of the
+// escape), counted from the start of the file, a byte order mark included.
+func TestImportJSONRefusesBadUTF8(t *testing.T) {
+	for _, c := range []struct {
+		doc, path string
+		offset    int
+	}{
+		{"[{\"name\":\"caf\xe9\"}]", "[0].name", 13},
+		{"\xef\xbb\xbf[{\"name\":\"caf\xe9\"}]", "[0].name", 16},
+		{`[{"name":"a","children":[{"name":"b\ud800"}]}]`, "[0].children[0].name", 35},
+		{`{"name":"a","members":[{"id":"u","name":"\udfff\ud800"}]}`, ".members[0].name", 41},
+		{"[{\"name\":\"a\",\"k\xff\":1}]", "[0]", 15},
+	} {
+		_, _, err := ParseTreeJSON(strings.NewReader(c.doc), Limits{})
+		require.ErrorIs(t, err, ErrInvalidJSON, "%q", c.doc)
+		require.Contains(t, err.Error(), c.path, "%q", c.doc)
+		require.Contains(t, err.Error(), "at byte "+strconv.Itoa(c.offset)+")", "%q", c.doc)
+	}
+}
+
+// TestImportJSONAcceptsBOM: a leading UTF-8 byte order mark (some editors
+// write one) is skipped; the import equals the one without it.
+func TestImportJSONAcceptsBOM(t *testing.T) {
+	const body = `[{"name":"Acme","code":"acme","children":[{"name":"Café ☕"}]}]`
+	plain, _, err := ParseTreeJSON(strings.NewReader(body), Limits{})
+	require.NoError(t, err)
+	withBOM, _, err := ParseTreeJSON(strings.NewReader("\xef\xbb\xbf"+body), Limits{})
+	require.NoError(t, err)
+	require.Equal(t, plain, withBOM)
+	tr := New()
+	orgs, err := tr.ImportJSON(strings.NewReader("\xef\xbb\xbf"+body), ImportOptions{})
+	require.NoError(t, err)
+	require.Len(t, orgs, 1)
+	require.Equal(t, 2, tr.Snapshot().Stats().Nodes)
+	checked(t, tr)
 }
