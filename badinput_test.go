@@ -79,6 +79,19 @@ func badInputs() []badInput {
 		{name: "add member: unknown user", want: ErrNotFound, fn: func(s *sample) error { return s.tr.AddMembers(s.ops, "nobody") }},
 		{name: "add member: unknown node", want: ErrNotFound, fn: func(s *sample) error { return s.tr.AddMembers("ghost", s.alice) }},
 		{name: "add member: one of two unknown", want: ErrNotFound, fn: func(s *sample) error { return s.tr.AddMembers(s.ops, s.alice, "nobody") }},
+		// Leaders: like a main department, a leader must exist.
+		{name: "add with an unknown leader", want: ErrNotFound, fn: add(NodeInput{ParentID: "@root", Name: "x", LeaderUserID: "ghost"})},
+		{name: "set an unknown leader", want: ErrNotFound, fn: update(NodeUpdate{LeaderUserID: Ptr("ghost")})},
+		{name: "org with an unknown leader", want: ErrNotFound, fn: func(s *sample) error {
+			_, err := s.tr.CreateOrg(OrgInput{Name: "x", LeaderUserID: "ghost"})
+			return err
+		}},
+		{name: "import: unknown leader", want: ErrNotFound, fn: doc(`[{"name":"a","children":[{"name":"b","leaderUserId":"ghost"}]}]`)},
+		{name: "load: unknown leader", want: ErrNotFound, fn: func(s *sample) error {
+			d := s.tr.Snapshot().Dump()
+			d.Nodes[0].LeaderUserID = "ghost"
+			return New().Load(d)
+		}},
 		// Names.
 		{name: "empty name", want: ErrInvalidName, fn: add(NodeInput{ParentID: "@root", Name: ""})},
 		{name: "blank name", want: ErrInvalidName, fn: add(NodeInput{ParentID: "@root", Name: " \t "})},

@@ -238,6 +238,7 @@ func (tx *Tx) load(d *Dump) error {
 		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)
 		st.nodeCount++
 		tx.nameChanged(n, nil)
+		tx.setLeader(n, "", rec.LeaderUserID)
 		parents = append(parents, rec.ParentID)
 		handles = append(handles, n)
 		tx.bumpTime(r.created, r.updated)
@@ -355,6 +356,9 @@ func (tx *Tx) validateNodeRecord(rec *NodeRecord) error {
 	}
 	if f.name != rec.Name {
 		return fmt.Errorf("name %q is not trimmed: %w", rec.Name, ErrInvalidName)
+	}
+	if err := tx.checkLeader(rec.LeaderUserID, nil); err != nil {
+		return err
 	}
 	for _, r := range rec.Resources {
 		if _, err := cleanResource(r); err != nil {

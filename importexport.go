@@ -462,6 +462,10 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(p.path, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q: %w", m.ID, ErrNotFound))
 			}
 		}
+		// So must leaders (a leader need not be a member).
+		if err := tx.checkLeader(p.f.leaderUserID, users); err != nil {
+			ie.add(p.path, ".leaderUserId", fmt.Errorf("user %q: %w", p.f.leaderUserID, ErrNotFound))
+		}
 	}
 	if err := ie.err(); err != nil {
 		return nil, err

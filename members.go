@@ -244,6 +244,7 @@ func (tx *Tx) DeleteUser(id string) error {
 	for _, n := range slices.Clone(r.depts) {
 		tx.unlink(n, u)
 	}
+	tx.clearLeads(tx.st.user(u))
 	if r.externalID != "" {
 		tx.st.userExt = tx.st.userExt.Delete(tx.edit, r.externalID)
 	}

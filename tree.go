@@ -119,6 +119,7 @@ const (
 	ownResources
 	ownDepts
 	ownExtra
+	ownLeads
 )
 
 type member struct {
@@ -134,6 +135,7 @@ type userRec struct {
 	created, updated                             int64
 	depts                                        []nid // sorted by handle
 	main                                         nid
+	leads                                        []nid // nodes it leads, sorted (leaders.go)
 }
 
 // Tree is an in-memory forest of orgs. All methods are safe for concurrent
