@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -136,6 +137,28 @@ func badInputs() []badInput {
 		}},
 		{name: "more children than MaxChildren", want: ErrLimitExceeded, lim: Limits{MaxChildren: 2}, fn: add(NodeInput{ParentID: "@root", Name: "third"})},
 		// Members.
+		{name: "add the same user twice", want: ErrInvalidArgument, fn: func(s *sample) error { return s.tr.AddMembers(s.ops, s.alice, s.alice) }},
+		{name: "add the same user twice in a long list", want: ErrInvalidArgument, setup: func(s *sample) error {
+			for i := range 10 {
+				if _, err := s.tr.CreateUser(User{ID: "long-" + strconv.Itoa(i), Name: "u"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, fn: func(s *sample) error {
+			ids := []string{s.alice, s.carol}
+			for i := range 10 {
+				ids = append(ids, "long-"+strconv.Itoa(i))
+			}
+			return s.tr.AddMembers(s.ops, append(ids, s.carol)...)
+		}},
+		{name: "remove the same member twice", want: ErrInvalidArgument, fn: func(s *sample) error { return s.tr.RemoveMembers(s.backend, s.alice, s.bob, s.alice) }},
+		{name: "move the same member twice", want: ErrInvalidArgument, fn: func(s *sample) error { return s.tr.MoveMembers(s.backend, s.ops, s.alice, s.alice) }},
+		{name: "import: a user listed twice in one node", want: ErrInvalidArgument, fn: func(s *sample) error {
+			return importDoc(s, []byte(`[{"name":"a","members":["`+s.alice+`","`+s.alice+`"]}]`), ImportOptions{})
+		}},
+		{name: "reserved code prefix, mixed case", want: ErrInvalidCode, fn: add(NodeInput{ParentID: "@root", Name: "x", Code: "Sys:x"})},
+		{name: "import: reserved code prefix, upper case", want: ErrInvalidCode, fn: doc(`[{"name":"a","code":"SYS:root"}]`)},
 		{name: "remove a non-member", want: ErrNotMember, fn: func(s *sample) error { return s.tr.RemoveMembers(s.ops, s.alice) }},
 		{name: "main department without membership", want: ErrNotMember, fn: func(s *sample) error { return s.tr.SetMainDepartment(s.alice, s.ops) }},
 		{name: "move members a node does not have", want: ErrNotMember, fn: func(s *sample) error { return s.tr.MoveMembers(s.ops, s.dev, s.carol) }},
@@ -295,4 +318,29 @@ func TestImportJSONAcceptsBOM(t *testing.T) {
 	require.Len(t, orgs, 1)
 	require.Equal(t, 2, tr.Snapshot().Stats().Nodes)
 	checked(t, tr)
+}
+
+// TestCodesAreCaseSensitive pins the documented rule: codes compare
+// exactly ("Ops" and "ops" are two codes), the reserved prefix in any case.
+func TestCodesAreCaseSensitive(t *testing.T) {
+	s := newSample(t)
+	upper, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "Ops upper", Code: "Ops"})
+	require.NoError(t, err, "ops exists; Ops is another code")
+	got, err := s.tr.NodeByCode(s.org.ID, "Ops")
+	require.NoError(t, err)
+	assert.Equal(t, upper.ID, got.ID)
+	got, err = s.tr.NodeByCode(s.org.ID, "ops")
+	require.NoError(t, err)
+	assert.Equal(t, s.ops, got.ID)
+	_, err = s.tr.NodeByCode(s.org.ID, "OPS")
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.tr.ImportJSON(strings.NewReader(`{"name":"r","code":"R","children":[{"name":"a","code":"x"},{"name":"b","code":"X"}]}`), ImportOptions{})
+	require.NoError(t, err, "one document may hold x and X")
+	for _, code := range []string{"sys:a", "SYS:a", "Sys:a", "sYs:a"} {
+		_, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "n", Code: code})
+		require.ErrorIs(t, err, ErrInvalidCode, code)
+	}
+	_, err = s.tr.AddNode(NodeInput{ParentID: s.root, Name: "n", Code: "system"})
+	require.NoError(t, err, "only the prefix with its colon is reserved")
+	checked(t, s.tr)
 }

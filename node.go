@@ -19,7 +19,7 @@ type Node struct {
 	NameI18n        map[string]string `json:"nameI18n,omitempty"` // locale → name
 	Description     string            `json:"description"`
 	DescriptionI18n map[string]string `json:"descriptionI18n,omitempty"`
-	Code            string            `json:"code,omitempty"` // unique within the org when set
+	Code            string            `json:"code,omitempty"` // unique within the org when set; case-sensitive
 	Order           int               `json:"order"`          // siblings sort by larger order first
 	ExternalID      string            `json:"externalId,omitempty"`
 	LeaderUserID    string            `json:"leaderUserId,omitempty"` // an existing user; cleared when it is deleted
