@@ -157,6 +157,10 @@ func badInputs() []badInput {
 		{name: "import: a user listed twice in one node", want: ErrInvalidArgument, fn: func(s *sample) error {
 			return importDoc(s, []byte(`[{"name":"a","members":["`+s.alice+`","`+s.alice+`"]}]`), ImportOptions{})
 		}},
+		{name: "import: main department outside the document", want: ErrNotFound, fn: doc(`[{"id":"d1","name":"a","members":[{"id":"new-u","name":"N","mainDepartmentId":"elsewhere"}]}]`)},
+		{name: "import: main department of an existing user elsewhere", want: ErrNotFound, fn: func(s *sample) error {
+			return importDoc(s, []byte(`[{"name":"a","members":[{"id":"`+s.alice+`","mainDepartmentId":"`+s.ops+`"}]}]`), ImportOptions{})
+		}},
 		{name: "reserved code prefix, mixed case", want: ErrInvalidCode, fn: add(NodeInput{ParentID: "@root", Name: "x", Code: "Sys:x"})},
 		{name: "import: reserved code prefix, upper case", want: ErrInvalidCode, fn: doc(`[{"name":"a","code":"SYS:root"}]`)},
 		{name: "remove a non-member", want: ErrNotMember, fn: func(s *sample) error { return s.tr.RemoveMembers(s.ops, s.alice) }},
