@@ -2,9 +2,11 @@ package orgtree
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -78,6 +80,19 @@ func badInputs() []badInput {
 		{name: "add member: unknown user", want: ErrNotFound, fn: func(s *sample) error { return s.tr.AddMembers(s.ops, "nobody") }},
 		{name: "add member: unknown node", want: ErrNotFound, fn: func(s *sample) error { return s.tr.AddMembers("ghost", s.alice) }},
 		{name: "add member: one of two unknown", want: ErrNotFound, fn: func(s *sample) error { return s.tr.AddMembers(s.ops, s.alice, "nobody") }},
+		// Leaders: like a main department, a leader must exist.
+		{name: "add with an unknown leader", want: ErrNotFound, fn: add(NodeInput{ParentID: "@root", Name: "x", LeaderUserID: "ghost"})},
+		{name: "set an unknown leader", want: ErrNotFound, fn: update(NodeUpdate{LeaderUserID: Ptr("ghost")})},
+		{name: "org with an unknown leader", want: ErrNotFound, fn: func(s *sample) error {
+			_, err := s.tr.CreateOrg(OrgInput{Name: "x", LeaderUserID: "ghost"})
+			return err
+		}},
+		{name: "import: unknown leader", want: ErrNotFound, fn: doc(`[{"name":"a","children":[{"name":"b","leaderUserId":"ghost"}]}]`)},
+		{name: "load: unknown leader", want: ErrNotFound, fn: func(s *sample) error {
+			d := s.tr.Snapshot().Dump()
+			d.Nodes[0].LeaderUserID = "ghost"
+			return New().Load(d)
+		}},
 		// Names.
 		{name: "empty name", want: ErrInvalidName, fn: add(NodeInput{ParentID: "@root", Name: ""})},
 		{name: "blank name", want: ErrInvalidName, fn: add(NodeInput{ParentID: "@root", Name: " \t "})},
@@ -122,6 +137,32 @@ func badInputs() []badInput {
 		}},
 		{name: "more children than MaxChildren", want: ErrLimitExceeded, lim: Limits{MaxChildren: 2}, fn: add(NodeInput{ParentID: "@root", Name: "third"})},
 		// Members.
+		{name: "add the same user twice", want: ErrInvalidArgument, fn: func(s *sample) error { return s.tr.AddMembers(s.ops, s.alice, s.alice) }},
+		{name: "add the same user twice in a long list", want: ErrInvalidArgument, setup: func(s *sample) error {
+			for i := range 10 {
+				if _, err := s.tr.CreateUser(User{ID: "long-" + strconv.Itoa(i), Name: "u"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, fn: func(s *sample) error {
+			ids := []string{s.alice, s.carol}
+			for i := range 10 {
+				ids = append(ids, "long-"+strconv.Itoa(i))
+			}
+			return s.tr.AddMembers(s.ops, append(ids, s.carol)...)
+		}},
+		{name: "remove the same member twice", want: ErrInvalidArgument, fn: func(s *sample) error { return s.tr.RemoveMembers(s.backend, s.alice, s.bob, s.alice) }},
+		{name: "move the same member twice", want: ErrInvalidArgument, fn: func(s *sample) error { return s.tr.MoveMembers(s.backend, s.ops, s.alice, s.alice) }},
+		{name: "import: a user listed twice in one node", want: ErrInvalidArgument, fn: func(s *sample) error {
+			return importDoc(s, []byte(`[{"name":"a","members":["`+s.alice+`","`+s.alice+`"]}]`), ImportOptions{})
+		}},
+		{name: "import: main department outside the document", want: ErrNotFound, fn: doc(`[{"id":"d1","name":"a","members":[{"id":"new-u","name":"N","mainDepartmentId":"elsewhere"}]}]`)},
+		{name: "import: main department of an existing user elsewhere", want: ErrNotFound, fn: func(s *sample) error {
+			return importDoc(s, []byte(`[{"name":"a","members":[{"id":"`+s.alice+`","mainDepartmentId":"`+s.ops+`"}]}]`), ImportOptions{})
+		}},
+		{name: "reserved code prefix, mixed case", want: ErrInvalidCode, fn: add(NodeInput{ParentID: "@root", Name: "x", Code: "Sys:x"})},
+		{name: "import: reserved code prefix, upper case", want: ErrInvalidCode, fn: doc(`[{"name":"a","code":"SYS:root"}]`)},
 		{name: "remove a non-member", want: ErrNotMember, fn: func(s *sample) error { return s.tr.RemoveMembers(s.ops, s.alice) }},
 		{name: "main department without membership", want: ErrNotMember, fn: func(s *sample) error { return s.tr.SetMainDepartment(s.alice, s.ops) }},
 		{name: "move members a node does not have", want: ErrNotMember, fn: func(s *sample) error { return s.tr.MoveMembers(s.ops, s.dev, s.carol) }},
@@ -187,6 +228,16 @@ func badInputs() []badInput {
 		{name: "JSON with NaN", want: ErrInvalidJSON, fn: doc(`[{"name":"a","order":NaN}]`)},
 		{name: "JSON order out of range", want: ErrInvalidJSON, fn: doc(`[{"name":"a","order":1e999}]`)},
 		{name: "JSON with a control character in a string", want: ErrInvalidJSON, fn: doc("[{\"name\":\"a\x01b\"}]")},
+		{name: "JSON name in Latin-1, not UTF-8", want: ErrInvalidJSON, fn: doc("[{\"name\":\"caf\xe9\"}]")},
+		{name: "JSON key that is not UTF-8", want: ErrInvalidJSON, fn: doc("[{\"name\":\"a\",\"x\xff\":1}]")},
+		{name: "JSON two bad codes that U+FFFD would merge", want: ErrInvalidJSON, fn: doc("[{\"name\":\"a\",\"children\":[{\"name\":\"b\",\"code\":\"c\xfe\"},{\"name\":\"c\",\"code\":\"c\xff\"}]}]")},
+		{name: "JSON UTF-8-encoded surrogate", want: ErrInvalidJSON, fn: doc("[{\"name\":\"\xed\xa0\x80\"}]")},
+		{name: "JSON lone high surrogate escape", want: ErrInvalidJSON, fn: doc(`[{"name":"\ud800"}]`)},
+		{name: "JSON lone low surrogate escape", want: ErrInvalidJSON, fn: doc(`[{"name":"a\udc00b"}]`)},
+		{name: "JSON high surrogate escape before a letter", want: ErrInvalidJSON, fn: doc(`[{"name":"\ud83d\u0041"}]`)},
+		{name: "JSON byte order mark twice", want: ErrInvalidJSON, fn: doc("\xef\xbb\xbf\xef\xbb\xbf[{\"name\":\"a\"}]")},
+		{name: "JSON byte order mark after the first byte", want: ErrInvalidJSON, fn: doc(" \xef\xbb\xbf[{\"name\":\"a\"}]")},
+		{name: "JSON UTF-16 byte order mark", want: ErrInvalidJSON, fn: doc("\xff\xfe[\x00]\x00")},
 		{name: "import: reserved code", want: ErrInvalidCode, fn: doc(`[{"name":"a","code":"sys:root"}]`)},
 		{name: "import: duplicate codes in one document", want: ErrDuplicateCode, fn: doc(`[{"name":"a","children":[{"name":"b","code":"x"},{"name":"c","code":"x"}]}]`)},
 		{name: "import: bad name deep inside", want: ErrInvalidName, fn: doc(`[{"name":"a","children":[{"name":"b","children":[{"name":""}]}]}]`)},
@@ -233,4 +284,67 @@ func TestBadInputCatalogue(t *testing.T) {
 		})
 	}
 	t.Logf("%d bad inputs, each refused with its sentinel and no change", len(cases))
+}
+
+// TestImportJSONRefusesBadUTF8 pins where a bad byte is reported: the JSON
+// path of the element and the byte offset of the first bad byte (or of the
+// escape), counted from the start of the file, a byte order mark included.
+func TestImportJSONRefusesBadUTF8(t *testing.T) {
+	for _, c := range []struct {
+		doc, path string
+		offset    int
+	}{
+		{"[{\"name\":\"caf\xe9\"}]", "[0].name", 13},
+		{"\xef\xbb\xbf[{\"name\":\"caf\xe9\"}]", "[0].name", 16},
+		{`[{"name":"a","children":[{"name":"b\ud800"}]}]`, "[0].children[0].name", 35},
+		{`{"name":"a","members":[{"id":"u","name":"\udfff\ud800"}]}`, ".members[0].name", 41},
+		{"[{\"name\":\"a\",\"k\xff\":1}]", "[0]", 15},
+	} {
+		_, _, err := ParseTreeJSON(strings.NewReader(c.doc), Limits{})
+		require.ErrorIs(t, err, ErrInvalidJSON, "%q", c.doc)
+		require.Contains(t, err.Error(), c.path, "%q", c.doc)
+		require.Contains(t, err.Error(), "at byte "+strconv.Itoa(c.offset)+")", "%q", c.doc)
+	}
+}
+
+// TestImportJSONAcceptsBOM: a leading UTF-8 byte order mark (some editors
+// write one) is skipped; the import equals the one without it.
+func TestImportJSONAcceptsBOM(t *testing.T) {
+	const body = `[{"name":"Acme","code":"acme","children":[{"name":"Café ☕"}]}]`
+	plain, _, err := ParseTreeJSON(strings.NewReader(body), Limits{})
+	require.NoError(t, err)
+	withBOM, _, err := ParseTreeJSON(strings.NewReader("\xef\xbb\xbf"+body), Limits{})
+	require.NoError(t, err)
+	require.Equal(t, plain, withBOM)
+	tr := New()
+	orgs, err := tr.ImportJSON(strings.NewReader("\xef\xbb\xbf"+body), ImportOptions{})
+	require.NoError(t, err)
+	require.Len(t, orgs, 1)
+	require.Equal(t, 2, tr.Snapshot().Stats().Nodes)
+	checked(t, tr)
+}
+
+// TestCodesAreCaseSensitive pins the documented rule: codes compare
+// exactly ("Ops" and "ops" are two codes), the reserved prefix in any case.
+func TestCodesAreCaseSensitive(t *testing.T) {
+	s := newSample(t)
+	upper, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "Ops upper", Code: "Ops"})
+	require.NoError(t, err, "ops exists; Ops is another code")
+	got, err := s.tr.NodeByCode(s.org.ID, "Ops")
+	require.NoError(t, err)
+	assert.Equal(t, upper.ID, got.ID)
+	got, err = s.tr.NodeByCode(s.org.ID, "ops")
+	require.NoError(t, err)
+	assert.Equal(t, s.ops, got.ID)
+	_, err = s.tr.NodeByCode(s.org.ID, "OPS")
+	require.ErrorIs(t, err, ErrNotFound)
+	_, err = s.tr.ImportJSON(strings.NewReader(`{"name":"r","code":"R","children":[{"name":"a","code":"x"},{"name":"b","code":"X"}]}`), ImportOptions{})
+	require.NoError(t, err, "one document may hold x and X")
+	for _, code := range []string{"sys:a", "SYS:a", "Sys:a", "sYs:a"} {
+		_, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "n", Code: code})
+		require.ErrorIs(t, err, ErrInvalidCode, code)
+	}
+	_, err = s.tr.AddNode(NodeInput{ParentID: s.root, Name: "n", Code: "system"})
+	require.NoError(t, err, "only the prefix with its colon is reserved")
+	checked(t, s.tr)
 }

@@ -172,7 +172,9 @@ func (s Snapshot) Dump() *Dump {
 // order (children before parents is fine). It validates every record and the
 // structure they form (Check) and loads nothing if anything is wrong. The
 // commit hook is not called: the records come from the store. The tree's
-// sequence number becomes d.Seq.
+// version number becomes d.Seq, which must be above every number the tree
+// has handed out (any number will do for a tree that never committed), and
+// no earlier version is an ancestor of the loaded one (see Rollback).
 func (t *Tree) Load(d *Dump) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -184,11 +186,16 @@ func (t *Tree) Load(d *Dump) error {
 	if err := tx.load(d); err != nil {
 		return err
 	}
+	if t.lastSeq > 0 && d.Seq <= t.lastSeq {
+		return fmt.Errorf("orgtree: load: version %d: this tree has used numbers up to %d: %w", d.Seq, t.lastSeq, ErrInvalidArgument)
+	}
 	tx.st.seq = d.Seq
 	tx.settleIndexes(true)
 	if err := (Snapshot{st: tx.st}).Check(); err != nil {
 		return fmt.Errorf("orgtree: load: %w", err)
 	}
+	t.lastSeq, t.line = d.Seq, &lineage{}
+	tx.st.line, tx.st.published = t.line, true
 	t.cur.Store(tx.st)
 	return nil
 }
@@ -231,6 +238,7 @@ func (tx *Tx) load(d *Dump) error {
 		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)
 		st.nodeCount++
 		tx.nameChanged(n, nil)
+		tx.setLeader(n, "", rec.LeaderUserID)
 		parents = append(parents, rec.ParentID)
 		handles = append(handles, n)
 		tx.bumpTime(r.created, r.updated)
@@ -348,6 +356,9 @@ func (tx *Tx) validateNodeRecord(rec *NodeRecord) error {
 	}
 	if f.name != rec.Name {
 		return fmt.Errorf("name %q is not trimmed: %w", rec.Name, ErrInvalidName)
+	}
+	if err := tx.checkLeader(rec.LeaderUserID, nil); err != nil {
+		return err
 	}
 	for _, r := range rec.Resources {
 		if _, err := cleanResource(r); err != nil {

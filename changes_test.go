@@ -242,3 +242,74 @@ func TestRollback(t *testing.T) {
 	require.ErrorIs(t, s.tr.Rollback(New().Snapshot()), ErrInvalidArgument, "other tree")
 	require.ErrorIs(t, s.tr.Rollback(Snapshot{}), ErrInvalidArgument, "zero snapshot")
 }
+
+// TestRollbackOnlyToAncestors: after a rollback to A and commits x and y, a
+// snapshot taken before the first rollback (on the discarded branch) is
+// refused, and no version number ever names two states.
+func TestRollbackOnlyToAncestors(t *testing.T) {
+	s := newSample(t)
+	a := s.tr.Snapshot()
+	_, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "discarded"})
+	require.NoError(t, err)
+	discarded := s.tr.Snapshot()
+	require.NoError(t, s.tr.Rollback(a))
+	x, err := s.tr.AddNode(NodeInput{ParentID: s.root, Name: "x"})
+	require.NoError(t, err)
+	afterX := s.tr.Snapshot()
+	_, err = s.tr.AddNode(NodeInput{ParentID: s.root, Name: "y"})
+	require.NoError(t, err)
+	want := s.tr.Snapshot().Dump()
+
+	assert.NotEqual(t, discarded.Seq(), afterX.Seq(), "two states share a version number")
+	assert.Greater(t, afterX.Seq(), discarded.Seq())
+	unchanged(t, s.tr, ErrInvalidArgument, func() error { return s.tr.Rollback(discarded) })
+	assert.Equal(t, want, s.tr.Snapshot().Dump())
+
+	// Ancestors still work: the current version (a no-op), x, then a.
+	require.NoError(t, s.tr.Rollback(s.tr.Snapshot()))
+	require.NoError(t, s.tr.Rollback(afterX))
+	_, err = s.tr.Node(x.ID)
+	require.NoError(t, err)
+	require.NoError(t, s.tr.Rollback(a))
+	checked(t, s.tr)
+	require.ErrorIs(t, s.tr.Rollback(afterX), ErrInvalidArgument, "x is on a discarded branch now")
+
+	// A refused commit uses its number up too.
+	hooked := New(WithCommitHook(func(cs *ChangeSet) error {
+		if cs.Seq == 2 {
+			return errors.New("refused")
+		}
+		return nil
+	}))
+	_, err = hooked.CreateOrg(OrgInput{Name: "one"})
+	require.NoError(t, err)
+	_, err = hooked.CreateOrg(OrgInput{Name: "refused"})
+	require.Error(t, err)
+	_, err = hooked.CreateOrg(OrgInput{Name: "three"})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), hooked.Snapshot().Seq())
+
+	// The working version of a transaction that did not commit is not an
+	// ancestor, although it carries the current number.
+	var inTx Snapshot
+	require.Error(t, s.tr.Update(func(tx *Tx) error {
+		if _, err := tx.AddNode(NodeInput{ParentID: s.root, Name: "uncommitted"}); err != nil {
+			return err
+		}
+		inTx = tx.Snapshot
+		return errors.New("discard")
+	}))
+	unchanged(t, s.tr, ErrInvalidArgument, func() error { return s.tr.Rollback(inTx) })
+
+	// Load must not reuse a number either.
+	d := s.tr.Snapshot().Dump()
+	used := New()
+	_, err = used.CreateOrg(OrgInput{Name: "o"})
+	require.NoError(t, err)
+	require.NoError(t, used.DeleteOrg(used.Snapshot().Dump().Orgs[0].ID))
+	d.Seq = 1
+	require.ErrorIs(t, used.Load(d), ErrInvalidArgument)
+	d.Seq = 3
+	require.NoError(t, used.Load(d))
+	assert.Equal(t, uint64(3), used.Snapshot().Seq())
+}

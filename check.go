@@ -301,7 +301,7 @@ func (s Snapshot) checkOrgs(c *checker) {
 
 func (s Snapshot) checkUsers(c *checker) {
 	st := s.st
-	live, depts, exts := 0, 0, 0
+	live, depts, exts, leads := 0, 0, 0, 0
 	for i, r := range st.users.All() {
 		if r == nil {
 			continue
@@ -329,6 +329,15 @@ func (s Snapshot) checkUsers(c *checker) {
 				c.bad("user %q lists node %q which does not list the user", r.id, nr.id)
 			}
 		}
+		leads += len(r.leads)
+		for k, n := range r.leads {
+			if k > 0 && r.leads[k-1] >= n {
+				c.bad("user %q: led nodes out of order at %d", r.id, k)
+			}
+			if nr := st.node(n); nr == nil || nr.leaderUserID != r.id {
+				c.bad("user %q: listed as the leader of node handle %d, which does not name it", r.id, n)
+			}
+		}
 		if r.main != 0 {
 			if _, ok := slices.BinarySearch(r.depts, r.main); !ok {
 				c.bad("user %q: main department handle %d is not one of its departments", r.id, r.main)
@@ -343,6 +352,19 @@ func (s Snapshot) checkUsers(c *checker) {
 	}
 	if depts != st.memberships {
 		c.bad("%d memberships on the user side, count says %d", depts, st.memberships)
+	}
+	led := 0
+	for _, r := range st.nodes.All() {
+		if r == nil || r.leaderUserID == "" {
+			continue
+		}
+		led++
+		if _, ok := st.userIDs.Get(r.leaderUserID); !ok {
+			c.bad("node %q: leader %q is not a user", r.id, r.leaderUserID)
+		}
+	}
+	if led != leads {
+		c.bad("%d nodes have a leader, users list %d", led, leads)
 	}
 }
 

@@ -11,8 +11,20 @@
 // (DeleteOrg). A node has an id, a name (1–64 runes, trimmed, no control
 // characters), optional i18n names, description, a code unique within its
 // org (never starting with "sys:"), an order, an external id (a provider's
-// department id, unique within the org) and a leader user id. Siblings are
+// department id, unique within the org) and a leader user id (an existing
+// user, not necessarily a member; DeleteUser clears it). Siblings are
 // ordered by larger Order first, then creation time, then id.
+//
+// Codes are compared exactly, byte for byte: "Ops" and "ops" are two codes
+// and may both exist in one org, as in the reference service, whose codes
+// are case-sensitive keys. The reserved prefix is the exception: "sys:",
+// "SYS:" and every other spelling are refused (ErrInvalidCode), because the
+// prefix marks system nodes whatever the case a client happens to send.
+//
+// A list of users given to one call (AddMembers, RemoveMembers, MoveMembers)
+// or one node's members list in an import names each user once: a user
+// listed twice is refused with ErrInvalidArgument and nothing changes,
+// rather than merged, since it usually means a mistake upstream.
 //
 // Users are light records (id, name, username, email, phone, external id)
 // kept outside orgs. A user may be a member of any number of nodes in any
@@ -77,6 +89,12 @@
 // each transaction to bbolt so memory and disk never diverge. Dump and Load
 // move a whole version to and from flat records.
 //
+// Snapshot.Seq numbers versions: a number names one state of a tree and is
+// never handed out twice. Rollback (for stores that acknowledge before
+// writing, such as persist's group commit) goes back only to an ancestor
+// of the current version; the next commit gets a number above every
+// earlier one.
+//
 // # Errors
 //
 // Errors wrap exported sentinels (ErrNotFound, ErrCycle, ErrDuplicateCode,
@@ -84,7 +102,10 @@
 // ErrRootNode, ErrNotMember, ErrExists, ErrInvalidArgument, ErrInvalidJSON,
 // ErrTxClosed, ErrCorrupt) with context naming the operation and ids; test
 // them with errors.Is. No input makes the package panic. Import errors name
-// the JSON path of each bad element and list up to 100 of them.
+// the JSON path of each bad element and list up to 100 of them. Import
+// documents are UTF-8 (RFC 8259): invalid bytes and lone surrogate escapes
+// are refused with their JSON path and byte offset, never replaced; a
+// leading byte order mark is skipped.
 //
 // # Determinism
 //

@@ -12,7 +12,8 @@ var (
 	// ErrDuplicateCode means another node of the same org already has the code.
 	ErrDuplicateCode = errors.New("orgtree: duplicate code")
 	// ErrInvalidCode means a code is empty, too long, contains spaces or control
-	// characters, or starts with the reserved prefix "sys:".
+	// characters, or starts with the reserved prefix "sys:" in any case
+	// ("SYS:" too; codes themselves are case-sensitive).
 	ErrInvalidCode = errors.New("orgtree: invalid code")
 	// ErrInvalidName means a name is empty after trimming, too long, not valid
 	// UTF-8 or contains control characters.

@@ -20,6 +20,10 @@ func (s Snapshot) Fork(opts ...Option) *Tree {
 	t.cfg.limits = t.cfg.limits.withDefaults()
 	st := *s.st
 	st.cfg = &t.cfg
+	// The fork's history starts here: its numbers go on from this version's,
+	// and no version of the original is an ancestor (see Tree.Rollback).
+	t.lastSeq, t.line = st.seq, &lineage{}
+	st.line, st.published = t.line, true
 	t.cur.Store(&st)
 	return t
 }

@@ -59,6 +59,14 @@ type ImportOptions struct {
 	// and the total; validation comes first and reports nothing. It runs in
 	// the importing goroutine and must be quick.
 	Progress func(applied, total int)
+	// DropMissingMainDepartments imports a member whose mainDepartmentId
+	// cannot be kept without that main department. A main department is
+	// kept when it names a node of the document that lists the user, and
+	// needs nothing when it already is the main department of the existing
+	// user; any other (typically a department in another org, left out of a
+	// one-org export) makes the import fail with ErrNotFound naming the
+	// member, unless this is set, so that nothing is dropped unasked.
+	DropMissingMainDepartments bool
 }
 
 // progressEvery is how often ImportOptions.Progress is called.
@@ -455,6 +463,11 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 			}
 		}
 	}
+	// Main departments the import cannot keep are refused unless dropping
+	// them was asked for.
+	if !opt.DropMissingMainDepartments {
+		tx.planMainDepartments(&ie, plan)
+	}
 	// Member ids that only refer must exist in the tree or the document.
 	for _, p := range plan {
 		for i, m := range p.t.Members {
@@ -462,11 +475,45 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(p.path, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q: %w", m.ID, ErrNotFound))
 			}
 		}
+		// So must leaders (a leader need not be a member).
+		if err := tx.checkLeader(p.f.leaderUserID, users); err != nil {
+			ie.add(p.path, ".leaderUserId", fmt.Errorf("user %q: %w", p.f.leaderUserID, ErrNotFound))
+		}
 	}
 	if err := ie.err(); err != nil {
 		return nil, err
 	}
 	return tx.applyImport(plan, parent, users, opt.Progress), nil
+}
+
+// planMainDepartments reports every member whose mainDepartmentId neither
+// names a node of the document that lists the user (applyImport makes that
+// node the main department) nor is already the user's main department.
+func (tx *Tx) planMainDepartments(ie *importError, plan []plannedNode) {
+	type link struct{ node, user string }
+	listed := map[link]bool{}
+	for _, p := range plan {
+		if p.t.ID == "" {
+			continue
+		}
+		for _, m := range p.t.Members {
+			listed[link{p.t.ID, m.ID}] = true
+		}
+	}
+	for _, p := range plan {
+		for i, m := range p.t.Members {
+			main := m.MainDepartmentID
+			if main == "" || listed[link{main, m.ID}] {
+				continue
+			}
+			if _, r, ok := tx.st.userByID(m.ID); ok && r.main != 0 && tx.st.node(r.main).id == main {
+				continue
+			}
+			ie.add(p.path, ".members["+strconv.Itoa(i)+"].mainDepartmentId", fmt.Errorf(
+				"main department %q of user %q is not a node of the document that lists the user (another org's?); set ImportOptions.DropMissingMainDepartments to import without it: %w",
+				main, m.ID, ErrNotFound))
+		}
+	}
 }
 
 // planUnique checks that value is unique in the document's org and, when
@@ -605,7 +652,23 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 			if !st.node(n).hasMember(u) {
 				tx.link(n, u, tx.now())
 			}
-			if m.MainDepartmentID != "" && m.MainDepartmentID == p.t.ID {
+		}
+	}
+	// Main departments, once every membership is in: one may name a node
+	// the document lists after the member entry that names it.
+	byDocID := map[string]nid{}
+	for i, p := range plan {
+		if p.t.ID != "" {
+			byDocID[p.t.ID] = handles[i]
+		}
+	}
+	for _, p := range plan {
+		for _, m := range p.t.Members {
+			if m.MainDepartmentID == "" {
+				continue
+			}
+			u, _ := st.userIDs.Get(m.ID)
+			if n, ok := byDocID[m.MainDepartmentID]; ok && st.node(n).hasMember(u) {
 				tx.mutUser(u).main = n
 			}
 		}

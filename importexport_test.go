@@ -335,3 +335,73 @@ func TestImportProgress(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, [][2]int{{0, 3001}, {1024, 3001}, {2048, 3001}, {3001, 3001}}, calls)
 }
+
+// TestMainDepartmentInAnotherOrg: a one-org export names a member's main
+// department in another org. Importing it where that department does not
+// exist is refused (naming the member) unless dropping was asked for; a
+// whole-tree export keeps it; importing back where the user already has
+// it needs nothing.
+func TestMainDepartmentInAnotherOrg(t *testing.T) {
+	tr := newTestTree(t)
+	a, err := tr.CreateOrg(OrgInput{Name: "A"})
+	require.NoError(t, err)
+	b, err := tr.CreateOrg(OrgInput{Name: "B"})
+	require.NoError(t, err)
+	a1, err := tr.AddNode(NodeInput{ParentID: a.RootID, Name: "a1"})
+	require.NoError(t, err)
+	b1, err := tr.AddNode(NodeInput{ParentID: b.RootID, Name: "b1"})
+	require.NoError(t, err)
+	u, err := tr.CreateUser(User{Name: "u"})
+	require.NoError(t, err)
+	require.NoError(t, tr.AddMembers(a1.ID, u.ID))
+	require.NoError(t, tr.AddMembers(b1.ID, u.ID))
+	require.NoError(t, tr.SetMainDepartment(u.ID, b1.ID))
+
+	var one bytes.Buffer
+	require.NoError(t, tr.ExportJSON(&one, a.ID, ExportOptions{}))
+
+	fresh := newTestTree(t)
+	unchanged(t, fresh, ErrNotFound, func() error {
+		_, err := fresh.ImportJSON(bytes.NewReader(one.Bytes()), ImportOptions{})
+		if err != nil {
+			assert.Contains(t, err.Error(), ".members[0].mainDepartmentId")
+			assert.Contains(t, err.Error(), b1.ID)
+		}
+		return err
+	})
+	_, err = fresh.ImportJSON(bytes.NewReader(one.Bytes()), ImportOptions{DropMissingMainDepartments: true})
+	require.NoError(t, err)
+	got, err := fresh.User(u.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.MainDepartmentID, "dropped, as asked")
+	checked(t, fresh)
+
+	// Back into the tree it came from: the user keeps its main department.
+	_, err = tr.ImportJSON(bytes.NewReader(one.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	got, err = tr.User(u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, b1.ID, got.MainDepartmentID)
+	checked(t, tr)
+
+	// The whole tree round-trips with the main department.
+	var all bytes.Buffer
+	require.NoError(t, WriteTreeJSON(&all, tr.ExportAll(ExportOptions{}), true, ExportOptions{}))
+	whole := newTestTree(t)
+	_, err = whole.ImportJSON(bytes.NewReader(all.Bytes()), ImportOptions{KeepIDs: true})
+	require.NoError(t, err)
+	got, err = whole.User(u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, b1.ID, got.MainDepartmentID)
+	// And with new ids, to the copy of b1.
+	renamed := newTestTree(t)
+	_, err = renamed.ImportJSON(bytes.NewReader(all.Bytes()), ImportOptions{})
+	require.NoError(t, err)
+	got, err = renamed.User(u.ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, got.MainDepartmentID)
+	main, err := renamed.Node(got.MainDepartmentID)
+	require.NoError(t, err)
+	assert.Equal(t, "b1", main.Name)
+	checked(t, renamed)
+}

@@ -2,8 +2,8 @@ package orgtree
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
-
 	"fmt"
 	"io"
 	"slices"
@@ -277,6 +277,8 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // maxSkipDepth bounds the nesting of values the decoder skips (unknown fields).
 const maxSkipDepth = 64
 
@@ -317,9 +319,12 @@ func (p *treeParser) token(node *jpath, path string) (token, error) {
 // ParseTreeJSON decodes a document holding one tree (an object) or several
 // (an array of objects). It enforces lim.MaxDepth, lim.MaxImportNodes and
 // rejects wrong types, duplicate keys and trailing data; every error names
-// the JSON path of the bad element and wraps ErrInvalidJSON or
-// ErrLimitExceeded. Unknown fields are skipped, so exports of the reference
-// service import as they are.
+// the JSON path of the bad element and its byte offset, and wraps
+// ErrInvalidJSON or ErrLimitExceeded. The document must be UTF-8 (RFC 8259):
+// invalid UTF-8 and \u escapes of lone surrogates are refused with
+// ErrInvalidJSON, never replaced; one leading byte order mark is allowed.
+// Unknown fields are skipped, so exports of the reference service import as
+// they are.
 func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err error) {
 	lim = lim.withDefaults()
 	data, err := io.ReadAll(r)
@@ -327,6 +332,11 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 		return nil, false, fmt.Errorf("orgtree: parse: read: %w", err)
 	}
 	p := &treeParser{sc: scanner{data: data}, lim: lim}
+	// A UTF-8 byte order mark, which some editors write, is skipped;
+	// offsets in errors still count from the start of the file.
+	if bytes.HasPrefix(data, utf8BOM) {
+		p.sc.pos = len(utf8BOM)
+	}
 	top := rootPath(-1)
 	tok, err := p.token(top, "")
 	if err != nil {

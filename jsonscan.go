@@ -255,12 +255,15 @@ func (s *scanner) readNumber() (string, error) {
 	return string(d[start:i]), nil
 }
 
-// readString reads a quoted string at s.pos and returns its text. Invalid
-// UTF-8 is replaced by U+FFFD, as encoding/json does.
+// readString reads a quoted string at s.pos and returns its text. RFC 8259
+// text is UTF-8: invalid UTF-8 and a \u escape of a lone surrogate are
+// refused (encoding/json would turn both into U+FFFD, silently garbling a
+// Latin-1 file and making two different bad strings equal). On an error
+// s.pos is left at the offending byte.
 func (s *scanner) readString() (string, error) {
 	d := s.data
 	i := s.pos + 1
-	// Fast path: no escapes, valid UTF-8, no control characters.
+	// Fast path: no escapes, ASCII or valid UTF-8, no control characters.
 	for i < len(d) {
 		c := d[i]
 		if c == '"' {
@@ -289,6 +292,7 @@ func (s *scanner) readString() (string, error) {
 			s.pos = i + 1
 			return string(b), nil
 		case c < 0x20:
+			s.pos = i
 			return "", s.errorf("control character %#x in string", c)
 		case c == '\\':
 			if i+1 >= len(d) {
@@ -311,23 +315,26 @@ func (s *scanner) readString() (string, error) {
 			case 'u':
 				r, ok := hex4(d, i+1)
 				if !ok {
+					s.pos = i - 1
 					return "", s.errorf("invalid \\u escape")
 				}
-				i += 4
 				if utf16.IsSurrogate(r) {
 					r2, ok2 := rune(-1), false
-					if i+2 < len(d) && d[i+1] == '\\' && d[i+2] == 'u' {
-						r2, ok2 = hex4(d, i+3)
+					if i+6 < len(d) && d[i+5] == '\\' && d[i+6] == 'u' {
+						r2, ok2 = hex4(d, i+7)
 					}
-					if dec := utf16.DecodeRune(r, r2); ok2 && dec != utf8.RuneError {
-						r = dec
-						i += 6
-					} else {
-						r = utf8.RuneError
+					dec := utf16.DecodeRune(r, r2)
+					if !ok2 || dec == utf8.RuneError {
+						s.pos = i - 1
+						return "", s.errorf("lone surrogate \\u%04x in string", r)
 					}
+					r = dec
+					i += 6
 				}
+				i += 4
 				b = utf8.AppendRune(b, r)
 			default:
+				s.pos = i - 1
 				return "", s.errorf("invalid escape \\%c", e)
 			}
 			i++
@@ -337,10 +344,10 @@ func (s *scanner) readString() (string, error) {
 		default:
 			r, size := utf8.DecodeRune(d[i:])
 			if r == utf8.RuneError && size == 1 {
-				b = append(b, "\uFFFD"...)
-			} else {
-				b = append(b, d[i:i+size]...)
+				s.pos = i
+				return "", s.errorf("invalid UTF-8 byte %#x in string", c)
 			}
+			b = append(b, d[i:i+size]...)
 			i += size
 		}
 	}

@@ -3,17 +3,28 @@ package orgtree
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
 
-// stdTokens renders encoding/json's token stream, or "" plus an error.
+// stdTokens renders encoding/json's token stream, or "" plus an error. It
+// holds documents to RFC 8259 where encoding/json is lenient: text that is
+// not UTF-8 or escapes a lone surrogate is an error, not U+FFFD.
 func stdTokens(doc []byte) (string, error) {
+	if !utf8.Valid(doc) {
+		return "", errors.New("not UTF-8")
+	}
+	if loneSurrogate(doc) {
+		return "", errors.New("lone surrogate escape")
+	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var b bytes.Buffer
@@ -39,6 +50,42 @@ func stdTokens(doc []byte) (string, error) {
 		}
 		b.WriteByte(' ')
 	}
+}
+
+// loneSurrogate reports whether a string of doc has a \u escape of a
+// surrogate that is not the first half of a high+low pair.
+func loneSurrogate(doc []byte) bool {
+	hex := func(i int) (uint64, bool) {
+		if i+6 > len(doc) || doc[i] != '\\' || doc[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(doc[i+2:i+6]), 16, 32)
+		return v, err == nil
+	}
+	in := false
+	for i := 0; i < len(doc); i++ {
+		switch {
+		case doc[i] == '"':
+			in = !in
+		case in && doc[i] == '\\':
+			v, ok := hex(i)
+			switch {
+			case !ok:
+				i++ // a one-character escape
+			case 0xD800 <= v && v < 0xDC00:
+				lo, ok := hex(i + 6)
+				if !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return true
+				}
+				i += 11
+			case 0xDC00 <= v && v <= 0xDFFF:
+				return true
+			default:
+				i += 5
+			}
+		}
+	}
+	return false
 }
 
 // ourTokens renders the scanner's token stream the same way.
@@ -70,7 +117,9 @@ func TestScannerMatchesEncodingJSON(t *testing.T) {
 	docs := [][]byte{
 		[]byte(`{}`), []byte(`[]`), []byte(` [ 1 , -0.5e+3 , 0 , true , false , null ] `),
 		[]byte(`{"a":{"b":[{}, [], "x"]}}`), []byte(`"\u00e9\ud83d\ude00\u0041\n\t\"\\\/"`),
-		[]byte(`"\ud800"`), []byte(`"\ud800\u0041"`), []byte("\"bad \xff utf8\""), []byte(`"\uDFFF\uD800"`),
+		[]byte(`"\ud800"`), []byte(`"\ud800\u0041"`), []byte("\"bad \xff utf8\""), []byte(`"\uDFFF\uD800"`), []byte(`"\ud83d\u0041"`), []byte(`"\ud83d"`),
+		[]byte(`"\ud83d\ude00\ud800"`), []byte(`"\\ud800"`), []byte(`"\ufffd"`), []byte("\"\xc3\xa9 caf\xe9\""),
+		[]byte("\"\xed\xa0\x80\""), []byte("\"\xc0\xaf\""), []byte("\"\xf4\x90\x80\x80\""),
 		[]byte(`[1,]`), []byte(`{"a":1,}`), []byte(`{"a" 1}`), []byte(`{"a":}`), []byte(`[01]`), []byte(`[1.]`),
 		[]byte(`[-]`), []byte(`[1e]`), []byte(`[tru]`), []byte(`[truex]`), []byte(`{"a":1}}`), []byte(`[1 2]`),
 		[]byte(`{1:2}`), []byte(`["a` + "\x01" + `"]`), []byte(`["\x"]`), []byte(`["\u12"]`), []byte(``), []byte(`  `),

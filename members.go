@@ -244,6 +244,7 @@ func (tx *Tx) DeleteUser(id string) error {
 	for _, n := range slices.Clone(r.depts) {
 		tx.unlink(n, u)
 	}
+	tx.clearLeads(tx.st.user(u))
 	if r.externalID != "" {
 		tx.st.userExt = tx.st.userExt.Delete(tx.edit, r.externalID)
 	}
@@ -317,30 +318,41 @@ func (tx *Tx) unlink(n nid, u uid) {
 	tx.coverChange(n, u, -1)
 }
 
-// resolveUsers maps user ids to handles, dropping duplicates; every id must exist.
+// resolveUsers maps user ids to handles; every id must exist and appear
+// once. The rule for duplicates is the same everywhere a list of users is
+// given (AddMembers, RemoveMembers, MoveMembers, an import's members list):
+// a user listed twice is a mistake of the caller, refused with
+// ErrInvalidArgument before anything changes, not silently merged.
 func (tx *Tx) resolveUsers(op string, ids []string) ([]uid, error) {
 	out := make([]uid, 0, len(ids))
-	var seen map[uid]struct{} // only for long lists: a short one is searched
+	var seen map[uid]int // only for long lists: a short one is searched
 	if len(ids) > 8 {
-		seen = make(map[uid]struct{}, len(ids))
+		seen = make(map[uid]int, len(ids))
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		u, _, err := tx.lookupUser(op, id)
 		if err != nil {
 			return nil, err
 		}
-		if seen == nil && !slices.Contains(out, u) {
-			out = append(out, u)
-		} else if _, dup := seen[u]; seen != nil && !dup {
-			seen[u] = struct{}{}
-			out = append(out, u)
+		first := -1
+		if seen == nil {
+			first = slices.Index(out, u)
+		} else if j, dup := seen[u]; dup {
+			first = j
+		} else {
+			seen[u] = i
 		}
+		if first >= 0 {
+			return nil, fmt.Errorf("orgtree: %s: user %q listed twice (arguments %d and %d): %w", op, id, first, i, ErrInvalidArgument)
+		}
+		out = append(out, u)
 	}
 	return out, nil
 }
 
 // AddMembers makes the users members of node nodeID. Users that already are
-// members are left as they are. Every user must exist.
+// members are left as they are. Every user must exist (ErrNotFound) and be
+// listed once (ErrInvalidArgument); otherwise nothing changes.
 func (tx *Tx) AddMembers(nodeID string, userIDs ...string) error {
 	const op = "add members"
 	if err := tx.writable(op); err != nil {
@@ -393,7 +405,8 @@ func (tx *Tx) membersOf(op, nodeID string, userIDs []string) (nid, []uid, error)
 }
 
 // RemoveMembers ends the users' memberships of node nodeID. Every user must
-// be a member; otherwise nothing is removed and ErrNotMember returned.
+// be a member (ErrNotMember) and be listed once (ErrInvalidArgument);
+// otherwise nothing is removed.
 func (tx *Tx) RemoveMembers(nodeID string, userIDs ...string) error {
 	n, us, err := tx.membersOf("remove members", nodeID, userIDs)
 	if err != nil {
@@ -406,7 +419,7 @@ func (tx *Tx) RemoveMembers(nodeID string, userIDs ...string) error {
 }
 
 // MoveMembers moves the users from node fromID to node toID. Every user must
-// be a member of fromID. A user who already is a member of toID keeps that
+// be a member of fromID and be listed once (ErrInvalidArgument). A user who already is a member of toID keeps that
 // membership; a user whose main department was fromID gets toID instead.
 func (tx *Tx) MoveMembers(fromID, toID string, userIDs ...string) error {
 	const op = "move members"

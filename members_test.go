@@ -1,6 +1,7 @@
 package orgtree
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -186,4 +187,63 @@ func TestResources(t *testing.T) {
 	_, err = tr.AuthorizedResources(s.dev, ResourceFilter{})
 	assert.ErrorIs(t, err, ErrNotFound)
 	checked(t, tr)
+}
+
+// TestLeaderClearedWithUser: deleting a user clears LeaderUserID on every
+// node it led, reports those nodes in the ChangeSet, and keeps Check clean
+// through moves, renames and node deletions; a user created by the same
+// import can lead.
+func TestLeaderClearedWithUser(t *testing.T) {
+	var sets []*ChangeSet
+	tr := New(WithCommitHook(func(cs *ChangeSet) error { sets = append(sets, cs); return nil }))
+	org, err := tr.CreateOrg(OrgInput{Name: "Acme"})
+	require.NoError(t, err)
+	alice, err := tr.CreateUser(User{Name: "alice"})
+	require.NoError(t, err)
+	bob, err := tr.CreateUser(User{Name: "bob"})
+	require.NoError(t, err)
+	a, err := tr.AddNode(NodeInput{ParentID: org.RootID, Name: "a", LeaderUserID: alice.ID})
+	require.NoError(t, err)
+	b, err := tr.AddNode(NodeInput{ParentID: a.ID, Name: "b", LeaderUserID: alice.ID})
+	require.NoError(t, err)
+	c, err := tr.AddNode(NodeInput{ParentID: org.RootID, Name: "c", LeaderUserID: bob.ID})
+	require.NoError(t, err)
+	_, err = tr.UpdateNode(org.RootID, NodeUpdate{LeaderUserID: Ptr(alice.ID)})
+	require.NoError(t, err)
+	_, err = tr.UpdateNode(c.ID, NodeUpdate{LeaderUserID: Ptr(alice.ID)}) // bob → alice
+	require.NoError(t, err)
+	_, err = tr.UpdateNode(c.ID, NodeUpdate{LeaderUserID: Ptr(bob.ID)}) // and back
+	require.NoError(t, err)
+	require.NoError(t, tr.DeleteNode(b.ID, Cascade))
+	checked(t, tr)
+
+	sets = nil
+	require.NoError(t, tr.DeleteUser(alice.ID))
+	checked(t, tr)
+	for _, id := range []string{org.RootID, a.ID} {
+		n, err := tr.Node(id)
+		require.NoError(t, err)
+		assert.Empty(t, n.LeaderUserID, "node %s still led by a deleted user", id)
+	}
+	n, err := tr.Node(c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, bob.ID, n.LeaderUserID)
+	require.Len(t, sets, 1)
+	var changed []string
+	for _, r := range sets[0].Nodes {
+		changed = append(changed, r.ID)
+		assert.Empty(t, r.LeaderUserID)
+	}
+	assert.ElementsMatch(t, []string{org.RootID, a.ID}, changed)
+	assert.Equal(t, []string{alice.ID}, sets[0].DeletedUsers)
+
+	// A leader defined by the same import, then the round trip through Load.
+	_, err = tr.ImportJSON(strings.NewReader(`{"name":"Imp","leaderUserId":"new-1","members":[{"id":"new-1","name":"Neo"}]}`), ImportOptions{KeepIDs: true})
+	require.NoError(t, err)
+	checked(t, tr)
+	fresh := New()
+	require.NoError(t, fresh.Load(tr.Snapshot().Dump()))
+	checked(t, fresh)
+	require.NoError(t, fresh.DeleteUser("new-1"))
+	checked(t, fresh)
 }

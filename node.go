@@ -19,10 +19,10 @@ type Node struct {
 	NameI18n        map[string]string `json:"nameI18n,omitempty"` // locale → name
 	Description     string            `json:"description"`
 	DescriptionI18n map[string]string `json:"descriptionI18n,omitempty"`
-	Code            string            `json:"code,omitempty"` // unique within the org when set
+	Code            string            `json:"code,omitempty"` // unique within the org when set; case-sensitive
 	Order           int               `json:"order"`          // siblings sort by larger order first
 	ExternalID      string            `json:"externalId,omitempty"`
-	LeaderUserID    string            `json:"leaderUserId,omitempty"`
+	LeaderUserID    string            `json:"leaderUserId,omitempty"` // an existing user; cleared when it is deleted
 	CreatedAt       time.Time         `json:"createdAt"`
 	UpdatedAt       time.Time         `json:"updatedAt"`
 }
@@ -42,7 +42,9 @@ type NodeInput struct {
 	DescriptionI18n map[string]string
 	Order           int
 	ExternalID      string // the id of this department in a provider (see package reconcile)
-	LeaderUserID    string
+	// LeaderUserID, when set, must name an existing user (ErrNotFound
+	// otherwise); it need not be a member. DeleteUser clears it.
+	LeaderUserID string
 }
 
 // NodeUpdate is a partial update: nil fields are left as they are. For the
@@ -192,6 +194,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	}
 	tx.dirty.node(n)
 	tx.nameChanged(n, nil)
+	tx.setLeader(n, "", f.leaderUserID)
 	if parent != 0 {
 		tx.insertChild(parent, n)
 	}
@@ -236,6 +239,9 @@ func (tx *Tx) AddNode(in NodeInput) (Node, error) {
 	})
 	if err != nil {
 		return Node{}, err
+	}
+	if err := tx.checkLeader(f.leaderUserID, nil); err != nil {
+		return Node{}, fmt.Errorf("orgtree: %s: %w", op, err)
 	}
 	o, _ := tx.st.orgs.Get(pr.orgID)
 	if err := checkUnique(op, o, f.code, f.externalID, 0); err != nil {
@@ -290,6 +296,11 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 	if f.equal(old) {
 		return tx.st.nodeValue(r), nil
 	}
+	if f.leaderUserID != old.leaderUserID {
+		if err := tx.checkLeader(f.leaderUserID, nil); err != nil {
+			return Node{}, fmt.Errorf("orgtree: %s: node %q: %w", op, r.id, err)
+		}
+	}
 	o, _ := tx.st.orgs.Get(r.orgID)
 	if err := checkUnique(op, o, f.code, f.externalID, n); err != nil {
 		return Node{}, err
@@ -326,6 +337,7 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 		f.externalID != old.externalID || f.leaderUserID != old.leaderUserID {
 		tx.mutExtra(w)
 		w.description, w.descriptionI18n, w.externalID, w.leaderUserID = f.description, f.descriptionI18n, f.externalID, f.leaderUserID
+		tx.setLeader(n, old.leaderUserID, f.leaderUserID)
 	}
 	w.updated = tx.now()
 	if reorder {
@@ -384,6 +396,7 @@ func (tx *Tx) deleteSubtree(top nid) {
 		if r.externalID != "" {
 			org.extIDs = org.extIDs.Delete(tx.edit, r.externalID)
 		}
+		tx.setLeader(n, r.leaderUserID, "")
 		tx.nameChanged(n, r)
 		org.nodeCount--
 		st.nodeCount--

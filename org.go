@@ -29,7 +29,7 @@ type OrgInput struct {
 	DescriptionI18n map[string]string
 	Order           int
 	ExternalID      string
-	LeaderUserID    string
+	LeaderUserID    string // of the root node: an existing user, like NodeInput's
 	// TenantID is the org's tenant (optional; an id: no spaces or control
 	// characters). Several orgs may share a tenant.
 	TenantID string
@@ -157,6 +157,9 @@ func (tx *Tx) CreateOrg(in OrgInput) (Org, error) {
 	}
 	if err := checkTenantID(in.TenantID); err != nil {
 		return Org{}, fmt.Errorf("orgtree: %s: %q: %w", op, in.TenantID, err)
+	}
+	if err := tx.checkLeader(f.leaderUserID, nil); err != nil {
+		return Org{}, fmt.Errorf("orgtree: %s: %w", op, err)
 	}
 	orgID, err := tx.pickID(op, "org", in.ID, func(id string) bool { _, ok := tx.st.orgs.Get(id); return ok })
 	if err != nil {

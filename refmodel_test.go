@@ -177,6 +177,18 @@ func (m *refModel) deleteNode(id string, mode DeleteMode) error {
 	return nil
 }
 
+// listedTwice: a user named twice in one call is refused (see resolveUsers).
+func listedTwice(users []string) bool {
+	seen := map[string]bool{}
+	for _, u := range users {
+		if seen[u] {
+			return true
+		}
+		seen[u] = true
+	}
+	return false
+}
+
 func (m *refModel) addMembers(node string, users ...string) error {
 	if _, ok := m.nodes[node]; !ok {
 		return ErrNotFound
@@ -185,6 +197,9 @@ func (m *refModel) addMembers(node string, users ...string) error {
 		if _, ok := m.users[u]; !ok {
 			return ErrNotFound
 		}
+	}
+	if listedTwice(users) {
+		return ErrInvalidArgument
 	}
 	if m.members[node] == nil {
 		m.members[node] = map[string]bool{}
@@ -203,6 +218,9 @@ func (m *refModel) removeMembers(node string, users ...string) error {
 		if _, ok := m.users[u]; !ok {
 			return ErrNotFound
 		}
+	}
+	if listedTwice(users) {
+		return ErrInvalidArgument
 	}
 	for _, u := range users {
 		if !m.members[node][u] {

@@ -23,8 +23,12 @@ type (
 type state struct {
 	cfg *config
 
-	seq      uint64 // number of committed transactions that changed something
+	seq      uint64 // version number: unique within the tree (see Tree.Rollback)
 	lastTime int64  // the newest timestamp handed out (UnixNano)
+	// line is the branch of history this version was committed on;
+	// published is set once the version is (or was) the tree's newest.
+	line      *lineage
+	published bool
 
 	nodes      pmap.Vec[*nodeRec] // by nid; slot 0 unused, deleted slots nil
 	roll       pmap.Vec[rollup]   // by nid, beside nodes: depth and distinct count (rollup.go)
@@ -115,6 +119,7 @@ const (
 	ownResources
 	ownDepts
 	ownExtra
+	ownLeads
 )
 
 type member struct {
@@ -130,6 +135,7 @@ type userRec struct {
 	created, updated                             int64
 	depts                                        []nid // sorted by handle
 	main                                         nid
+	leads                                        []nid // nodes it leads, sorted (leaders.go)
 }
 
 // Tree is an in-memory forest of orgs. All methods are safe for concurrent
@@ -139,6 +145,35 @@ type Tree struct {
 	cfg config
 	mu  sync.Mutex // held by the one writer
 	cur atomic.Pointer[state]
+	// Guarded by mu: the highest version number handed out (never handed
+	// out again) and the branch of history new commits go on.
+	lastSeq uint64
+	line    *lineage
+}
+
+// lineage is one branch of a tree's history. Every Rollback starts a new
+// branch off the version it returns to, so that a version on a discarded
+// branch can be told from an ancestor of the current one; a branch keeps
+// only its parent branch alive, never a version.
+type lineage struct {
+	parent *lineage
+	at     uint64 // the parent's last version that belongs to this history
+}
+
+// isAncestor reports whether v is the current version cur or one it was
+// built on, following the branches back from line.
+func isAncestor(v, cur *state, line *lineage) bool {
+	if !v.published {
+		return false
+	}
+	limit := cur.seq
+	for l := line; l != nil; l = l.parent {
+		if v.line == l {
+			return v.seq <= limit
+		}
+		limit = l.at
+	}
+	return false
 }
 
 // New returns an empty tree.
@@ -154,7 +189,8 @@ func New(opts ...Option) *Tree {
 	if t.cfg.newID == nil {
 		t.cfg.newID = objectIDs()
 	}
-	st := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder()}
+	t.line = &lineage{}
+	st := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder(), line: t.line, published: true}
 	// Slot 0 of both vectors stands for "none".
 	st.nodes = st.nodes.Append(nil, nil)
 	st.roll = st.roll.Append(nil, rollup{})
@@ -195,6 +231,7 @@ func (t *Tree) begin() *Tx {
 	// apart: records keep it, and must not keep a version alive.)
 	base := t.cur.Load()
 	b := &txBlock{st: *base}
+	b.st.published = false
 	b.tx = Tx{Snapshot: Snapshot{st: &b.st}, base: base, edit: pmap.NewEdit(), dirty: &b.dirty}
 	return &b.tx
 }
@@ -211,7 +248,10 @@ func (t *Tree) commit(tx *Tx) error {
 	if tx.dirty.empty() {
 		return nil
 	}
-	tx.st.seq++
+	// A number is never handed out twice, not even after a refused commit
+	// or a Rollback: a version number names one state of this tree.
+	t.lastSeq++
+	tx.st.seq, tx.st.line = t.lastSeq, t.line
 	// A transaction that added many entries (a bulk load) leaves the id and
 	// code indexes folded, so lookups afterwards take one probe.
 	if tx.st.nodeCount-tx.base.nodeCount > bulkEntries || tx.st.userCount-tx.base.userCount > bulkEntries {
@@ -227,6 +267,7 @@ func (t *Tree) commit(tx *Tx) error {
 			return fmt.Errorf("orgtree: commit hook refused change %d: %w", tx.st.seq, err)
 		}
 	}
+	tx.st.published = true
 	t.cur.Store(tx.st)
 	tx.base, *tx.dirty = nil, dirtySet{} // the published version must not keep its parent alive
 	return nil
@@ -237,7 +278,18 @@ func (t *Tree) commit(tx *Tx) error {
 // acknowledge writes before they reach disk (package persist's group commit):
 // when a delayed write fails, memory is put back to what the store holds.
 // The commit hook is not called. Readers holding later snapshots keep them.
-// to must be a snapshot of this tree, not newer than the current version.
+//
+// to must be an ancestor of the current version: a snapshot of this tree
+// taken from Tree.Snapshot (or a committed Tx) on the current line of
+// history, the current version included (then nothing changes). A version
+// that an earlier Rollback discarded, a snapshot of another tree or fork,
+// or the working version of a transaction that did not commit is refused
+// with ErrInvalidArgument, and nothing changes.
+//
+// Version numbers are never reused: the next commit after a Rollback gets
+// a number above every one this tree has handed out, so Seq names exactly
+// one state of a tree (and Seq increases along the history of the current
+// version, with gaps where versions were discarded or refused).
 func (t *Tree) Rollback(to Snapshot) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -248,6 +300,13 @@ func (t *Tree) Rollback(to Snapshot) error {
 	if to.st.seq > cur.seq {
 		return fmt.Errorf("orgtree: rollback: snapshot %d is newer than version %d: %w", to.st.seq, cur.seq, ErrInvalidArgument)
 	}
+	if !isAncestor(to.st, cur, t.line) {
+		return fmt.Errorf("orgtree: rollback: snapshot %d is not an ancestor of version %d (an uncommitted version, or one a rollback discarded): %w", to.st.seq, cur.seq, ErrInvalidArgument)
+	}
+	if to.st == cur {
+		return nil
+	}
+	t.line = &lineage{parent: to.st.line, at: to.st.seq}
 	t.cur.Store(to.st)
 	return nil
 }
@@ -301,8 +360,10 @@ type Snapshot struct {
 // Limits returns the limits of the tree this version belongs to.
 func (s Snapshot) Limits() Limits { return s.st.cfg.limits }
 
-// Seq returns the number of committed changing transactions this version
-// reflects; it increases by one per commit.
+// Seq returns the version number: it names this one state of its tree and
+// no other (Tree.Rollback never lets a number be reused). Each commit that
+// changes something gets a higher number than any before it, one more than
+// the last in the absence of rollbacks and refused commits.
 func (s Snapshot) Seq() uint64 { return s.st.seq }
 
 // Stats counts what a version holds.

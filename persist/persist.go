@@ -58,11 +58,17 @@ func WithTreeOptions(opts ...orgtree.Option) Option {
 }
 
 // WithOpenTimeout sets how long Open waits for the file lock held by another
-// process before it fails with ErrLocked. The default is one second; zero or
-// less means one second too, so Open never hangs.
+// process before it fails with ErrLocked: at least d, and at most about 50 ms
+// more (the lock is polled). The default is one second; zero or less means
+// one second too, so Open never hangs.
 func WithOpenTimeout(d time.Duration) Option {
 	return func(c *config) { c.openTimeout = d }
 }
+
+// boltLockPoll is how often bbolt retries the file lock. bbolt gives up as
+// soon as less than one poll is left of its timeout, so it is given one poll
+// more than asked, and waits at least the time asked.
+const boltLockPoll = 50 * time.Millisecond
 
 // WithGroupCommit turns on group commit with the given window: writes return
 // once queued and reach the disk at most window later, many of them per
@@ -102,7 +108,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		db.cfg.openTimeout = time.Second
 	}
 	b, dump, err := openFile(path, &bbolt.Options{
-		Timeout:      db.cfg.openTimeout,
+		Timeout:      db.cfg.openTimeout + boltLockPoll,
 		ReadOnly:     db.cfg.readOnly,
 		FreelistType: bbolt.FreelistMapType,
 	})

@@ -171,6 +171,25 @@ func TestSecondOpenIsLocked(t *testing.T) {
 	require.NoError(t, db.Close())
 }
 
+// TestOpenTimeoutIsHonoured: Open waits at least the time asked for a held
+// lock (bbolt alone gave up one lock poll, 50 ms, early: 100 ms gave ~50).
+// Only the lower bound is exact; the upper one guards against a hang.
+func TestOpenTimeoutIsHonoured(t *testing.T) {
+	path := tempPath(t)
+	db := mustOpen(t, path)
+	defer func() { require.NoError(t, db.Close()) }()
+	for _, d := range []time.Duration{100 * time.Millisecond, 180 * time.Millisecond} {
+		for _, opts := range [][]Option{{WithOpenTimeout(d)}, {WithReadOnly(), WithOpenTimeout(d)}} {
+			start := time.Now()
+			_, err := Open(path, opts...)
+			took := time.Since(start)
+			require.ErrorIs(t, err, ErrLocked)
+			assert.GreaterOrEqual(t, took, d, "gave up before the time asked")
+			assert.Less(t, took, d+10*time.Second, "a locked store fails, it does not hang")
+		}
+	}
+}
+
 func TestReadOnlyRefusesWrites(t *testing.T) {
 	path := tempPath(t)
 	db := mustOpen(t, path)
