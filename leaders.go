@@ -46,13 +46,7 @@ func (tx *Tx) setLeader(n nid, old, new string) {
 
 // ownLeads returns the transaction's copy of user u with a private leads slice.
 func (tx *Tx) ownLeads(u uid) *userRec {
-	r := tx.st.user(u)
-	if r.edit != tx.edit {
-		c := *r
-		c.edit, c.own = tx.edit, 0
-		r = &c
-		tx.st.users = tx.st.users.Set(tx.edit, int(u), r)
-	}
+	r := tx.copyUser(u)
 	ownSlice(&r.own, ownLeads, &r.leads)
 	return r
 }

@@ -210,8 +210,12 @@ func (s Snapshot) topHits(m *matcher, key string, root nid, k int) []hit {
 func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRank) []hit {
 	st := s.st
 	var hits []hit
+	org := ""
+	if root != 0 {
+		org = st.node(root).orgID
+	}
 	consider := func(n nid, r *nodeRec) {
-		if root != 0 && r.orgID != st.node(root).orgID {
+		if org != "" && r.orgID != org {
 			return
 		}
 		if rk, ok := m.rank(r); ok && (rank < 0 || rk == rank) {

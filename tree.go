@@ -485,7 +485,16 @@ func (tx *Tx) mutNode(n nid) *nodeRec {
 	return r
 }
 
+// mutUser returns the transaction's copy of user u and lists it as changed.
 func (tx *Tx) mutUser(u uid) *userRec {
+	r := tx.copyUser(u)
+	tx.dirty.user(u)
+	return r
+}
+
+// copyUser returns the transaction's copy of user u without listing it as
+// changed: for derived fields that no stored record holds.
+func (tx *Tx) copyUser(u uid) *userRec {
 	r := tx.st.user(u)
 	if r.edit != tx.edit {
 		c := *r
@@ -493,7 +502,6 @@ func (tx *Tx) mutUser(u uid) *userRec {
 		r = &c
 		tx.st.users = tx.st.users.Set(tx.edit, int(u), r)
 	}
-	tx.dirty.user(u)
 	return r
 }
 
