@@ -46,9 +46,7 @@ func (s *Server) rest(fn func(*http.Request) (string, any, error)) http.HandlerF
 		msg, data, err := fn(req)
 		if err != nil {
 			code, text := codeOf(err)
-			if code >= 500 {
-				s.cfg.Logger.Error("rest endpoint failed", "path", req.URL.Path, "err", err)
-			}
+			s.logFailure("rest endpoint failed", req, code, err)
 			// Errors travel in the envelope with status 200, as the
 			// service answers them (see writeGraphQLError).
 			writeREST(w, http.StatusOK, code, text, nil)
