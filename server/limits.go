@@ -20,8 +20,9 @@ import (
 // Cost is counted on the document before it runs (see documentCost): every
 // field selected counts 1, times the size of every list above it; a list's
 // size is its field's limit argument (default 10, at most the tree's
-// MaxPageSize), or listEstimate for lists without one (searchNodes,
-// childrenNodes, Org.nodes, departments, authorized resources); aliases
+// MaxPageSize), the tree's node count for searchNodes and Org.nodes (each
+// may list every node), or listEstimate for other lists without a limit
+// (childrenNodes, departments, authorized resources); aliases
 // and fragments count each time they are used. Introspection counts 0: the
 // schema is small and fixed. While a document runs, its answer is written
 // as JSON as it is completed, so the cap on the answer's size is checked
@@ -109,7 +110,7 @@ func (s *Server) admit(ctx context.Context) (release func(), err error) {
 // exponential amount to the limit but only linear time to count. Both
 // numbers saturate at costCeiling.
 func (s *Server) documentCost(doc *ast.QueryDocument, op *ast.OperationDefinition, vars map[string]any, maxPage int) (cost, depth int) {
-	c := &coster{vars: vars, maxPage: maxPage, frags: map[string]costDepth{}}
+	c := &coster{vars: vars, maxPage: maxPage, nodes: s.tree.Snapshot().Stats().Nodes, frags: map[string]costDepth{}}
 	for _, name := range fragmentOrder(doc) {
 		if f := doc.Fragments.ForName(name); f != nil {
 			c.frags[name] = c.set(f.SelectionSet, 0)
@@ -128,6 +129,7 @@ type costDepth struct{ cost, depth int }
 type coster struct {
 	vars    map[string]any
 	maxPage int
+	nodes   int // nodes in the tree: what searchNodes and Org.nodes may list
 	frags   map[string]costDepth
 }
 
@@ -198,6 +200,10 @@ func (c *coster) listSize(f *ast.Field) int {
 			return listEstimate
 		}
 		return 1
+	}
+	if f.Name == "searchNodes" || f.Name == "nodes" {
+		// Either can list every node of the tree.
+		return max(listEstimate, c.nodes)
 	}
 	if len(f.SelectionSet) == 0 || (f.Name == "list" && f.ObjectDefinition != nil && strings.HasPrefix(f.ObjectDefinition.Name, "Paginated")) {
 		return 1
