@@ -157,6 +157,10 @@ func TestCheckReportsCorruption(t *testing.T) {
 			ops, _, _ := tx.st.nodeByID(s.ops)
 			tx.mutNode(n).parent = ops
 		}, "not among the children"},
+		{"parent id", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.backend)
+			tx.mutNode(n).parentID = s.ops
+		}, "records parent id"},
 		{"child not listed", func(tx *Tx, s *sample) {
 			n, _, _ := tx.st.nodeByID(s.dev)
 			tx.mutNode(n).children = nil

@@ -176,6 +176,9 @@ func (s Snapshot) checkNodes(c *checker) {
 				}
 			}
 		}
+		if r.parent == 0 && r.parentID != "" {
+			c.bad("node %q has no parent but records parent id %q", r.id, r.parentID)
+		}
 		if r.parent != 0 {
 			p := st.node(r.parent)
 			switch {
@@ -185,6 +188,8 @@ func (s Snapshot) checkNodes(c *checker) {
 				c.bad("node %q in org %q has parent %q in org %q", r.id, r.orgID, p.id, p.orgID)
 			case !hasChild(st, p, n):
 				c.bad("node %q is not among the children of its parent %q", r.id, p.id)
+			case p.id != r.parentID:
+				c.bad("node %q records parent id %q, its parent is %q", r.id, r.parentID, p.id)
 			}
 		}
 		for k, ch := range r.children {

@@ -172,7 +172,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	st := tx.st
 	r := &nodeRec{
 		edit: tx.edit, own: ownChildren | ownMembers,
-		id: id, orgID: o.id, parent: parent,
+		id: id, orgID: o.id, parent: parent, parentID: st.idOf(parent),
 		name: f.name, nameI18n: f.nameI18n, code: f.code, order: f.order, created: now, updated: now,
 		nodeExtra: newExtra(f.description, f.descriptionI18n, f.externalID, f.leaderUserID, nil),
 	}
@@ -454,7 +454,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	tx.moveRollups(n, p)
 	tx.removeChild(r.parent, n)
 	w := tx.mutNode(n)
-	w.parent = p
+	w.parent, w.parentID = p, pr.id
 	w.updated = tx.now()
 	tx.insertChild(p, n)
 	return tx.st.nodeValue(w), nil
@@ -487,7 +487,7 @@ func (st *state) nodeValue(r *nodeRec) Node {
 		ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: cloneI18n(r.nameI18n),
 		Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
 		Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
-		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated), ParentID: st.idOf(r.parent),
+		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated), ParentID: r.parentID,
 	}
 	return n
 }

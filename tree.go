@@ -68,7 +68,9 @@ type nodeRec struct {
 	own    ownership // which slices this txn's copy already owns
 	parent nid
 
-	id, orgID  string
+	// parentID is the parent's id, kept beside its handle so that reading
+	// a node costs one record, not two.
+	id, orgID, parentID string
 	children   []nid // sorted by childCmp
 	name       string
 	nameI18n   map[string]string
