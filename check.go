@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"sync"
 )
 
 // maxCheckErrors bounds the report of a badly broken tree.
@@ -25,19 +26,31 @@ func (c *checker) bad(format string, args ...any) {
 // the id, code and external id indexes, both sides of every membership, main
 // departments, grants and all counts — and returns every broken invariant,
 // joined, each wrapping ErrCorrupt. It returns nil for a sound tree. It runs
-// in O(nodes + memberships) and is iterative.
+// in O(nodes + memberships), is iterative, and spreads its independent
+// parts over the machine's cores for the length of the call.
 func (s Snapshot) Check() error {
 	st := s.st
 	c := &checker{}
 	if st.node(0) != nil || st.user(0) != nil {
 		c.bad("handle 0 is in use")
 	}
-	s.checkNodes(c)
-	s.checkOrgs(c)
-	s.checkUsers(c)
-	s.checkNameIndex(c)
-	s.checkRollups(c)
-	s.checkUserOrder(c)
+	// The parts read an immutable version and share nothing, so they run
+	// side by side; each reports into its own checker, joined in a fixed
+	// order so that the report does not depend on scheduling.
+	parts := []func(*checker){s.checkNodes, s.checkOrgs, s.checkUsers, s.checkNameIndex, s.checkRollups, s.checkUserOrder}
+	found := make([]checker, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		wg.Go(func() { part(&found[i]) })
+	}
+	wg.Wait()
+	for _, f := range found {
+		for _, err := range f.errs {
+			if len(c.errs) < maxCheckErrors {
+				c.errs = append(c.errs, err)
+			}
+		}
+	}
 	return errors.Join(c.errs...)
 }
 
