@@ -282,6 +282,7 @@ func (tx *Tx) load(d *Dump) error {
 				return fmt.Errorf("orgtree: load: node %q: parent %q: %w", r.id, parents[i], ErrCrossOrg)
 			}
 			r.parent, r.parentID = p, pr.id
+			tx.setParent(n, p)
 			pr.children = append(pr.children, n) // pr is owned: created above
 		}
 		if r.code != "" {

@@ -67,6 +67,9 @@ func (s Snapshot) checkRollups(c *checker) {
 			continue
 		}
 		got := st.roll.Get(i)
+		if got.parent != want[i].parent {
+			c.bad("node %q: rollup parent handle %d, the record says %d", r.id, got.parent, want[i].parent)
+		}
 		if got.depth != want[i].depth {
 			c.bad("node %q: depth %d, want %d", r.id, got.depth, want[i].depth)
 		}
@@ -101,17 +104,7 @@ func (s Snapshot) checkNameIndex(c *checker) {
 		if len(ids) == 0 || len(ids) != p.n {
 			c.bad("gram %q: posting has %d handles, count says %d", g, len(ids), p.n)
 		}
-		if len(p.firsts) != len(p.chunks) {
-			c.bad("gram %q: %d chunk starts for %d chunks", g, len(p.firsts), len(p.chunks))
-			continue
-		}
-		for k, ch := range p.chunks {
-			if len(ch.ids) == 0 || len(ch.ids) > maxChunk {
-				c.bad("gram %q: chunk of %d handles", g, len(ch.ids))
-			} else if p.firsts[k] != ch.ids[0] {
-				c.bad("gram %q: chunk %d starts at %d, directory says %d", g, k, ch.ids[0], p.firsts[k])
-			}
-		}
+		checkPosting(c, g, p)
 		for k, n := range ids {
 			gotSum += pairHash(g, n)
 			if k > 0 && ids[k-1] >= n {
@@ -392,4 +385,29 @@ func (t *Tree) Check() error { return t.Snapshot().Check() }
 func hasChild(st *state, p *nodeRec, n nid) bool {
 	_, ok := slices.BinarySearchFunc(p.children, n, st.childCmp)
 	return ok
+}
+
+// checkPosting verifies the shape of one posting: page and chunk sizes, and
+// that every directory entry names the first handle of what it points to.
+func checkPosting(c *checker, g string, p *posting) {
+	if len(p.firsts) != len(p.pages) {
+		c.bad("gram %q: %d page starts for %d pages", g, len(p.firsts), len(p.pages))
+		return
+	}
+	for i, pg := range p.pages {
+		if len(pg.firsts) != len(pg.chunks) || len(pg.chunks) == 0 || len(pg.chunks) > pageChunks {
+			c.bad("gram %q: page %d has %d chunk starts for %d chunks", g, i, len(pg.firsts), len(pg.chunks))
+			continue
+		}
+		if p.firsts[i] != pg.firsts[0] {
+			c.bad("gram %q: page %d starts at %d, directory says %d", g, i, pg.firsts[0], p.firsts[i])
+		}
+		for k, ch := range pg.chunks {
+			if len(ch.ids) == 0 || len(ch.ids) > maxChunk {
+				c.bad("gram %q: chunk of %d handles", g, len(ch.ids))
+			} else if pg.firsts[k] != ch.ids[0] {
+				c.bad("gram %q: chunk %d of page %d starts at %d, directory says %d", g, k, i, ch.ids[0], pg.firsts[k])
+			}
+		}
+	}
 }

@@ -182,7 +182,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	if parent != 0 {
 		depth = int32(st.depth(parent)) + 1
 	}
-	st.roll = st.roll.Append(tx.edit, rollup{depth: depth})
+	st.roll = st.roll.Append(tx.edit, rollup{depth: depth, parent: parent})
 	st.nodeIDs = st.nodeIDs.Set(tx.edit, id, n)
 	st.nodeCount++
 	o.nodeCount++
@@ -374,7 +374,7 @@ func (tx *Tx) DeleteNode(id string, mode DeleteMode) error {
 // deleteSubtree removes top and everything below it, iteratively.
 func (tx *Tx) deleteSubtree(top nid) {
 	st := tx.st
-	above := st.rootPath(st.node(top).parent) // empty for a root
+	above := st.rootPath(st.parentOf(top)) // empty for a root
 	if len(above) > 0 {
 		users := st.subtreeUsers(top)
 		defer tx.dropRollups(above, users) // once the subtree's memberships are gone
@@ -455,6 +455,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	tx.removeChild(r.parent, n)
 	w := tx.mutNode(n)
 	w.parent, w.parentID = p, pr.id
+	tx.setParent(n, p)
 	w.updated = tx.now()
 	tx.insertChild(p, n)
 	return tx.st.nodeValue(w), nil
