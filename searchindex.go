@@ -494,13 +494,44 @@ func (st *state) postings(grams []string) (lists []*posting, ok bool) {
 	return lists, len(lists) > 0
 }
 
-// intersect returns the handles listed in every posting (smallest first).
+// intersect returns candidates for the handles listed in every posting
+// (smallest first): a superset, since every candidate is re-checked against
+// its names anyway. Once a list takes out less than a quarter of the
+// candidates, the larger ones after it would cost more than the re-checks
+// they save (the grams of one query mostly come from the same names), so
+// it stops there.
 func intersect(lists []*posting) []nid {
 	out := lists[0].all()
 	for _, l := range lists[1:] {
-		out = slices.DeleteFunc(out, func(n nid) bool { return !l.contains(n) })
-		if len(out) == 0 {
+		before := len(out)
+		out = l.keep(out)
+		if len(out) == 0 || 4*(before-len(out)) < before {
 			break
+		}
+	}
+	return out
+}
+
+// keep filters the sorted handles ids in place down to those in p. The
+// handles come in order, so the page and chunk cursors only move forward:
+// a pass costs a binary search within one chunk per handle, plus one step
+// per page and chunk passed, not a search from the top for each.
+func (p *posting) keep(ids []nid) []nid {
+	out := ids[:0]
+	pi, ci := 0, 0
+	for _, n := range ids {
+		for pi+1 < len(p.firsts) && p.firsts[pi+1] <= n {
+			pi, ci = pi+1, 0
+		}
+		if pi >= len(p.pages) {
+			break
+		}
+		pg := p.pages[pi]
+		for ci+1 < len(pg.firsts) && pg.firsts[ci+1] <= n {
+			ci++
+		}
+		if _, found := slices.BinarySearch(pg.chunks[ci].ids, n); found {
+			out = append(out, n)
 		}
 	}
 	return out
