@@ -68,7 +68,7 @@ func (tx *Tx) countLink() {
 		// A bulk load looks up every node and user it links: fold the id
 		// indexes now so each lookup takes one probe.
 		st := tx.st
-		st.nodeIDs, st.userIDs = st.nodeIDs.Compact(), st.userIDs.Compact()
+		st.nodeIDs, st.userIDs = st.nodeIDs.Own(tx.edit), st.userIDs.Own(tx.edit)
 	}
 }
 
