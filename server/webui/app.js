@@ -598,7 +598,13 @@
     }
     svg.append(lines, boxes);
     $('#chart-box').replaceChildren(svg);
-    view = { x: 0, y: 0, w: W, h: H, full: [W, H] };
+    // Open at 1:1 over the subtree's root (a wide chart is unreadable when
+    // fitted); Fit shows it whole.
+    const r = $('#chart-box').getBoundingClientRect();
+    const cw = Math.max(200, r.width), ch = Math.max(200, r.height);
+    view = { x: W <= cw ? (W - cw) / 2 : Math.min(W - cw, Math.max(0, px(root) + BOX_W / 2 - cw / 2)), y: 0, w: cw, h: ch, full: [W, H] };
+    if (W <= cw && H <= ch) view.y = (H - ch) / 2;
+    applyView();
     $('#chart-note').textContent = sub.nodes.length + ' departments' + (sub.truncated ? ' (cut at 400: pick a lower level or fewer levels)' : '');
     svg.addEventListener('click', (e) => { const g = e.target.closest('[data-id]'); if (g && g.dataset.id !== st.selected && !panned) { reveal(g.dataset.id).catch(fail); } });
   }
