@@ -379,3 +379,62 @@ func jsq(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// BenchmarkWebUI100k measures the UI in headless Chromium over a
+// 100k-department org (100k users, 300k memberships) with one department of
+// 1,000 children: first paint (navigation start, already signed in, to the
+// painted tree), expanding the 1,000 children (click to painted rows), and
+// search (last keystroke of "研发" to results shown, the 40 ms debounce
+// included). Run with
+//
+//	go test -run '^$' -bench BenchmarkWebUI100k -benchtime 5x ./server/
+func BenchmarkWebUI100k(b *testing.B) {
+	f := startUI(b, orgtreetest.Spec{Nodes: 100_000, Users: 100_000, Memberships: 300_000, Names: orgtreetest.CJKNames, Seed: 7})
+	root, err := f.tree.RootNode(f.orgID)
+	require.NoError(b, err)
+	var wide string
+	require.NoError(b, f.tree.Update(func(tx *orgtree.Tx) error {
+		n, err := tx.AddNode(orgtree.NodeInput{ParentID: root.ID, Name: "千子部", Order: 1000})
+		if err != nil {
+			return err
+		}
+		wide = n.ID
+		for i := range 1000 {
+			if _, err := tx.AddNode(orgtree.NodeInput{ParentID: n.ID, Name: fmt.Sprintf("子部门 %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	f.signIn()
+	var paint, expand, search float64
+	for b.Loop() {
+		f.run("reload", chromedp.Navigate("about:blank"), chromedp.Navigate(f.http.URL+"/ui/#org="+f.orgID))
+		f.waitJS("painted", `window.orgtreeTiming && window.orgtreeTiming.painted`)
+		var p float64
+		f.eval("paint", `window.orgtreeTiming.painted`, &p)
+		paint += p
+		var e []float64
+		f.eval("expand 1000", `(async () => { const li = document.querySelector('#tree [data-id="`+wide+`"]'); const t0 = performance.now();
+			li.querySelector('.twisty').click();
+			while (li.getAttribute('aria-expanded') !== 'true') await new Promise((r) => setTimeout(r, 1));
+			await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+			if (li.querySelectorAll('[role=treeitem]').length !== 1000) throw new Error('not 1000 children');
+			return [performance.now() - t0, window.orgtreeTiming.lastExpand, window.orgtreeTiming.fetchMs]; })()`, &e)
+		expand += e[0]
+		b.Logf("expand: %.1f ms to painted rows, %.1f ms fetch and DOM, %.1f ms fetch", e[0], e[1], e[2])
+		f.run("search", chromedp.Click(chromedp.CSS("#search")))
+		for _, r := range "研发" {
+			_, err := chromedp.Call(f.ctx, input.InsertText, input.InsertTextParams{Text: string(r)})
+			require.NoError(b, err)
+		}
+		f.waitJS("hits", `window.orgtreeTiming.searchLatency && document.querySelector('#search').value === '研发' && document.querySelectorAll('#hits [role=option]').length > 0`)
+		var s float64
+		f.eval("search latency", `window.orgtreeTiming.searchLatency`, &s)
+		search += s
+	}
+	n := float64(b.N)
+	b.ReportMetric(paint/n, "first-paint-ms")
+	b.ReportMetric(expand/n, "expand-1000-ms")
+	b.ReportMetric(search/n, "search-ms")
+}
