@@ -41,7 +41,12 @@ func (s *Server) webuiRoutes() {
 		panic(err) // the embedded directory is part of the build
 	}
 	files := http.StripPrefix("/ui/", http.FileServerFS(dist))
-	s.mux.Handle("GET /ui", http.RedirectHandler("ui/", http.StatusMovedPermanently))
+	// A relative Location keeps a server mounted under a prefix working
+	// (http.RedirectHandler would make it absolute).
+	s.mux.HandleFunc("GET /ui", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Location", "ui/")
+		w.WriteHeader(http.StatusMovedPermanently)
+	})
 	s.mux.HandleFunc("GET /ui/", func(w http.ResponseWriter, req *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", webuiCSP)

@@ -161,7 +161,7 @@ func TestUIAssets(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
-	assert.Equal(t, "/ui/", resp.Header.Get("Location"))
+	assert.Equal(t, "ui/", resp.Header.Get("Location"), "relative: works under a prefix")
 
 	// The assets load nothing from elsewhere: no absolute URL but the SVG
 	// namespace.

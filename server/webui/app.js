@@ -33,14 +33,16 @@
     return h;
   }
   async function rest(path, params, signal) {
-    const url = path + '?' + new URLSearchParams(params || {});
+    // Paths are relative to the page (<prefix>/ui/), so the UI works where
+    // the server is mounted under a prefix.
+    const url = '..' + path + '?' + new URLSearchParams(params || {});
     const r = await fetch(url, { headers: headers(), signal });
     const body = await r.json();
     if (body.code !== 200) { if (body.code === 401) signOut(body.message); throw new APIError(body.code, body.message); }
     return body.data;
   }
   async function gql(query, variables) {
-    const r = await fetch('/graphql/v2', { method: 'POST', headers: headers(), body: JSON.stringify({ query, variables }) });
+    const r = await fetch('../graphql/v2', { method: 'POST', headers: headers(), body: JSON.stringify({ query, variables }) });
     const body = await r.json();
     if (body.errors && body.errors.length) {
       const m = body.errors[0].message;
