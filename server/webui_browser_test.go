@@ -199,7 +199,8 @@ true`
 // org: sign in, expand to depth 5 (mouse and keyboard), search "研发" and
 // reveal a hit, a refused drag (under its own descendant: nothing changes),
 // a legal drag (tree and counts follow), member paging, the chart and its
-// SVG export, a narrow screen; and no request leaves the server.
+// SVG and PNG export, editing (add, rename, members, cascade delete), a
+// narrow screen; and no request leaves the server.
 // Screenshots go to docs/screenshots with -update.
 func TestWebUIInBrowser(t *testing.T) {
 	if testing.Short() {
@@ -358,6 +359,71 @@ func TestWebUIInBrowser(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(f.shots, "chart.svg"), []byte(svg), 0o644))
 	f.run("export png", chromedp.Click(chromedp.CSS("#export-png")))
 	f.waitJS("png", `window.orgtreeLastExport && window.orgtreeLastExport.type === 'image/png' && window.orgtreeLastExport.size > 1000`)
+
+	// Editing: add, rename, add and remove members, delete with the
+	// cascade confirmation.
+	f.run("details", chromedp.Click(chromedp.CSS("#tab-details")), chromedp.Click(chromedp.CSS(`#tree [data-id="`+target+`"] > .row .name`)))
+	f.waitJS("target selected", `document.querySelector('#details h2') && t.item(`+jsq(target)+`).getAttribute('aria-selected') === 'true' && document.querySelector('#act-add')`)
+	dialog := func(what string, fields map[string]string) {
+		f.waitJS(what+": dialog open", `document.querySelector('#dialog').open`)
+		for name, v := range fields {
+			f.run(what+": type "+name, chromedp.SendKeys(chromedp.CSS(`#dialog-body [name="`+name+`"]`), v))
+		}
+		f.run(what+": ok", chromedp.Click(chromedp.CSS("#dialog-ok")))
+	}
+	said := func(what, prefix string) {
+		f.waitJS(what, `document.querySelector('#message').textContent.startsWith(`+jsq(prefix)+`)`)
+	}
+	f.run("add", chromedp.Click(chromedp.CSS("#act-add")))
+	dialog("add", map[string]string{"name": "新部门", "code": "new-dept"})
+	said("added", "Added")
+	added, err := f.tree.NodeByCode(f.orgID, "new-dept")
+	require.NoError(t, err)
+	assert.Equal(t, target, added.ParentID)
+	f.waitJS("new department shown and selected", `t.item(`+jsq(added.ID)+`) && t.item(`+jsq(added.ID)+`).getAttribute('aria-selected') === 'true'`)
+
+	f.run("rename", chromedp.Click(chromedp.CSS("#act-edit")))
+	f.waitJS("edit dialog", `document.querySelector('#dialog').open && document.querySelector('#dialog-body [name=name]').value === '新部门'`)
+	f.eval("clear name", `document.querySelector('#dialog-body [name=name]').value = ''`, nil)
+	dialog("rename", map[string]string{"name": "平台部"})
+	said("saved", "Saved")
+	renamed, err := f.tree.Node(added.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "平台部", renamed.Name)
+	f.waitJS("tree shows the new name", `t.item(`+jsq(added.ID)+`).querySelector('.name').textContent === '平台部'`)
+
+	f.run("add members", chromedp.Click(chromedp.CSS("#act-add-member")))
+	dialog("add members", map[string]string{"ids": "u5, u6"})
+	said("members added", "Added 2 members")
+	f.waitJS("counts 2 / 2", `t.counts(`+jsq(added.ID)+`) === '2 / 2'`)
+	f.waitJS("members listed", `document.querySelectorAll('#members tbody tr').length === 2`)
+	// Remove is offered on direct members: leave "include sub-departments".
+	f.run("direct members", chromedp.Click(chromedp.CSS("#member-include")))
+	f.waitJS("direct view", `!document.querySelector('#member-include').checked && document.querySelector('#members tr[data-user="u6"] button')`)
+	f.run("remove u6", chromedp.Click(chromedp.CSS(`#members tr[data-user="u6"] button`)))
+	dialog("remove", nil)
+	said("removed", "Removed")
+	f.waitJS("counts 1 / 1", `t.counts(`+jsq(added.ID)+`) === '1 / 1'`)
+	has, err := f.tree.HasMember(added.ID, "u6")
+	require.NoError(t, err)
+	assert.False(t, has)
+
+	f.run("add a child", chromedp.Click(chromedp.CSS("#act-add")))
+	dialog("add a child", map[string]string{"name": "子部门"})
+	said("child added", "Added")
+	f.run("select the new department", chromedp.Click(chromedp.CSS(`#tree [data-id="`+added.ID+`"] > .row .name`)))
+	f.waitJS("selected", `document.querySelector('#details h2') && document.querySelector('#details h2').textContent === '平台部'`)
+	f.run("delete", chromedp.Click(chromedp.CSS("#act-delete")))
+	f.waitJS("cascade confirmation", `document.querySelector('#dialog').open && document.querySelector('#dialog-body').textContent.includes('and 1 sub-department below it') && document.querySelector('#dialog-body').textContent.includes('removes 1 member')`)
+	f.shot("delete-confirmation")
+	dialog("delete", nil)
+	said("deleted", "Deleted")
+	_, err = f.tree.Node(added.ID)
+	assert.ErrorIs(t, err, orgtree.ErrNotFound)
+	tgtAll, _ := f.tree.MemberCount(target, true)
+	tgtDirect, _ := f.tree.MemberCount(target, false)
+	f.waitJS("gone from the tree, counts back", `!document.querySelector('#tree [data-id="`+added.ID+`"]') && t.counts(`+jsq(target)+`) === `+jsq(fmt.Sprintf("%d / %d", tgtDirect, tgtAll)))
+	require.NoError(t, f.tree.Check())
 
 	// A narrow screen: the tree and the panel take turns.
 	f.run("narrow", chromedp.EmulateViewport(390, 844), chromedp.Click(chromedp.CSS("#tab-details")))
