@@ -126,12 +126,17 @@ func (s Snapshot) checkNameIndex(c *checker) {
 	}
 	var wantSum, gotSum uint64
 	want, got := 0, 0
-	for i := range st.nodes.Len() {
-		for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
-			want++
-			wantSum += pairHash(g, nid(i))
+	// The names' side (recomputing every node's grams) is the longest
+	// walk of Check: it runs beside the postings' side.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range st.nodes.Len() {
+			for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
+				want++
+				wantSum += pairHash(g, nid(i))
+			}
 		}
-	}
+	})
 	for g, p := range st.grams.All() {
 		ids := p.all()
 		got += len(ids)
@@ -149,6 +154,7 @@ func (s Snapshot) checkNameIndex(c *checker) {
 			}
 		}
 	}
+	wg.Wait()
 	if got == want && gotSum == wantSum {
 		return
 	}
