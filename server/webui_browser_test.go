@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -47,6 +48,7 @@ type uiFixture struct {
 	t        testing.TB
 	tree     *orgtree.Tree
 	http     *httptest.Server
+	base     string // the server's URL, with its prefix
 	ctx      context.Context
 	pool     string
 	secret   string
@@ -63,6 +65,13 @@ const uiPool, uiSecret = "000000000000000000000ui1", "ui-secret"
 // (1280×860). It skips the test when no browser is found.
 func startUI(t testing.TB, spec orgtreetest.Spec) *uiFixture {
 	t.Helper()
+	return startUIAt(t, spec, "")
+}
+
+// startUIAt is startUI with the server mounted under prefix ("" or
+// "/some/path") of another mux, as README's embedded example mounts it.
+func startUIAt(t testing.TB, spec orgtreetest.Spec, prefix string) *uiFixture {
+	t.Helper()
 	browser := browserPath()
 	if browser == "" {
 		t.Skip("no chromium on the PATH (or ORGTREE_CHROMIUM): skipping the web UI browser tests (.ci/run installs Debian's chromium)")
@@ -73,9 +82,15 @@ func startUI(t testing.TB, spec orgtreetest.Spec) *uiFixture {
 	require.NoError(t, err)
 	srv, err := server.New(tree, server.Config{UserPoolID: uiPool, Secret: uiSecret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
+	var h http.Handler = srv.Handler()
+	if prefix != "" {
+		mux := http.NewServeMux()
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		h = mux
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	f := &uiFixture{t: t, tree: tree, http: hs, pool: uiPool, secret: uiSecret, orgID: tree.Orgs()[0].ID}
+	f := &uiFixture{t: t, tree: tree, http: hs, base: hs.URL + prefix, pool: uiPool, secret: uiSecret, orgID: tree.Orgs()[0].ID}
 	f.shots = t.TempDir()
 	if orgtreetest.Updating() {
 		f.shots = filepath.Join("..", "docs", "screenshots")
@@ -146,7 +161,7 @@ func (f *uiFixture) shot(name string) {
 func (f *uiFixture) signIn() {
 	f.t.Helper()
 	f.run("sign in",
-		chromedp.Navigate(f.http.URL+"/ui/"),
+		chromedp.Navigate(f.base+"/ui/"),
 		chromedp.WaitVisible(chromedp.CSS("#pool")),
 		chromedp.SendKeys(chromedp.CSS("#pool"), f.pool),
 		chromedp.SendKeys(chromedp.CSS("#secret"), f.secret),
@@ -214,7 +229,7 @@ func TestWebUIInBrowser(t *testing.T) {
 
 	// A wrong secret is refused on the page.
 	f.run("wrong secret",
-		chromedp.Navigate(f.http.URL+"/ui/"),
+		chromedp.Navigate(f.base+"/ui/"),
 		chromedp.WaitVisible(chromedp.CSS("#pool")),
 		chromedp.SendKeys(chromedp.CSS("#pool"), f.pool),
 		chromedp.SendKeys(chromedp.CSS("#secret"), "nope"),
@@ -317,9 +332,25 @@ func TestWebUIInBrowser(t *testing.T) {
 	f.waitJS("shown under its new parent", `t.item(`+jsq(hit.ID)+`).parentElement.parentElement.dataset.id === `+jsq(target)+` && t.item(`+jsq(hit.ID)+`).getAttribute('aria-level') === '3'`)
 	require.NoError(t, f.tree.Check())
 
+	// Fields another client set: i18n names, description, leader, a grant.
+	desc, leader := "负责全部研发", "u1"
+	_, err = f.tree.UpdateNode(kids[0], orgtree.NodeUpdate{NameI18n: map[string]string{"en-US": "R&D"}, Description: &desc, LeaderUserID: &leader})
+	require.NoError(t, err)
+	require.NoError(t, f.tree.GrantResource(kids[0], orgtree.Resource{Namespace: "default", Code: "repo:orgtree", Type: orgtree.ResourceData, Actions: []string{"read", "write"}}))
+	leaderUser, err := f.tree.User("u1")
+	require.NoError(t, err)
+
 	// Members of a subtree, paged, with sub-departments included.
 	f.run("select the first department", chromedp.Click(chromedp.CSS(`#tree [data-id="`+kids[0]+`"] > .row .name`)))
-	f.waitJS("panel", `document.querySelector('#details h2') && document.querySelector('#member-include')`)
+	firstNode, err := after.Node(kids[0])
+	require.NoError(t, err)
+	f.waitJS("panel", `document.querySelector('#details h2') && document.querySelector('#details h2').textContent === `+jsq(firstNode.Name)+` && document.querySelector('#resources')`)
+	var panel string
+	f.waitJS("fields shown", `document.querySelector('#resources')`)
+	f.eval("panel text", `document.querySelector('#details').textContent`, &panel)
+	for _, want := range []string{"en-US: R&D", desc, "Leader" + leaderUser.Name, "repo:orgtree", "read, write", "Path某某公司 / "} {
+		assert.Contains(t, panel, want)
+	}
 	f.run("include sub-departments", chromedp.Click(chromedp.CSS("#member-include")))
 	sub, _ := after.MemberCount(kids[0], true)
 	pages := (sub + 9) / 10
@@ -363,7 +394,11 @@ func TestWebUIInBrowser(t *testing.T) {
 	// Editing: add, rename, add and remove members, delete with the
 	// cascade confirmation.
 	f.run("details", chromedp.Click(chromedp.CSS("#tab-details")), chromedp.Click(chromedp.CSS(`#tree [data-id="`+target+`"] > .row .name`)))
-	f.waitJS("target selected", `document.querySelector('#details h2') && t.item(`+jsq(target)+`).getAttribute('aria-selected') === 'true' && document.querySelector('#act-add')`)
+	tgt, err := f.tree.Node(target)
+	require.NoError(t, err)
+	// The panel of the target, not the one it replaces: a click on a
+	// button the page is about to replace would be lost.
+	f.waitJS("target selected", `document.querySelector('#details h2') && document.querySelector('#details h2').textContent === `+jsq(tgt.Name)+` && document.querySelector('#act-add')`)
 	dialog := func(what string, fields map[string]string) {
 		f.waitJS(what+": dialog open", `document.querySelector('#dialog').open`)
 		for name, v := range fields {
@@ -440,6 +475,24 @@ func TestWebUIInBrowser(t *testing.T) {
 	t.Logf("browser test took %v (screenshots in %s)", time.Since(start), f.shots)
 }
 
+// TestWebUIUnderPrefix signs in and searches with the server mounted under
+// a prefix of another mux: the page reaches the API by relative paths.
+func TestWebUIUnderPrefix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	f := startUIAt(t, orgtreetest.Spec{Nodes: 200, Users: 100, Memberships: 300, Names: orgtreetest.CJKNames, Seed: 3}, "/authing")
+	f.signIn()
+	f.run("search", chromedp.Click(chromedp.CSS("#search")))
+	_, err := chromedp.Call(f.ctx, input.InsertText, input.InsertTextParams{Text: "研发"})
+	require.NoError(t, err)
+	f.waitJS("hits", `document.querySelectorAll('#hits [role=option]').length > 0`)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	assert.Empty(t, f.external)
+	assert.Empty(t, f.problems)
+}
+
 // jsq quotes s as a JavaScript string.
 func jsq(s string) string {
 	b, _ := json.Marshal(s)
@@ -475,7 +528,7 @@ func BenchmarkWebUI100k(b *testing.B) {
 	f.signIn()
 	var paint, expand, search float64
 	for b.Loop() {
-		f.run("reload", chromedp.Navigate("about:blank"), chromedp.Navigate(f.http.URL+"/ui/#org="+f.orgID))
+		f.run("reload", chromedp.Navigate("about:blank"), chromedp.Navigate(f.base+"/ui/#org="+f.orgID))
 		f.waitJS("painted", `window.orgtreeTiming && window.orgtreeTiming.painted`)
 		var p float64
 		f.eval("paint", `window.orgtreeTiming.painted`, &p)

@@ -309,9 +309,9 @@
     if (st.expanded.has(target) || st.kids.has(target)) st.kids.delete(target);
     await refreshUp(target);
     if (!st.expanded.has(target)) await expand(target);
-    say('Moved "' + n.name + '" under "' + t.name + '".');
     setFocus(id, true);
     await select(id);
+    say('Moved "' + n.name + '" under "' + t.name + '".');
     return true;
   }
   // refreshUp reloads a node's children and the counts of it and each of
@@ -390,6 +390,8 @@
     if (li) li.setAttribute('aria-selected', 'true');
     st.members.page = 1;
     $('#app-view').classList.add('show-detail');
+    // The message of an earlier action does not belong to this department.
+    if (!$('#message').classList.contains('error')) $('#message').hidden = true;
     if (st.tab === 'chart') return drawChart();
     return renderDetails();
   }
@@ -397,10 +399,16 @@
   async function renderDetails() {
     const id = st.selected;
     const m = st.members;
-    const d = await gql(`query($id: String!, $page: Int, $limit: Int, $sortBy: SortByEnum, $inc: Boolean) { nodeById(id: $id) { ${nodeFields}
+    // The node's own summary (max=1: no children) comes along, so counts
+    // and leader are current even when someone else changed them.
+    const [d, self] = await Promise.all([gql(`query($id: String!, $page: Int, $limit: Int, $sortBy: SortByEnum, $inc: Boolean) { nodeById(id: $id) { ${nodeFields}
       users(page: $page, limit: $limit, sortBy: $sortBy, includeChildrenNodes: $inc) { totalCount list { id name username email phone createdAt } }
-      authorizedResources { totalCount list { code type actions } } } }`, { id, page: m.page, limit: m.limit, sortBy: m.sortBy, inc: m.include });
+      authorizedResources { totalCount list { code type actions } } } }`, { id, page: m.page, limit: m.limit, sortBy: m.sortBy, inc: m.include }),
+      rest('/api/v2/ui/subtree', { nodeId: id, depth: 1, max: 1 })]);
     if (id !== st.selected) return;
+    const fresh = self.nodes[0];
+    st.nodes.set(id, fresh);
+    if (st.items.has(id)) paintItem(st.items.get(id), fresh);
     const n = d.nodeById, sum = st.nodes.get(id) || {};
     const box = $('#details');
     const dl = el('dl', { class: 'fields' });
@@ -486,9 +494,9 @@
       st.kids.delete(parent);
       await refreshUp(parent);
       await expand(parent);
-      say('Added "' + v.name + '".');
       setFocus(d.addNodeV2.id, true);
       await select(d.addNodeV2.id);
+      say('Added "' + v.name + '".');
     } catch (err) { say('Could not add "' + v.name + '": ' + err.message, true); }
   }
   async function editNode() {
@@ -503,8 +511,8 @@
     try {
       await gql('mutation($id: String!, $name: String, $code: String, $description: String) { updateNode(id: $id, name: $name, code: $code, description: $description) { id } }', vars);
       await refreshUp(st.nodes.get(id).parentId || id);
-      say('Saved "' + v.name + '".');
       await renderDetails();
+      say('Saved "' + v.name + '".');
     } catch (err) { say('Could not save: ' + err.message, true); }
   }
   async function deleteNode() {
@@ -522,9 +530,9 @@
     const parent = n.parentId;
     forget(id);
     await refreshUp(parent);
-    say('Deleted "' + n.name + '" and ' + what + '.');
     setFocus(parent, true);
     await select(parent);
+    say('Deleted "' + n.name + '" and ' + what + '.');
   }
   function forget(id) {
     const stack = [id];
@@ -539,8 +547,8 @@
       await gql('mutation($nodeId: String, $userIds: [String!]!) { addMember(nodeId: $nodeId, userIds: $userIds) { id } }', { nodeId: id, userIds });
     } catch (err) { say('Could not add members: ' + err.message, true); return; }
     await refreshUp(id);
-    say('Added ' + userIds.length + ' member' + (userIds.length === 1 ? '' : 's') + '.');
     await renderDetails();
+    say('Added ' + userIds.length + ' member' + (userIds.length === 1 ? '' : 's') + '.');
   }
   async function removeMember(u) {
     const id = st.selected;
@@ -550,8 +558,8 @@
       await gql('mutation($nodeId: String, $userIds: [String!]!) { removeMember(nodeId: $nodeId, userIds: $userIds) { id } }', { nodeId: id, userIds: [u.id] });
     } catch (err) { say('Could not remove: ' + err.message, true); return; }
     await refreshUp(id);
-    say('Removed ' + (u.name || u.id) + '.');
     await renderDetails();
+    say('Removed ' + (u.name || u.id) + '.');
   }
 
   // ---- tabs ----
