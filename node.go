@@ -183,7 +183,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	st := tx.st
 	r := &nodeRec{
 		edit: tx.edit, own: ownChildren | ownMembers,
-		id: id, orgID: o.id, parent: parent,
+		id: id, orgID: o.id, parent: parent, parentID: st.idOf(parent),
 		name: f.name, nameI18n: f.nameI18n, code: f.code, order: f.order, created: now, updated: now,
 		nodeExtra: newExtra(f.description, f.descriptionI18n, f.externalID, f.leaderUserID, nil),
 	}
@@ -193,7 +193,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	if parent != 0 {
 		depth = int32(st.depth(parent)) + 1
 	}
-	st.roll = st.roll.Append(tx.edit, rollup{depth: depth})
+	st.roll = st.roll.Append(tx.edit, rollup{depth: depth, parent: parent})
 	st.nodeIDs = st.nodeIDs.Set(tx.edit, id, n)
 	st.nodeCount++
 	o.nodeCount++
@@ -385,7 +385,7 @@ func (tx *Tx) DeleteNode(id string, mode DeleteMode) error {
 // deleteSubtree removes top and everything below it, iteratively.
 func (tx *Tx) deleteSubtree(top nid) {
 	st := tx.st
-	above := st.rootPath(st.node(top).parent) // empty for a root
+	above := st.rootPath(st.parentOf(top)) // empty for a root
 	if len(above) > 0 {
 		users := st.subtreeUsers(top)
 		defer tx.dropRollups(above, users) // once the subtree's memberships are gone
@@ -465,7 +465,8 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	tx.moveRollups(n, p)
 	tx.removeChild(r.parent, n)
 	w := tx.mutNode(n)
-	w.parent = p
+	w.parent, w.parentID = p, pr.id
+	tx.setParent(n, p)
 	w.updated = tx.now()
 	tx.insertChild(p, n)
 	return tx.st.nodeValue(w), nil
@@ -498,7 +499,7 @@ func (st *state) nodeValue(r *nodeRec) Node {
 		ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: cloneI18n(r.nameI18n),
 		Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
 		Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
-		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated), ParentID: st.idOf(r.parent),
+		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated), ParentID: r.parentID,
 	}
 	return n
 }
