@@ -237,8 +237,9 @@ func (s *Server) runGraphQL(w http.ResponseWriter, req *http.Request, media medi
 	}
 	if cost > s.cfg.MaxCost {
 		return refused(http.StatusBadRequest, 400, fmt.Sprintf("%v: it costs %d, more than the limit of %d "+
-			"(each field counts 1 times the size of every list above it: a list counts its limit, %d without one; aliases count each time): "+
-			"select fewer fields or aliases, or lower limit", errTooComplex, min(cost, 1<<40), s.cfg.MaxCost, listEstimate))
+			"(each field counts 1 times the size of every list above it: a list counts its limit, searchNodes and Org.nodes the tree's %d nodes, "+
+			"other lists %d; aliases count each time): select fewer fields or aliases, or lower limit", errTooComplex, min(cost, 1<<40), s.cfg.MaxCost,
+			s.tree.Snapshot().Stats().Nodes, listEstimate))
 	}
 	release, err := s.admit(req.Context())
 	if err != nil {

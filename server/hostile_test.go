@@ -275,7 +275,7 @@ func TestRequestsStop(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("deadline", func(t *testing.T) {
-		ts := hostileServer(t, Config{RequestTimeout: 50 * time.Millisecond, MaxAnswerBytes: 1 << 30})
+		ts := hostileServer(t, Config{RequestTimeout: 50 * time.Millisecond, MaxAnswerBytes: 1 << 30, MaxCost: 1 << 40})
 		token := ts.token()
 		var status int
 		var out []byte
@@ -290,7 +290,7 @@ func TestRequestsStop(t *testing.T) {
 	})
 
 	t.Run("client gone", func(t *testing.T) {
-		ts := hostileServer(t, Config{MaxAnswerBytes: 1 << 30})
+		ts := hostileServer(t, Config{MaxAnswerBytes: 1 << 30, MaxCost: 1 << 40})
 		token := ts.token()
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
@@ -312,7 +312,7 @@ func TestRequestsStop(t *testing.T) {
 // every one is answered (served, cut off or told the server is busy) and
 // the heap stays bounded by MaxInFlight answers.
 func TestManyConnections(t *testing.T) {
-	ts := hostileServer(t, Config{MaxInFlight: 4, MaxAnswerBytes: 4 << 20, RequestTimeout: 5 * time.Second})
+	ts := hostileServer(t, Config{MaxInFlight: 4, MaxAnswerBytes: 4 << 20, RequestTimeout: 5 * time.Second, MaxCost: 1 << 40})
 	token := ts.token()
 	body, err := json.Marshal(map[string]any{"query": aliases(3, `searchNodes(keyword: "Dept") { `+nodeFields+` }`)})
 	require.NoError(t, err)
