@@ -1,0 +1,91 @@
+package orgtree
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// MergeChangeSet returns the records of d with cs applied: upserts replace
+// or add records by id, deletions drop them. d is not modified. It is the
+// pure half of Apply, exposed so that a replication log can be folded into
+// a snapshot without a tree.
+func MergeChangeSet(d *Dump, cs *ChangeSet) *Dump {
+	out := &Dump{Seq: cs.Seq}
+	out.Orgs = mergeRecords(d.Orgs, cs.Orgs, cs.DeletedOrgs, func(r OrgRecord) string { return r.ID })
+	out.Nodes = mergeRecords(d.Nodes, cs.Nodes, cs.DeletedNodes, func(r NodeRecord) string { return r.ID })
+	out.Users = mergeRecords(d.Users, cs.Users, cs.DeletedUsers, func(r UserRecord) string { return r.ID })
+	return out
+}
+
+func mergeRecords[R any](old, up []R, del []string, id func(R) string) []R {
+	drop := make(map[string]bool, len(up)+len(del))
+	for _, s := range del {
+		drop[s] = true
+	}
+	for _, r := range up {
+		drop[id(r)] = true
+	}
+	out := make([]R, 0, len(old)+len(up))
+	for _, r := range old {
+		if !drop[id(r)] {
+			out = append(out, r)
+		}
+	}
+	out = append(out, up...)
+	slices.SortFunc(out, func(a, b R) int { return cmp.Compare(id(a), id(b)) })
+	return out
+}
+
+// Apply makes the tree's newest version the current one with cs applied, in
+// one step: readers see either the old version or the new one. It is for
+// replicas that receive ChangeSets committed elsewhere (package replicate);
+// the commit hook is not called. The result is validated (Check); if it is
+// not a valid tree nothing changes and the error wraps the reason.
+//
+// The new version gets the next local version number (cs.Seq names the
+// version on the tree that produced it, not on this one). Earlier snapshots
+// stay readable but are no longer ancestors for Rollback.
+//
+// This first version rebuilds the state from a merged Dump, so it costs
+// O(size of the tree) per call; an incremental apply is future work.
+func (t *Tree) Apply(cs *ChangeSet) error {
+	if cs == nil {
+		return fmt.Errorf("orgtree: apply: nil change set: %w", ErrInvalidArgument)
+	}
+	return t.Replace(MergeChangeSet(t.Snapshot().Dump(), cs))
+}
+
+// Replace atomically replaces the whole content of the tree with the
+// records of d (validated as Load does). Unlike Load the tree need not be
+// empty. The commit hook is not called.
+func (t *Tree) Replace(d *Dump) error {
+	if d == nil {
+		return fmt.Errorf("orgtree: replace: nil dump: %w", ErrInvalidArgument)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	line := &lineage{}
+	empty := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder(), line: line, published: true}
+	empty.nodes = empty.nodes.Append(nil, nil)
+	empty.roll = empty.roll.Append(nil, rollup{})
+	empty.users = empty.users.Append(nil, nil)
+	saved := t.cur.Load()
+	t.cur.Store(empty)
+	tx := t.begin()
+	t.cur.Store(saved)
+	defer tx.close()
+	if err := tx.load(d); err != nil {
+		return fmt.Errorf("orgtree: replace: %w", err)
+	}
+	tx.settleIndexes(true)
+	if err := (Snapshot{st: tx.st}).Check(); err != nil {
+		return fmt.Errorf("orgtree: replace: %w", err)
+	}
+	t.lastSeq++
+	tx.st.seq = t.lastSeq
+	t.line = line
+	tx.st.line, tx.st.published = line, true
+	t.cur.Store(tx.st)
+	return nil
+}
