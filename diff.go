@@ -93,7 +93,7 @@ type MemberChange struct {
 // MainDepartmentChange is a user whose main department differs; an empty
 // id means none.
 type MainDepartmentChange struct {
-	UserID           string
+	UserID               string
 	OldNodeID, NewNodeID string
 }
 

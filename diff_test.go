@@ -210,7 +210,6 @@ func normal(c *Changes) *Changes {
 	return &x
 }
 
-
 // BenchmarkDiff diffs two versions of a 100k-node tree with 300k
 // memberships that differ by one rename, one move and one membership: the
 // time follows the three changes, not the tree.
