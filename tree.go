@@ -397,6 +397,8 @@ type Tx struct {
 	ownsUserOrder bool
 	// links counts the memberships this transaction made (see countLink).
 	links int
+	// who and why made this change, for its ChangeSet (actor.go).
+	actor, reason string
 }
 
 func (tx *Tx) close() { tx.closed = true }
