@@ -201,6 +201,7 @@ func (t *Tree) Load(d *Dump) error {
 	t.lastSeq, t.line = d.Seq, &lineage{}
 	tx.st.line, tx.st.published = t.line, true
 	t.cur.Store(tx.st)
+	t.notifyAll()
 	return nil
 }
 
