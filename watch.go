@@ -38,6 +38,7 @@ const (
 	wUser                          // a user's record and memberships
 	wOrg                           // an org's record
 	wSearch                        // any node of an org ("" = of all orgs): names, paths, presence
+	wAll                           // any change at all
 )
 
 // WatchNode covers Node(id): its stored fields, parent and grants.
@@ -61,6 +62,10 @@ func WatchUser(id string) WatchTarget { return WatchTarget{wUser, id} }
 
 // WatchOrg covers Org(id): its record (which changes with its node count).
 func WatchOrg(id string) WatchTarget { return WatchTarget{wOrg, id} }
+
+// WatchAll covers the whole tree: its channel closes at the next commit
+// (what a change feed waits on before it diffs).
+func WatchAll() WatchTarget { return WatchTarget{kind: wAll} }
 
 // WatchSearch covers Search within org orgID ("" for a search of all orgs):
 // any node of the org added, removed, moved or changed.
@@ -186,7 +191,10 @@ func (w *watchers) closeTarget(tg WatchTarget) {
 // soon as that target is found. subtree asks for wSubtree targets too
 // (they need walks up to the root).
 func touched(a, b *state, dirty *dirtySet, only *WatchTarget, subtree bool) map[WatchTarget]struct{} {
-	out := make(map[WatchTarget]struct{})
+	out := map[WatchTarget]struct{}{{kind: wAll}: {}}
+	if a == b {
+		return map[WatchTarget]struct{}{}
+	}
 	done := func() bool {
 		if only == nil {
 			return false

@@ -171,3 +171,15 @@ func TestWatchSetContext(t *testing.T) {
 	ws.Add(closedCh)
 	assert.NoError(t, ws.Watch(context.Background()))
 }
+
+func TestWatchAll(t *testing.T) {
+	s := newSample(t)
+	snap := s.tr.Snapshot()
+	ch := s.tr.WatchCh(snap, WatchAll())
+	require.False(t, isClosed(ch))
+	_, err := s.tr.UpdateUser(s.bob, UserUpdate{Phone: Ptr("1")})
+	require.NoError(t, err)
+	assert.True(t, isClosed(ch))
+	assert.True(t, isClosed(s.tr.WatchCh(snap, WatchAll())), "stale")
+	assert.False(t, isClosed(s.tr.WatchCh(s.tr.Snapshot(), WatchAll())))
+}
