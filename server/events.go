@@ -137,15 +137,20 @@ func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
 		writeREST(w, http.StatusInternalServerError, 500, "streaming unsupported", nil)
 		return
 	}
+	// The stream outlives the server's write timeout, which is for
+	// ordinary answers.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, ": orgtree events from version %d\n\n", s.tree.Snapshot().Seq())
+	// The cursor is taken before the opening line: a client that writes
+	// after reading it sees its change.
+	cursor := s.tree.Snapshot()
+	fmt.Fprintf(w, ": orgtree events from version %d\n\n", cursor.Seq())
 	fl.Flush()
 	ctx := req.Context()
-	cursor := s.tree.Snapshot()
 	for {
 		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
 		to, c, err := next(wait, s.tree, cursor)

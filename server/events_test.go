@@ -90,6 +90,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	case "slow":
 		time.Sleep(300 * time.Millisecond) // beyond the client timeout
+		if req.Context().Err() != nil {
+			return // the sender gave up: this attempt was never acknowledged
+		}
 	}
 	var batch []Event
 	if json.Unmarshal(body, &batch) != nil {
