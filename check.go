@@ -13,6 +13,36 @@ const maxCheckErrors = 1000
 
 type checker struct {
 	errs []error
+	// links sums the (node, user) membership pairs the part saw: the node
+	// side and the user side must list the same set.
+	links pairSum
+}
+
+// pairSum is an order-independent digest of a set of (node, user) pairs:
+// two listings of the same pairs give equal digests, and a pair missing,
+// added or changed on one side changes it, short of a deliberate collision.
+// It lets Check compare both sides of a million memberships without a
+// lookup per membership; only when they differ does it look each one up to
+// say which.
+type pairSum struct {
+	sum, xor uint64
+	n        int
+}
+
+func (p *pairSum) add(n nid, u uid) {
+	h := mix64(uint64(n)<<32 | uint64(u))
+	p.sum += h
+	p.xor ^= h
+	p.n++
+}
+
+// mix64 is the splitmix64 finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (c *checker) bad(format string, args ...any) {
@@ -37,13 +67,17 @@ func (s Snapshot) Check() error {
 	// The parts read an immutable version and share nothing, so they run
 	// side by side; each reports into its own checker, joined in a fixed
 	// order so that the report does not depend on scheduling.
-	parts := []func(*checker){s.checkNodes, s.checkOrgs, s.checkUsers, s.checkNameIndex, s.checkRollups, s.checkUserOrder}
+	const nodesPart, usersPart = 0, 2
+	parts := []func(*checker){nodesPart: s.checkNodes, 1: s.checkOrgs, usersPart: s.checkUsers, 3: s.checkNameIndex, 4: s.checkRollups, 5: s.checkUserOrder}
 	found := make([]checker, len(parts))
 	var wg sync.WaitGroup
 	for i, part := range parts {
 		wg.Go(func() { part(&found[i]) })
 	}
 	wg.Wait()
+	if found[nodesPart].links != found[usersPart].links {
+		s.checkLinks(c)
+	}
 	for _, f := range found {
 		for _, err := range f.errs {
 			if len(c.errs) < maxCheckErrors {
@@ -92,12 +126,17 @@ func (s Snapshot) checkNameIndex(c *checker) {
 	}
 	var wantSum, gotSum uint64
 	want, got := 0, 0
-	for i := range st.nodes.Len() {
-		for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
-			want++
-			wantSum += pairHash(g, nid(i))
+	// The names' side (recomputing every node's grams) is the longest
+	// walk of Check: it runs beside the postings' side.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range st.nodes.Len() {
+			for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
+				want++
+				wantSum += pairHash(g, nid(i))
+			}
 		}
-	}
+	})
 	for g, p := range st.grams.All() {
 		ids := p.all()
 		got += len(ids)
@@ -115,6 +154,7 @@ func (s Snapshot) checkNameIndex(c *checker) {
 			}
 		}
 	}
+	wg.Wait()
 	if got == want && gotSum == wantSum {
 		return
 	}
@@ -224,12 +264,7 @@ func (s Snapshot) checkNodes(c *checker) {
 			if k > 0 && r.members[k-1].user >= m.user {
 				c.bad("node %q: members out of order at %d", r.id, k)
 			}
-			u := st.user(m.user)
-			if u == nil {
-				c.bad("node %q: member handle %d is dead", r.id, m.user)
-			} else if _, ok := slices.BinarySearch(u.depts, n); !ok {
-				c.bad("node %q lists member %q who does not list the node", r.id, u.id)
-			}
+			c.links.add(n, m.user)
 		}
 		for k, res := range r.resources {
 			if k > 0 && resourceCmp(r.resources[k-1], res) >= 0 {
@@ -333,12 +368,7 @@ func (s Snapshot) checkUsers(c *checker) {
 			if k > 0 && r.depts[k-1] >= n {
 				c.bad("user %q: departments out of order at %d", r.id, k)
 			}
-			nr := st.node(n)
-			if nr == nil {
-				c.bad("user %q: department handle %d is dead", r.id, n)
-			} else if !nr.hasMember(u) {
-				c.bad("user %q lists node %q which does not list the user", r.id, nr.id)
-			}
+			c.links.add(n, u)
 		}
 		leads += len(r.leads)
 		for k, n := range r.leads {
@@ -407,6 +437,38 @@ func checkPosting(c *checker, g string, p *posting) {
 				c.bad("gram %q: chunk of %d handles", g, len(ch.ids))
 			} else if pg.firsts[k] != ch.ids[0] {
 				c.bad("gram %q: chunk %d of page %d starts at %d, directory says %d", g, k, i, ch.ids[0], pg.firsts[k])
+			}
+		}
+	}
+}
+
+// checkLinks looks up both sides of every membership; Check runs it when
+// the digests of the two sides differ, to name the broken links.
+func (s Snapshot) checkLinks(c *checker) {
+	st := s.st
+	for i, r := range st.nodes.All() {
+		if r == nil {
+			continue
+		}
+		for _, m := range r.members {
+			u := st.user(m.user)
+			if u == nil {
+				c.bad("node %q: member handle %d is dead", r.id, m.user)
+			} else if _, ok := slices.BinarySearch(u.depts, nid(i)); !ok {
+				c.bad("node %q lists member %q who does not list the node", r.id, u.id)
+			}
+		}
+	}
+	for i, r := range st.users.All() {
+		if r == nil {
+			continue
+		}
+		for _, n := range r.depts {
+			nr := st.node(n)
+			if nr == nil {
+				c.bad("user %q: department handle %d is dead", r.id, n)
+			} else if !nr.hasMember(uid(i)) {
+				c.bad("user %q lists node %q which does not list the user", r.id, nr.id)
 			}
 		}
 	}

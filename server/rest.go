@@ -24,6 +24,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v2/orgs/by-tenant", s.rest(s.restOrgsByTenant))
 	s.mux.HandleFunc("GET /api/v2/.well-known", s.wellKnown)
 	s.graphiqlRoutes()
+	s.webuiRoutes()
 	for _, path := range []string{"/connections/enterprise/dingtalk/start-sync", "/connections/enterprise/wechatwork/start-sync", "/api/v2/ad/sync"} {
 		s.mux.HandleFunc("POST "+path, s.rest(s.restStartSync))
 	}

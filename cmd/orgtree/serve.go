@@ -228,6 +228,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	fmt.Fprintf(out, "orgtree serving %s (store: %s)\n", url, where)
 	fmt.Fprintf(out, "  user pool id: %s  %s\n  secret:       %s  %s\n", poolID, poolFrom(where), secret, secretFrom(where))
 	fmt.Fprintf(out, "  Go SDK:       management.NewClient(%q, %q, %q)\n", poolID, secret, url)
+	fmt.Fprintf(out, "  web UI:       %s/ui/ (sign in with the user pool id and secret)\n", url)
 	if db != nil {
 		fmt.Fprintf(out, "  CLI:          other orgtree commands on --db %s run in this server (%s)\n", o.db, sidecarPath(o.db))
 	}
