@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -101,33 +102,43 @@ func (r *nodeRec) fields() fieldsInput {
 // cleanFields validates node fields and returns them normalised (trimmed
 // names, private copies of the maps).
 func (s Snapshot) cleanFields(op string, f fieldsInput) (fieldsInput, error) {
+	f, problems := s.cleanFieldsAll(f)
+	for i, p := range problems {
+		problems[i] = fmt.Errorf("orgtree: %s: %w", op, p)
+	}
+	return f, errors.Join(problems...)
+}
+
+// cleanFieldsAll checks every field and returns every problem found (an
+// import reports them all, not the first of each node).
+func (s Snapshot) cleanFieldsAll(f fieldsInput) (fieldsInput, []error) {
 	lim := s.st.cfg.limits
+	var problems []error
 	var err error
-	wrap := func(e error) error { return fmt.Errorf("orgtree: %s: %w", op, e) }
 	if f.name, err = cleanName(f.name, lim.MaxNameLength); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if f.nameI18n, err = checkI18n("nameI18n", f.nameI18n, true, lim); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if err = checkText("description", f.description, lim.MaxDescriptionLength); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if f.descriptionI18n, err = checkI18n("descriptionI18n", f.descriptionI18n, false, lim); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if f.code != "" {
 		if err = checkCode(f.code); err != nil {
-			return f, wrap(err)
+			problems = append(problems, err)
 		}
 	}
 	if err = checkRef("externalId", f.externalID); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if err = checkRef("leaderUserId", f.leaderUserID); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
-	return f, nil
+	return f, problems
 }
 
 // checkUnique fails if code or externalID is taken in org by a node other than self.
@@ -439,7 +450,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	// at n's depth: a walk of depth(p)-depth(n) parents.
 	newParentDepth := tx.st.depth(p)
 	if tx.st.inSubtree(p, n) {
-		return Node{}, fmt.Errorf("orgtree: %s: %q is %q or below it: %w", op, newParentID, id, ErrCycle)
+		return Node{}, fmt.Errorf("orgtree: %s: cannot move node %q under %q, which is the node itself or one of its descendants: %w", op, id, newParentID, ErrCycle)
 	}
 	lim := tx.st.cfg.limits
 	if len(pr.children) >= lim.MaxChildren {
