@@ -122,6 +122,9 @@ func next(ctx context.Context, tree *orgtree.Tree, from orgtree.Snapshot) (orgtr
 	}
 }
 
+// eventsPath is the event stream's endpoint.
+const eventsPath = "/api/v2/events"
+
 // serveEvents answers GET /api/v2/events: an endless Server-Sent Events
 // stream of the changes committed after the request, authenticated like
 // every endpoint. Each SSE message has the event type as its event name,

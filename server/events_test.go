@@ -21,6 +21,7 @@ import (
 
 func TestEventStream(t *testing.T) {
 	ts := startServer(t)
+	ts.srv.cfg.RequestTimeout = 50 * time.Millisecond
 	code, _ := ts.do(http.MethodGet, "/api/v2/events", "", nil)
 	assert.Equal(t, http.StatusUnauthorized, code, "the stream is authenticated like the API")
 
@@ -38,6 +39,8 @@ func TestEventStream(t *testing.T) {
 	_, err = r.ReadString('\n') // the opening comment: the stream is live from here
 	require.NoError(t, err)
 
+	// The stream outlives the deadline of ordinary requests.
+	time.Sleep(3 * ts.srv.cfg.RequestTimeout / 2)
 	org, err := ts.tree.CreateOrg(orgtree.OrgInput{Name: "Acme"})
 	require.NoError(t, err)
 	_, err = ts.tree.AddNode(orgtree.NodeInput{ParentID: org.RootID, Name: "dev"})
