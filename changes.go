@@ -81,11 +81,15 @@ type ChangeSet struct {
 	DeletedOrgs  []string     `json:"deletedOrgs,omitempty"`
 	DeletedNodes []string     `json:"deletedNodes,omitempty"`
 	DeletedUsers []string     `json:"deletedUsers,omitempty"`
+	// Actor and Reason say who made the change and why, as the
+	// transaction was told (Tx.SetActor); empty when not told.
+	Actor  string `json:"actor,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 func (tx *Tx) changeSet() *ChangeSet {
 	st, base := tx.st, tx.base
-	cs := &ChangeSet{Seq: st.seq}
+	cs := &ChangeSet{Seq: st.seq, Actor: tx.actor, Reason: tx.reason}
 	for id := range tx.dirty.orgs {
 		if o, ok := st.orgs.Get(id); ok {
 			cs.Orgs = append(cs.Orgs, st.orgRecord(o))
@@ -197,6 +201,7 @@ func (t *Tree) Load(d *Dump) error {
 	t.lastSeq, t.line = d.Seq, &lineage{}
 	tx.st.line, tx.st.published = t.line, true
 	t.cur.Store(tx.st)
+	t.notifyAll()
 	return nil
 }
 

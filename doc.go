@@ -116,4 +116,17 @@
 // creation order (and hence sibling order) survives export and import.
 // Check walks every structure and reports each broken invariant; tests run
 // it after every mutation.
+//
+// # Changes: diff, watch, actor
+//
+// Diff(older, newer) lists what changed between two versions (nodes added,
+// removed, moved, renamed or updated; memberships; main departments; users;
+// orgs). It walks the persistent vectors side by side and skips what the
+// versions share, so it costs what changed, not the tree (4.5 µs for three
+// changes in a 100k-node tree). Tree.WatchCh and Tree.Watch return channels
+// in go-memdb's WatchSet style, closed when a newer version touches what a
+// read looked at (WatchNode, WatchChildren, WatchMembers, WatchUser,
+// WatchOrg, WatchSearch, WatchAll); the writer closes them as it publishes,
+// and the engine starts no goroutine. Tx.SetActor (or Tree.UpdateAs)
+// records who made a transaction and why; both travel in its ChangeSet.
 package orgtree

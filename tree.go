@@ -151,6 +151,8 @@ type Tree struct {
 	// out again) and the branch of history new commits go on.
 	lastSeq uint64
 	line    *lineage
+	// watchReg holds the open watch channels (watch.go); nil until used.
+	watchReg atomic.Pointer[watchers]
 }
 
 // lineage is one branch of a tree's history. Every Rollback starts a new
@@ -271,6 +273,7 @@ func (t *Tree) commit(tx *Tx) error {
 	}
 	tx.st.published = true
 	t.cur.Store(tx.st)
+	t.notifyCommit(tx)
 	tx.base, *tx.dirty = nil, dirtySet{} // the published version must not keep its parent alive
 	return nil
 }
@@ -310,6 +313,7 @@ func (t *Tree) Rollback(to Snapshot) error {
 	}
 	t.line = &lineage{parent: to.st.line, at: to.st.seq}
 	t.cur.Store(to.st)
+	t.notifyAll()
 	return nil
 }
 
@@ -397,6 +401,8 @@ type Tx struct {
 	ownsUserOrder bool
 	// links counts the memberships this transaction made (see countLink).
 	links int
+	// who and why made this change, for its ChangeSet (actor.go).
+	actor, reason string
 }
 
 func (tx *Tx) close() { tx.closed = true }

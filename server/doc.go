@@ -114,4 +114,14 @@
 // and AuthorizedResource.apiIdentifier. schema.graphql accepts all of them
 // (null for the two fields orgtree does not keep). testdata/jssdk holds the
 // JS documents and a script that drives a server through the JS SDK.
+//
+// # Change events
+//
+// GET /api/v2/events is a Server-Sent Events stream of the changes
+// committed after the request, authenticated like the REST endpoints
+// (x-authing-userpool-id and a bearer token). Webhooks (NewWebhook, and
+// orgtree serve --webhook URL) POST the same events as JSON arrays signed
+// with HMAC-SHA256 (X-Orgtree-Signature: sha256=<hex>), at least once, in
+// version order, retried with exponential backoff; Webhook.Deliveries is the
+// delivery log. Event names and shapes are in events.go.
 package server

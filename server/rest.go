@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v2/orgs/import", s.rest(s.restImport))
 	s.mux.HandleFunc("GET /api/v2/users/{id}", s.rest(s.restUser))
 	s.mux.HandleFunc("GET /api/v2/users/{id}/orgs", s.rest(s.restUserOrgs))
+	s.mux.HandleFunc("GET "+eventsPath, s.serveEvents) // events.go
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
 		writeREST(w, http.StatusNotFound, 404, fmt.Sprintf("no endpoint %s %s in orgtree", req.Method, req.URL.Path), nil)
 	})

@@ -192,6 +192,10 @@ func (s *Server) Handler() http.Handler {
 			}
 		}()
 		req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
+		if req.URL.Path == eventsPath {
+			s.mux.ServeHTTP(w, req) // a stream: no deadline, it ends when the client goes
+			return
+		}
 		// Every request has a deadline; its context also ends when the
 		// client goes away, and execution watches it.
 		ctx, cancel := context.WithTimeout(req.Context(), s.cfg.RequestTimeout)

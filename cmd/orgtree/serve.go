@@ -31,6 +31,9 @@ type serveOptions struct {
 	poolID   string
 	secret   string
 	shutdown time.Duration
+	// webhooks receive the change events (see server.Webhook).
+	webhooks      []string
+	webhookSecret string
 }
 
 // Settings keys under which serve keeps what it generates in the store.
@@ -76,6 +79,8 @@ closes the store: every acknowledged write is on disk.`,
 	cmd.Flags().StringVar(&so.poolID, "user-pool-id", os.Getenv("ORGTREE_USER_POOL_ID"), "user pool id the SDKs send (default: the one kept in the store)")
 	cmd.Flags().StringVar(&so.secret, "secret", os.Getenv("ORGTREE_SECRET"), "user pool secret the SDKs exchange for a token (default: the one kept in the store)")
 	cmd.Flags().DurationVar(&so.shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
+	cmd.Flags().StringArrayVar(&so.webhooks, "webhook", nil, "POST change events to this URL (repeatable; signed with HMAC-SHA256, see GET /api/v2/events for the events)")
+	cmd.Flags().StringVar(&so.webhookSecret, "webhook-secret", os.Getenv("ORGTREE_WEBHOOK_SECRET"), "key of the webhook signatures (default: the user pool secret)")
 	return cmd
 }
 
@@ -199,6 +204,11 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	if err != nil {
 		return err
 	}
+	stopHooks, err := startWebhooks(ctx, tree, so, secret, out)
+	if err != nil {
+		return err
+	}
+	defer stopHooks()
 	token := newToken()
 	mux := http.NewServeMux()
 	mux.Handle(cliPath, cliHandler(tree, token, secret))

@@ -1,0 +1,367 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/orgtree/orgtree"
+)
+
+// Change events. Both the event stream (GET /api/v2/events, Server-Sent
+// Events) and webhooks are fed the same way: a cursor holds the last
+// version it reported, waits for the tree's next commit (orgtree.WatchAll),
+// and reports orgtree.Diff(cursor, newest) as events. Nothing is queued per
+// commit: a consumer that falls behind holds one old version and gets the
+// changes since then in one go when it catches up, so a slow or dead
+// receiver never blocks a write and costs at most the memory of the
+// version it last saw. Several commits in between are reported together
+// (the events say From and To versions).
+//
+// Event types (the reference service does not publish its organization
+// event shapes, so these are ours):
+//
+//	org.created org.updated org.deleted
+//	department.created department.updated department.deleted
+//	department.moved department.renamed (an update that also moved or renamed)
+//	member.added member.removed
+//	user.main_department.changed
+//	user.created user.updated user.deleted
+//
+// Each event is {"type", "orgId" (when it has one), "seq", "data"}, data
+// being the record (the new one, or the old one for a deletion), or for
+// members {"nodeId", "userId", "joinedAt"}.
+
+// Event is one change, as the stream and the webhooks send it.
+type Event struct {
+	Type  string `json:"type"`
+	OrgID string `json:"orgId,omitempty"`
+	// Seq is the version that has the change.
+	Seq  uint64 `json:"seq"`
+	Data any    `json:"data"`
+}
+
+// Events turns the changes between two versions into events: orgs first,
+// then departments (parents before children is not promised), members,
+// main departments and users, each group sorted by id.
+func Events(c *orgtree.Changes) []Event {
+	var out []Event
+	kind := func(k orgtree.ChangeKind) string {
+		switch k {
+		case orgtree.Added:
+			return "created"
+		case orgtree.Removed:
+			return "deleted"
+		}
+		return "updated"
+	}
+	for _, o := range c.Orgs {
+		data := o.New
+		if data == nil {
+			data = o.Old
+		}
+		out = append(out, Event{Type: "org." + kind(o.Kind), OrgID: o.ID, Seq: c.To, Data: data})
+	}
+	for _, n := range c.Nodes {
+		data, typ := n.New, "department."+kind(n.Kind)
+		if data == nil {
+			data = n.Old
+		}
+		switch {
+		case n.Moved:
+			typ = "department.moved"
+		case n.Renamed:
+			typ = "department.renamed"
+		}
+		out = append(out, Event{Type: typ, OrgID: n.OrgID, Seq: c.To, Data: data})
+	}
+	for _, m := range c.Members {
+		typ := "member.removed"
+		if m.Joined {
+			typ = "member.added"
+		}
+		out = append(out, Event{Type: typ, Seq: c.To, Data: m})
+	}
+	for _, m := range c.MainDepartments {
+		out = append(out, Event{Type: "user.main_department.changed", Seq: c.To, Data: m})
+	}
+	for _, u := range c.Users {
+		data := u.New
+		if data == nil {
+			data = u.Old
+		}
+		out = append(out, Event{Type: "user." + kind(u.Kind), Seq: c.To, Data: data})
+	}
+	return out
+}
+
+// next waits for a version newer than from and returns it with the
+// changes since from. It fails only when ctx is done.
+func next(ctx context.Context, tree *orgtree.Tree, from orgtree.Snapshot) (orgtree.Snapshot, *orgtree.Changes, error) {
+	for {
+		if err := tree.Watch(from, orgtree.WatchAll()).Watch(ctx); err != nil {
+			return from, nil, err
+		}
+		to := tree.Snapshot()
+		c, err := orgtree.Diff(from, to)
+		if err != nil {
+			return from, nil, err
+		}
+		if !c.Empty() || to.Seq() != from.Seq() {
+			return to, c, nil
+		}
+	}
+}
+
+// eventsPath is the event stream's endpoint.
+const eventsPath = "/api/v2/events"
+
+// serveEvents answers GET /api/v2/events: an endless Server-Sent Events
+// stream of the changes committed after the request, authenticated like
+// every endpoint. Each SSE message has the event type as its event name,
+// "<seq>-<n>" as its id and the Event as JSON data. A comment line is sent
+// every 15 s so that proxies keep the connection.
+func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
+	if err := s.authenticate(req); err != nil {
+		writeREST(w, http.StatusUnauthorized, 401, err.Error(), nil)
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeREST(w, http.StatusInternalServerError, 500, "streaming unsupported", nil)
+		return
+	}
+	// The stream outlives the server's write timeout, which is for
+	// ordinary answers.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	// The cursor is taken before the opening line: a client that writes
+	// after reading it sees its change.
+	cursor := s.tree.Snapshot()
+	fmt.Fprintf(w, ": orgtree events from version %d\n\n", cursor.Seq())
+	fl.Flush()
+	ctx := req.Context()
+	for {
+		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
+		to, c, err := next(wait, s.tree, cursor)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			fl.Flush()
+			continue
+		}
+		var buf bytes.Buffer
+		for i, e := range Events(c) {
+			data, err := json.Marshal(e)
+			if err != nil {
+				s.cfg.Logger.Error("event stream: encoding an event", "err", err)
+				return
+			}
+			fmt.Fprintf(&buf, "id: %d-%d\nevent: %s\ndata: %s\n\n", to.Seq(), i, e.Type, data)
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return
+		}
+		fl.Flush()
+		cursor = to
+	}
+}
+
+// WebhookConfig configures one webhook receiver.
+type WebhookConfig struct {
+	URL string
+	// Secret keys the HMAC-SHA256 signature of every body, sent as
+	// "X-Orgtree-Signature: sha256=<hex>" (required).
+	Secret string
+	// MaxBatch bounds the events in one POST (default 500); more are sent
+	// in several POSTs, in order.
+	MaxBatch int
+	// MinBackoff and MaxBackoff bound the wait between retries of a
+	// failed delivery, doubled after each failure (default 500 ms, 5 min).
+	MinBackoff, MaxBackoff time.Duration
+	// Timeout bounds one POST (default 10 s).
+	Timeout time.Duration
+	// LogSize is how many deliveries Deliveries keeps (default 1000).
+	LogSize int
+	// Client sends the POSTs (default: a client with Timeout).
+	Client *http.Client
+}
+
+// Delivery is one attempt to deliver a batch, as the delivery log keeps it.
+type Delivery struct {
+	ID       string        `json:"id"` // "<from>-<to>-<part>": the same for every retry of a batch
+	Attempt  int           `json:"attempt"`
+	At       time.Time     `json:"at"`
+	Events   int           `json:"events"`
+	Status   int           `json:"status,omitempty"` // the receiver's HTTP status
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Webhook delivers the tree's changes to one receiver: every batch of
+// events is POSTed as a JSON array, in version order, and retried with
+// exponential backoff until the receiver answers 2xx (at least once; a
+// receiver dedupes by the X-Orgtree-Delivery header). The one goroutine is
+// Run's; memory is bounded by one old version and the delivery log.
+type Webhook struct {
+	tree *orgtree.Tree
+	cfg  WebhookConfig
+
+	mu  sync.Mutex
+	log []Delivery // ring of the last cfg.LogSize attempts
+	pos int
+	// delivered is the newest version delivered completely.
+	delivered uint64
+}
+
+// NewWebhook returns a webhook for tree; call Run to deliver.
+func NewWebhook(tree *orgtree.Tree, cfg WebhookConfig) (*Webhook, error) {
+	if cfg.URL == "" || cfg.Secret == "" {
+		return nil, fmt.Errorf("server: webhook: URL and Secret are required")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 500
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 500 * time.Millisecond
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(5*time.Minute, cfg.MinBackoff)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.LogSize <= 0 {
+		cfg.LogSize = 1000
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: cfg.Timeout}
+	}
+	return &Webhook{tree: tree, cfg: cfg}, nil
+}
+
+// Sign returns the signature header value of body under secret, for
+// receivers to compare (with hmac.Equal) against X-Orgtree-Signature.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Run delivers changes committed after it starts until ctx is done; it
+// returns ctx's error.
+func (wh *Webhook) Run(ctx context.Context) error {
+	cursor := wh.tree.Snapshot()
+	for {
+		to, c, err := next(ctx, wh.tree, cursor)
+		if err != nil {
+			return err
+		}
+		events := Events(c)
+		for part := 0; part*wh.cfg.MaxBatch < len(events); part++ {
+			batch := events[part*wh.cfg.MaxBatch : min(len(events), (part+1)*wh.cfg.MaxBatch)]
+			id := fmt.Sprintf("%d-%d-%d", cursor.Seq(), to.Seq(), part)
+			if err := wh.deliver(ctx, id, batch); err != nil {
+				return err
+			}
+		}
+		cursor = to
+		wh.mu.Lock()
+		wh.delivered = to.Seq()
+		wh.mu.Unlock()
+	}
+}
+
+// deliver POSTs one batch until the receiver takes it or ctx is done.
+func (wh *Webhook) deliver(ctx context.Context, id string, batch []Event) error {
+	body, err := json.Marshal(batch)
+	if err != nil {
+		return fmt.Errorf("server: webhook: encoding events: %w", err)
+	}
+	sig := Sign(wh.cfg.Secret, body)
+	backoff := wh.cfg.MinBackoff
+	for attempt := 1; ; attempt++ {
+		d := Delivery{ID: id, Attempt: attempt, At: time.Now(), Events: len(batch)}
+		status, err := wh.post(ctx, id, sig, body)
+		d.Status, d.Duration = status, time.Since(d.At)
+		if err != nil {
+			d.Error = err.Error()
+		} else if status < 200 || status > 299 {
+			d.Error = "status " + strconv.Itoa(status)
+		}
+		wh.record(d)
+		if d.Error == "" {
+			return nil
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, wh.cfg.MaxBackoff)
+	}
+}
+
+func (wh *Webhook) post(ctx context.Context, id, sig string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Orgtree-Signature", sig)
+	req.Header.Set("X-Orgtree-Delivery", id)
+	resp, err := wh.cfg.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	// Drain a little so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
+}
+
+func (wh *Webhook) record(d Delivery) {
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	if len(wh.log) < wh.cfg.LogSize {
+		wh.log = append(wh.log, d)
+		return
+	}
+	wh.log[wh.pos] = d
+	wh.pos = (wh.pos + 1) % wh.cfg.LogSize
+}
+
+// Deliveries returns the delivery log, oldest first.
+func (wh *Webhook) Deliveries() []Delivery {
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	out := append([]Delivery(nil), wh.log[wh.pos:]...)
+	return append(out, wh.log[:wh.pos]...)
+}
+
+// Delivered returns the newest version whose changes were all delivered.
+func (wh *Webhook) Delivered() uint64 {
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	return wh.delivered
+}
