@@ -62,6 +62,14 @@ const (
 
 var errRecord = errors.New("malformed record")
 
+// The fewest bytes an encoded node and user take (id, flags, org, name,
+// times; id, flags, times, membership count): they bound what a damaged
+// count can make the decoder allocate.
+const (
+	minNodeBytes = 9
+	minUserBytes = 6
+)
+
 // enc appends the primitive values of the format.
 type enc struct{ b []byte }
 
@@ -461,8 +469,9 @@ func parseRecord(seq uint64, parts [][]byte) (*record, error) {
 	if r.kind != kindFull && r.kind != kindDelta {
 		d.fail(fmt.Sprintf("record kind %d", r.kind))
 	}
-	nodes, users := d.count(), d.count()
-	nodeChunks, userChunks := d.count(), d.count()
+	// Counts of what the later parts hold: checked against their size below.
+	nodes, users := d.uvarint(), d.uvarint()
+	nodeChunks, userChunks := d.uvarint(), d.uvarint()
 	r.orgs = make([]orgtree.OrgRecord, d.count())
 	var prevCreated int64
 	for i := range r.orgs {
@@ -491,8 +500,10 @@ func parseRecord(seq uint64, parts [][]byte) (*record, error) {
 		total += len(p)
 	}
 	r.size = total
-	if nodes+users > total {
-		return nil, fmt.Errorf("%w: %d records in %d bytes", errRecord, nodes+users, total)
+	// An encoded node takes at least minNodeBytes, a user minUserBytes.
+	if nodes > uint64(total)/minNodeBytes || users > uint64(total)/minUserBytes ||
+		nodes*minNodeBytes+users*minUserBytes > uint64(total) || nodeChunks+userChunks > uint64(total) {
+		return nil, fmt.Errorf("%w: %d nodes and %d users in %d bytes", errRecord, nodes, users, total)
 	}
 	r.nodes = make([]orgtree.NodeRecord, nodes)
 	r.users = make([]orgtree.UserRecord, users)
@@ -510,10 +521,10 @@ func parseRecord(seq uint64, parts [][]byte) (*record, error) {
 			}
 			c := &chunk{rec: r, kind: kind, n: n, body: body}
 			switch {
-			case kind == chunkNodes && len(r.chunks) < nodeChunks:
+			case kind == chunkNodes && uint64(len(r.chunks)) < nodeChunks:
 				c.off = offs[0]
 				offs[0] += n
-			case kind == chunkUsers && len(r.chunks) >= nodeChunks:
+			case kind == chunkUsers && uint64(len(r.chunks)) >= nodeChunks:
 				c.off = offs[1]
 				offs[1] += n
 			default:
@@ -522,7 +533,7 @@ func parseRecord(seq uint64, parts [][]byte) (*record, error) {
 			r.chunks = append(r.chunks, c)
 		}
 	}
-	if len(r.chunks) != nodeChunks+userChunks || offs[0] != nodes || offs[1] != users {
+	if uint64(len(r.chunks)) != nodeChunks+userChunks || uint64(offs[0]) != nodes || uint64(offs[1]) != users {
 		return nil, fmt.Errorf("%w: chunks hold %d nodes and %d users in %d chunks, the header says %d, %d, %d",
 			errRecord, offs[0], offs[1], len(r.chunks), nodes, users, nodeChunks+userChunks)
 	}

@@ -51,6 +51,9 @@ type config struct {
 	// compactMin is the fewest bytes of delta records that make the store
 	// write a new full record (see compact); tests make it small.
 	compactMin uint64
+	// beforeUpgrade, when set, runs just before a version 1 store is
+	// rewritten; the upgrade crash test times its kill from it.
+	beforeUpgrade func()
 }
 
 // defaultCompactMin: below a megabyte of deltas the log is never compacted;
@@ -135,6 +138,9 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if version == 1 && !db.cfg.readOnly {
 		// The records passed Load, so they are sound: rewrite them in the
 		// current format, in one bbolt transaction.
+		if db.cfg.beforeUpgrade != nil {
+			db.cfg.beforeUpgrade()
+		}
 		if err := db.update(func(tx *bbolt.Tx) error { return upgrade(tx, dump) }); err != nil {
 			_ = b.Close()
 			return nil, fmt.Errorf("persist: open %s: upgrade to format version %d: %w: %w", path, formatVersion, ErrWrite, err)

@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	case os.Getenv(diskFullEnv) != "":
 		diskFullChild()
 		return
+	case os.Getenv(upgradeChildEnv) != "":
+		upgradeChild()
+		return
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -125,4 +125,3 @@ func decodeAt(d *orgtree.Dump, k kind, i int, raw rawRecord) error {
 	}
 	return nil
 }
-
