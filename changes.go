@@ -281,7 +281,8 @@ func (tx *Tx) load(d *Dump) error {
 			if pr.orgID != r.orgID {
 				return fmt.Errorf("orgtree: load: node %q: parent %q: %w", r.id, parents[i], ErrCrossOrg)
 			}
-			r.parent = p
+			r.parent, r.parentID = p, pr.id
+			tx.setParent(n, p)
 			pr.children = append(pr.children, n) // pr is owned: created above
 		}
 		if r.code != "" {

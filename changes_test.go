@@ -157,6 +157,10 @@ func TestCheckReportsCorruption(t *testing.T) {
 			ops, _, _ := tx.st.nodeByID(s.ops)
 			tx.mutNode(n).parent = ops
 		}, "not among the children"},
+		{"parent id", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.backend)
+			tx.mutNode(n).parentID = s.ops
+		}, "records parent id"},
 		{"child not listed", func(tx *Tx, s *sample) {
 			n, _, _ := tx.st.nodeByID(s.dev)
 			tx.mutNode(n).children = nil
@@ -175,6 +179,24 @@ func TestCheckReportsCorruption(t *testing.T) {
 			u, _, _ := tx.st.userByID(s.alice)
 			tx.mutUser(u).depts = nil
 		}, "does not list the node"},
+		{"membership moved on one side", func(tx *Tx, s *sample) {
+			u, r, _ := tx.st.userByID(s.alice)
+			ops, _, _ := tx.st.nodeByID(s.ops)
+			w := tx.mutUser(u)
+			w.depts = slices.Clone(r.depts)
+			for k, d := range w.depts {
+				if d != ops {
+					w.depts[k] = ops // same count, another node
+					break
+				}
+			}
+			slices.Sort(w.depts)
+		}, "which does not list the user"},
+		{"dead member", func(tx *Tx, s *sample) {
+			n, r, _ := tx.st.nodeByID(s.ops)
+			w := tx.mutNode(n)
+			w.members = append(slices.Clone(r.members), member{user: uid(tx.st.users.Len() + 5)})
+		}, "member handle"},
 		{"code index", func(tx *Tx, s *sample) {
 			n, _, _ := tx.st.nodeByID(s.ops)
 			tx.mutNode(n).code = "other"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"sync"
 )
 
 // maxCheckErrors bounds the report of a badly broken tree.
@@ -12,6 +13,36 @@ const maxCheckErrors = 1000
 
 type checker struct {
 	errs []error
+	// links sums the (node, user) membership pairs the part saw: the node
+	// side and the user side must list the same set.
+	links pairSum
+}
+
+// pairSum is an order-independent digest of a set of (node, user) pairs:
+// two listings of the same pairs give equal digests, and a pair missing,
+// added or changed on one side changes it, short of a deliberate collision.
+// It lets Check compare both sides of a million memberships without a
+// lookup per membership; only when they differ does it look each one up to
+// say which.
+type pairSum struct {
+	sum, xor uint64
+	n        int
+}
+
+func (p *pairSum) add(n nid, u uid) {
+	h := mix64(uint64(n)<<32 | uint64(u))
+	p.sum += h
+	p.xor ^= h
+	p.n++
+}
+
+// mix64 is the splitmix64 finaliser.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (c *checker) bad(format string, args ...any) {
@@ -25,19 +56,35 @@ func (c *checker) bad(format string, args ...any) {
 // the id, code and external id indexes, both sides of every membership, main
 // departments, grants and all counts — and returns every broken invariant,
 // joined, each wrapping ErrCorrupt. It returns nil for a sound tree. It runs
-// in O(nodes + memberships) and is iterative.
+// in O(nodes + memberships), is iterative, and spreads its independent
+// parts over the machine's cores for the length of the call.
 func (s Snapshot) Check() error {
 	st := s.st
 	c := &checker{}
 	if st.node(0) != nil || st.user(0) != nil {
 		c.bad("handle 0 is in use")
 	}
-	s.checkNodes(c)
-	s.checkOrgs(c)
-	s.checkUsers(c)
-	s.checkNameIndex(c)
-	s.checkRollups(c)
-	s.checkUserOrder(c)
+	// The parts read an immutable version and share nothing, so they run
+	// side by side; each reports into its own checker, joined in a fixed
+	// order so that the report does not depend on scheduling.
+	const nodesPart, usersPart = 0, 2
+	parts := []func(*checker){nodesPart: s.checkNodes, 1: s.checkOrgs, usersPart: s.checkUsers, 3: s.checkNameIndex, 4: s.checkRollups, 5: s.checkUserOrder}
+	found := make([]checker, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		wg.Go(func() { part(&found[i]) })
+	}
+	wg.Wait()
+	if found[nodesPart].links != found[usersPart].links {
+		s.checkLinks(c)
+	}
+	for _, f := range found {
+		for _, err := range f.errs {
+			if len(c.errs) < maxCheckErrors {
+				c.errs = append(c.errs, err)
+			}
+		}
+	}
 	return errors.Join(c.errs...)
 }
 
@@ -54,6 +101,9 @@ func (s Snapshot) checkRollups(c *checker) {
 			continue
 		}
 		got := st.roll.Get(i)
+		if got.parent != want[i].parent {
+			c.bad("node %q: rollup parent handle %d, the record says %d", r.id, got.parent, want[i].parent)
+		}
 		if got.depth != want[i].depth {
 			c.bad("node %q: depth %d, want %d", r.id, got.depth, want[i].depth)
 		}
@@ -76,29 +126,24 @@ func (s Snapshot) checkNameIndex(c *checker) {
 	}
 	var wantSum, gotSum uint64
 	want, got := 0, 0
-	for i := range st.nodes.Len() {
-		for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
-			want++
-			wantSum += pairHash(g, nid(i))
+	// The names' side (recomputing every node's grams) is the longest
+	// walk of Check: it runs beside the postings' side.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range st.nodes.Len() {
+			for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
+				want++
+				wantSum += pairHash(g, nid(i))
+			}
 		}
-	}
+	})
 	for g, p := range st.grams.All() {
 		ids := p.all()
 		got += len(ids)
 		if len(ids) == 0 || len(ids) != p.n {
 			c.bad("gram %q: posting has %d handles, count says %d", g, len(ids), p.n)
 		}
-		if len(p.firsts) != len(p.chunks) {
-			c.bad("gram %q: %d chunk starts for %d chunks", g, len(p.firsts), len(p.chunks))
-			continue
-		}
-		for k, ch := range p.chunks {
-			if len(ch.ids) == 0 || len(ch.ids) > maxChunk {
-				c.bad("gram %q: chunk of %d handles", g, len(ch.ids))
-			} else if p.firsts[k] != ch.ids[0] {
-				c.bad("gram %q: chunk %d starts at %d, directory says %d", g, k, ch.ids[0], p.firsts[k])
-			}
-		}
+		checkPosting(c, g, p)
 		for k, n := range ids {
 			gotSum += pairHash(g, n)
 			if k > 0 && ids[k-1] >= n {
@@ -109,6 +154,7 @@ func (s Snapshot) checkNameIndex(c *checker) {
 			}
 		}
 	}
+	wg.Wait()
 	if got == want && gotSum == wantSum {
 		return
 	}
@@ -176,6 +222,9 @@ func (s Snapshot) checkNodes(c *checker) {
 				}
 			}
 		}
+		if r.parent == 0 && r.parentID != "" {
+			c.bad("node %q has no parent but records parent id %q", r.id, r.parentID)
+		}
 		if r.parent != 0 {
 			p := st.node(r.parent)
 			switch {
@@ -185,6 +234,8 @@ func (s Snapshot) checkNodes(c *checker) {
 				c.bad("node %q in org %q has parent %q in org %q", r.id, r.orgID, p.id, p.orgID)
 			case !hasChild(st, p, n):
 				c.bad("node %q is not among the children of its parent %q", r.id, p.id)
+			case p.id != r.parentID:
+				c.bad("node %q records parent id %q, its parent is %q", r.id, r.parentID, p.id)
 			}
 		}
 		for k, ch := range r.children {
@@ -213,12 +264,7 @@ func (s Snapshot) checkNodes(c *checker) {
 			if k > 0 && r.members[k-1].user >= m.user {
 				c.bad("node %q: members out of order at %d", r.id, k)
 			}
-			u := st.user(m.user)
-			if u == nil {
-				c.bad("node %q: member handle %d is dead", r.id, m.user)
-			} else if _, ok := slices.BinarySearch(u.depts, n); !ok {
-				c.bad("node %q lists member %q who does not list the node", r.id, u.id)
-			}
+			c.links.add(n, m.user)
 		}
 		for k, res := range r.resources {
 			if k > 0 && resourceCmp(r.resources[k-1], res) >= 0 {
@@ -322,12 +368,7 @@ func (s Snapshot) checkUsers(c *checker) {
 			if k > 0 && r.depts[k-1] >= n {
 				c.bad("user %q: departments out of order at %d", r.id, k)
 			}
-			nr := st.node(n)
-			if nr == nil {
-				c.bad("user %q: department handle %d is dead", r.id, n)
-			} else if !nr.hasMember(u) {
-				c.bad("user %q lists node %q which does not list the user", r.id, nr.id)
-			}
+			c.links.add(n, u)
 		}
 		leads += len(r.leads)
 		for k, n := range r.leads {
@@ -374,4 +415,61 @@ func (t *Tree) Check() error { return t.Snapshot().Check() }
 func hasChild(st *state, p *nodeRec, n nid) bool {
 	_, ok := slices.BinarySearchFunc(p.children, n, st.childCmp)
 	return ok
+}
+
+// checkPosting verifies the shape of one posting: page and chunk sizes, and
+// that every directory entry names the first handle of what it points to.
+func checkPosting(c *checker, g string, p *posting) {
+	if len(p.firsts) != len(p.pages) {
+		c.bad("gram %q: %d page starts for %d pages", g, len(p.firsts), len(p.pages))
+		return
+	}
+	for i, pg := range p.pages {
+		if len(pg.firsts) != len(pg.chunks) || len(pg.chunks) == 0 || len(pg.chunks) > pageChunks {
+			c.bad("gram %q: page %d has %d chunk starts for %d chunks", g, i, len(pg.firsts), len(pg.chunks))
+			continue
+		}
+		if p.firsts[i] != pg.firsts[0] {
+			c.bad("gram %q: page %d starts at %d, directory says %d", g, i, pg.firsts[0], p.firsts[i])
+		}
+		for k, ch := range pg.chunks {
+			if len(ch.ids) == 0 || len(ch.ids) > maxChunk {
+				c.bad("gram %q: chunk of %d handles", g, len(ch.ids))
+			} else if pg.firsts[k] != ch.ids[0] {
+				c.bad("gram %q: chunk %d of page %d starts at %d, directory says %d", g, k, i, ch.ids[0], pg.firsts[k])
+			}
+		}
+	}
+}
+
+// checkLinks looks up both sides of every membership; Check runs it when
+// the digests of the two sides differ, to name the broken links.
+func (s Snapshot) checkLinks(c *checker) {
+	st := s.st
+	for i, r := range st.nodes.All() {
+		if r == nil {
+			continue
+		}
+		for _, m := range r.members {
+			u := st.user(m.user)
+			if u == nil {
+				c.bad("node %q: member handle %d is dead", r.id, m.user)
+			} else if _, ok := slices.BinarySearch(u.depts, nid(i)); !ok {
+				c.bad("node %q lists member %q who does not list the node", r.id, u.id)
+			}
+		}
+	}
+	for i, r := range st.users.All() {
+		if r == nil {
+			continue
+		}
+		for _, n := range r.depts {
+			nr := st.node(n)
+			if nr == nil {
+				c.bad("user %q: department handle %d is dead", r.id, n)
+			} else if !nr.hasMember(uid(i)) {
+				c.bad("user %q lists node %q which does not list the user", r.id, nr.id)
+			}
+		}
+	}
 }

@@ -124,7 +124,7 @@ func ExampleTree_ImportJSON() {
 	fmt.Println(err)
 	// Output:
 	// [example dev backend]
-	// orgtree: import: $.children[0]: name is empty: orgtree: invalid name
+	// orgtree: import: $.children[0]: name is empty: invalid name
 }
 
 func ExampleSnapshot_ExportJSON() {

@@ -419,14 +419,15 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(f.path, ".children", fmt.Errorf("%d children > %d: %w", len(f.t.Children), lim.MaxChildren, ErrLimitExceeded))
 			}
 			p := plannedNode{t: f.t, parent: f.parent, org: orgKey, path: f.path}
-			var err error
-			p.f, err = tx.cleanFields(op, fieldsInput{
+			var problems []error
+			p.f, problems = tx.cleanFieldsAll(fieldsInput{
 				name: f.t.Name, nameI18n: f.t.NameI18n, code: f.t.Code, description: f.t.Description,
 				descriptionI18n: f.t.DescriptionI18n, order: f.t.Order, externalID: f.t.ExternalID, leaderUserID: f.t.LeaderUserID,
 			})
-			if err != nil {
-				ie.add(f.path, "", errors.Unwrap(err))
+			for _, problem := range problems {
+				ie.add(f.path, "", problem)
 			}
+			var err error
 			tx.planUnique(&ie, f.path, ".code", codes, orgKey, p.f.code, parentOrg, true)
 			tx.planUnique(&ie, f.path, ".externalId", extIDs, orgKey, p.f.externalID, parentOrg, false)
 			if opt.KeepIDs && f.t.ID != "" {

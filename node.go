@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -101,33 +102,43 @@ func (r *nodeRec) fields() fieldsInput {
 // cleanFields validates node fields and returns them normalised (trimmed
 // names, private copies of the maps).
 func (s Snapshot) cleanFields(op string, f fieldsInput) (fieldsInput, error) {
+	f, problems := s.cleanFieldsAll(f)
+	for i, p := range problems {
+		problems[i] = fmt.Errorf("orgtree: %s: %w", op, p)
+	}
+	return f, errors.Join(problems...)
+}
+
+// cleanFieldsAll checks every field and returns every problem found (an
+// import reports them all, not the first of each node).
+func (s Snapshot) cleanFieldsAll(f fieldsInput) (fieldsInput, []error) {
 	lim := s.st.cfg.limits
+	var problems []error
 	var err error
-	wrap := func(e error) error { return fmt.Errorf("orgtree: %s: %w", op, e) }
 	if f.name, err = cleanName(f.name, lim.MaxNameLength); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if f.nameI18n, err = checkI18n("nameI18n", f.nameI18n, true, lim); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if err = checkText("description", f.description, lim.MaxDescriptionLength); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if f.descriptionI18n, err = checkI18n("descriptionI18n", f.descriptionI18n, false, lim); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if f.code != "" {
 		if err = checkCode(f.code); err != nil {
-			return f, wrap(err)
+			problems = append(problems, err)
 		}
 	}
 	if err = checkRef("externalId", f.externalID); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
 	if err = checkRef("leaderUserId", f.leaderUserID); err != nil {
-		return f, wrap(err)
+		problems = append(problems, err)
 	}
-	return f, nil
+	return f, problems
 }
 
 // checkUnique fails if code or externalID is taken in org by a node other than self.
@@ -172,7 +183,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	st := tx.st
 	r := &nodeRec{
 		edit: tx.edit, own: ownChildren | ownMembers,
-		id: id, orgID: o.id, parent: parent,
+		id: id, orgID: o.id, parent: parent, parentID: st.idOf(parent),
 		name: f.name, nameI18n: f.nameI18n, code: f.code, order: f.order, created: now, updated: now,
 		nodeExtra: newExtra(f.description, f.descriptionI18n, f.externalID, f.leaderUserID, nil),
 	}
@@ -182,7 +193,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	if parent != 0 {
 		depth = int32(st.depth(parent)) + 1
 	}
-	st.roll = st.roll.Append(tx.edit, rollup{depth: depth})
+	st.roll = st.roll.Append(tx.edit, rollup{depth: depth, parent: parent})
 	st.nodeIDs = st.nodeIDs.Set(tx.edit, id, n)
 	st.nodeCount++
 	o.nodeCount++
@@ -374,7 +385,7 @@ func (tx *Tx) DeleteNode(id string, mode DeleteMode) error {
 // deleteSubtree removes top and everything below it, iteratively.
 func (tx *Tx) deleteSubtree(top nid) {
 	st := tx.st
-	above := st.rootPath(st.node(top).parent) // empty for a root
+	above := st.rootPath(st.parentOf(top)) // empty for a root
 	if len(above) > 0 {
 		users := st.subtreeUsers(top)
 		defer tx.dropRollups(above, users) // once the subtree's memberships are gone
@@ -439,7 +450,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	// at n's depth: a walk of depth(p)-depth(n) parents.
 	newParentDepth := tx.st.depth(p)
 	if tx.st.inSubtree(p, n) {
-		return Node{}, fmt.Errorf("orgtree: %s: %q is %q or below it: %w", op, newParentID, id, ErrCycle)
+		return Node{}, fmt.Errorf("orgtree: %s: cannot move node %q under %q, which is the node itself or one of its descendants: %w", op, id, newParentID, ErrCycle)
 	}
 	lim := tx.st.cfg.limits
 	if len(pr.children) >= lim.MaxChildren {
@@ -454,7 +465,8 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	tx.moveRollups(n, p)
 	tx.removeChild(r.parent, n)
 	w := tx.mutNode(n)
-	w.parent = p
+	w.parent, w.parentID = p, pr.id
+	tx.setParent(n, p)
 	w.updated = tx.now()
 	tx.insertChild(p, n)
 	return tx.st.nodeValue(w), nil
@@ -487,7 +499,7 @@ func (st *state) nodeValue(r *nodeRec) Node {
 		ID: r.id, OrgID: r.orgID, Name: r.name, NameI18n: cloneI18n(r.nameI18n),
 		Description: r.description, DescriptionI18n: cloneI18n(r.descriptionI18n),
 		Code: r.code, Order: r.order, ExternalID: r.externalID, LeaderUserID: r.leaderUserID,
-		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated), ParentID: st.idOf(r.parent),
+		CreatedAt: timeOf(r.created), UpdatedAt: timeOf(r.updated), ParentID: r.parentID,
 	}
 	return n
 }

@@ -20,9 +20,24 @@ package orgtree
 type rollup struct {
 	distinct int32 // distinct users with a membership in the subtree
 	depth    int32 // root = 0
+	// parent repeats the node record's parent: the walks up to the root
+	// that member changes and moves make for many departments then read
+	// this compact vector, not a record each.
+	parent nid
 }
 
 func (st *state) depth(n nid) int { return int(st.roll.Get(int(n)).depth) }
+
+// parentOf returns the parent of live node n, 0 for a root.
+func (st *state) parentOf(n nid) nid { return st.roll.Get(int(n)).parent }
+
+// setParent records n's new parent in its rollup (the record's own link is
+// set by the caller).
+func (tx *Tx) setParent(n, p nid) {
+	r := tx.st.roll.Get(int(n))
+	r.parent = p
+	tx.st.roll = tx.st.roll.Set(tx.edit, int(n), r)
+}
 
 // distinct returns the number of distinct users with a membership in n's
 // subtree: the kept count, or a count by walking the subtree while a large
@@ -53,7 +68,7 @@ func (tx *Tx) countLink() {
 		// A bulk load looks up every node and user it links: fold the id
 		// indexes now so each lookup takes one probe.
 		st := tx.st
-		st.nodeIDs, st.userIDs = st.nodeIDs.Compact(), st.userIDs.Compact()
+		st.nodeIDs, st.userIDs = st.nodeIDs.Own(tx.edit), st.userIDs.Own(tx.edit)
 	}
 }
 
@@ -65,7 +80,7 @@ func (tx *Tx) addDistinct(n nid, levels int, delta int32) {
 		r := st.roll.Get(int(n))
 		r.distinct += delta
 		st.roll = st.roll.Set(tx.edit, int(n), r)
-		n = st.node(n).parent
+		n = st.parentOf(n)
 	}
 }
 
@@ -77,7 +92,7 @@ func (st *state) rootPath(n nid) []nid {
 	path := make([]nid, st.depth(n)+1)
 	for i := len(path) - 1; i >= 0; i-- {
 		path[i] = n
-		n = st.node(n).parent
+		n = st.parentOf(n)
 	}
 	return path
 }
@@ -88,10 +103,10 @@ func (st *state) rootPath(n nid) []nid {
 func (st *state) coveredOn(path []nid, d nid) int {
 	k := st.depth(d)
 	for ; k >= len(path); k-- {
-		d = st.node(d).parent
+		d = st.parentOf(d)
 	}
 	for ; k >= 0 && path[k] != d; k-- {
-		d = st.node(d).parent
+		d = st.parentOf(d)
 	}
 	return k
 }
@@ -101,13 +116,13 @@ func (st *state) coveredOn(path []nid, d nid) int {
 func (st *state) lcaDepth(a nid, da int, b nid) int {
 	db := st.depth(b)
 	for ; da > db; da-- {
-		a = st.node(a).parent
+		a = st.parentOf(a)
 	}
 	for ; db > da; db-- {
-		b = st.node(b).parent
+		b = st.parentOf(b)
 	}
 	for a != b {
-		a, b = st.node(a).parent, st.node(b).parent
+		a, b = st.parentOf(a), st.parentOf(b)
 		da--
 	}
 	return da
@@ -133,7 +148,7 @@ func (tx *Tx) coverChange(n nid, u uid, delta int32) {
 // inSubtree reports whether n lies in top's subtree. O(depth difference).
 func (st *state) inSubtree(n, top nid) bool {
 	for k := st.depth(n) - st.depth(top); k > 0; k-- {
-		n = st.node(n).parent
+		n = st.parentOf(n)
 	}
 	return n == top
 }
@@ -168,18 +183,18 @@ func (st *state) subtreeScan(top nid, visit func(nid)) (inS func(nid) bool, user
 	return in.has, users
 }
 
-// handleSet is a set of handles: a map while it is small, a table indexed
-// by handle once it holds a sixty-fourth of all handles, so that small
-// subtrees do not allocate tables the size of the tree and large ones do
-// not pay for hashing.
+// handleSet is a set of handles: a small hash table while it is small, a
+// table indexed by handle once it holds a sixty-fourth of all handles, so
+// that small subtrees do not allocate tables the size of the tree and large
+// ones do not pay for hashing.
 type handleSet[H nid | uid] struct {
-	small   map[H]struct{}
+	small   probeTable[H]
 	table   []bool
 	handles int
 }
 
 func newHandleSet[H nid | uid](handles int) *handleSet[H] {
-	return &handleSet[H]{small: map[H]struct{}{}, handles: handles}
+	return &handleSet[H]{handles: handles}
 }
 
 // add puts h in the set and reports whether it was new.
@@ -191,16 +206,15 @@ func (s *handleSet[H]) add(h H) bool {
 		s.table[h] = true
 		return true
 	}
-	if _, ok := s.small[h]; ok {
+	if !s.small.put(h, 0) {
 		return false
 	}
-	s.small[h] = struct{}{}
-	if len(s.small)*64 > s.handles {
+	if s.small.n*64 > s.handles {
 		s.table = make([]bool, s.handles)
-		for k := range s.small {
+		for k := range s.small.all {
 			s.table[k] = true
 		}
-		s.small = nil
+		s.small = probeTable[H]{}
 	}
 	return true
 }
@@ -209,25 +223,88 @@ func (s *handleSet[H]) has(h H) bool {
 	if s.table != nil {
 		return s.table[h]
 	}
-	_, ok := s.small[h]
+	_, ok := s.small.get(h)
 	return ok
+}
+
+// probeTable maps non-zero handles to int32 values by open addressing in
+// two parallel arrays: the sets and memos of a small move or delete cost a
+// few allocations, where a built-in map costs a table and its growth.
+type probeTable[H nid | uid] struct {
+	keys []H // 0: free
+	vals []int32
+	n    int
+}
+
+// slot returns where h is or would go; the table must have room.
+func (t *probeTable[H]) slot(h H) int {
+	mask := len(t.keys) - 1
+	i := int(uint32(h)*2654435769>>7) & mask // Fibonacci hashing
+	for t.keys[i] != 0 && t.keys[i] != h {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+func (t *probeTable[H]) get(h H) (int32, bool) {
+	if t.n == 0 {
+		return 0, false
+	}
+	i := t.slot(h)
+	return t.vals[i], t.keys[i] == h
+}
+
+// put sets h's value and reports whether h was new.
+func (t *probeTable[H]) put(h H, v int32) bool {
+	if 2*(t.n+1) > len(t.keys) {
+		t.grow()
+	}
+	i := t.slot(h)
+	t.vals[i] = v
+	if t.keys[i] == h {
+		return false
+	}
+	t.keys[i] = h
+	t.n++
+	return true
+}
+
+func (t *probeTable[H]) grow() {
+	old, oldVals := t.keys, t.vals
+	size := max(32, 2*len(old))
+	t.keys, t.vals = make([]H, size), make([]int32, size)
+	for i, k := range old {
+		if k != 0 {
+			j := t.slot(k)
+			t.keys[j], t.vals[j] = k, oldVals[i]
+		}
+	}
+}
+
+// all yields the keys present.
+func (t *probeTable[H]) all(yield func(H, int32) bool) {
+	for i, k := range t.keys {
+		if k != 0 && !yield(k, t.vals[i]) {
+			return
+		}
+	}
 }
 
 // depthMemo answers coveredOn(path, d) for many departments d, remembering
 // the answer of every node it walks through: a node deeper than the path's
 // end has its parent's answer, so the departments of a large subtree's
 // users cost one walk over their ancestors in all, not one walk each. The
-// memo is a map while small, a table by handle once large.
+// memo is a small hash table while small, a table by handle once large.
 type depthMemo struct {
 	st    *state
 	path  []nid
-	small map[nid]int32
+	small probeTable[nid]
 	table []int32 // answer+2 per handle; 0 = unknown
 	walk  []nid
 }
 
 func (st *state) memoOn(path []nid) *depthMemo {
-	return &depthMemo{st: st, path: path, small: map[nid]int32{}}
+	return &depthMemo{st: st, path: path}
 }
 
 func (m *depthMemo) get(n nid) (int, bool) {
@@ -235,22 +312,22 @@ func (m *depthMemo) get(n nid) (int, bool) {
 		k := m.table[n]
 		return int(k) - 2, k != 0
 	}
-	k, ok := m.small[n]
+	k, ok := m.small.get(n)
 	return int(k), ok
 }
 
 func (m *depthMemo) put(n nid, k int) {
-	if m.table == nil && len(m.small)*64 > m.st.nodes.Len() {
+	if m.table == nil && m.small.n*64 > m.st.nodes.Len() {
 		m.table = make([]int32, m.st.nodes.Len())
-		for h, v := range m.small {
+		for h, v := range m.small.all {
 			m.table[h] = v + 2
 		}
-		m.small = nil
+		m.small = probeTable[nid]{}
 	}
 	if m.table != nil {
 		m.table[n] = int32(k) + 2
 	} else {
-		m.small[n] = int32(k)
+		m.small.put(n, int32(k))
 	}
 }
 
@@ -273,7 +350,7 @@ func (m *depthMemo) covered(d nid) int {
 			break
 		}
 		m.walk = append(m.walk, n)
-		n = st.node(n).parent
+		n = st.parentOf(n)
 	}
 	m.put(n, k)
 	for _, w := range m.walk {
@@ -303,7 +380,7 @@ func (c levelCounts) accumulate() {
 // current parent to newParent. It must run before the links change.
 func (tx *Tx) moveRollups(n, newParent nid) {
 	st := tx.st
-	oldPath, newPath := st.rootPath(st.node(n).parent), st.rootPath(newParent)
+	oldPath, newPath := st.rootPath(st.parentOf(n)), st.rootPath(newParent)
 	common := 0 // the nodes above both positions keep their counts
 	for common < len(oldPath) && common < len(newPath) && oldPath[common] == newPath[common] {
 		common++
@@ -397,8 +474,11 @@ func (tx *Tx) rebuildRollups() {
 // Load use it; it is iterative and safe on broken structures.
 func (st *state) computeRollups() []rollup {
 	roll := make([]rollup, st.nodes.Len())
-	for i := range roll {
+	for i, r := range st.nodes.All() {
 		roll[i].depth = -1
+		if r != nil {
+			roll[i].parent = r.parent
+		}
 	}
 	for _, o := range st.orgs.All() {
 		if st.node(o.root) == nil {
@@ -457,7 +537,7 @@ func (tx *Tx) attachRollups(top nid) {
 			if !inT(d) {
 				continue
 			}
-			for a := d; ; a = st.node(a).parent {
+			for a := d; ; a = st.parentOf(a) {
 				if s, ok := stamp[a]; ok && s == k {
 					break
 				}
@@ -469,7 +549,7 @@ func (tx *Tx) attachRollups(top nid) {
 			}
 		}
 	}
-	above := st.rootPath(st.node(top).parent)
+	above := st.rootPath(st.parentOf(top))
 	if len(above) == 0 {
 		return
 	}

@@ -130,6 +130,31 @@ func sortHits(hits []hit) {
 	})
 }
 
+// bestHits returns the need best of hits (all of one rank), in order.
+// Sorting every hit by name would cost most of a limited search that
+// re-checks thousands of candidates; depth, a small integer, decides all
+// but the hits at the deepest depth that still makes the cut, so only the
+// hits down to that depth are sorted.
+func bestHits(hits []hit, need int) []hit {
+	if len(hits) > need {
+		var perDepth []int
+		for _, h := range hits {
+			if h.depth >= len(perDepth) {
+				perDepth = append(perDepth, make([]int, h.depth+1-len(perDepth))...)
+			}
+			perDepth[h.depth]++
+		}
+		cut, sum := 0, 0
+		for cut < len(perDepth) && sum+perDepth[cut] < need {
+			sum += perDepth[cut]
+			cut++
+		}
+		hits = slices.DeleteFunc(hits, func(h hit) bool { return h.depth > cut })
+	}
+	sortHits(hits)
+	return hits[:min(need, len(hits))]
+}
+
 // topScanLimit is the largest candidate list a limited search re-checks
 // whole; above it, it walks the tree level by level instead.
 var topScanLimit = 2048 // a variable so tests can make small trees take the walk
@@ -171,7 +196,7 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 	if opt.Limit > 0 {
 		hits = s.topHits(m, key, root, opt.Limit)
 	} else {
-		hits = s.rankedHits(m, substringGrams(key), root, -1)
+		hits = s.rankedHits(m, substringGrams(key), root, -1, 0)
 		sortHits(hits)
 	}
 	out := make([]SearchHit, len(hits))
@@ -196,18 +221,21 @@ func (s Snapshot) topHits(m *matcher, key string, root nid, k int) []hit {
 		if lists, ok := s.st.postings(grams); grams == nil || (ok && lists[0].n > topScanLimit) {
 			phase = s.levelHits(m, root, rank, need)
 		} else {
-			phase = s.rankedHits(m, grams, root, rank)
+			phase = s.rankedHits(m, grams, root, rank, need)
 		}
-		sortHits(phase)
-		out = append(out, phase[:min(need, len(phase))]...)
+		out = append(out, bestHits(phase, need)...)
 	}
 	return out
 }
 
 // rankedHits re-checks the nodes listed under every gram (and the pending
 // ones) and returns those that match with the given rank (any rank if
-// rank < 0). Nil grams mean every node.
-func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRank) []hit {
+// rank < 0). Nil grams mean every node. With need > 0 only the hits from
+// the shallowest depths that give need of them are sure to be returned:
+// the candidates are re-checked shallowest first (a depth costs far less
+// to read than a name to fold), stopping after the depth that brings the
+// hits to need.
+func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRank, need int) []hit {
 	st := s.st
 	var hits []hit
 	org := ""
@@ -234,12 +262,61 @@ func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRan
 	if lists, ok := st.postings(grams); ok {
 		ids = intersect(lists)
 	}
-	for _, n := range st.withPending(ids) {
+	ids = st.withPending(ids)
+	if need > 0 && len(ids) > need {
+		for _, level := range st.byDepth(ids) {
+			for _, n := range level {
+				if r := st.node(n); r != nil {
+					consider(n, r)
+				}
+			}
+			if len(hits) >= need {
+				break
+			}
+		}
+		return hits
+	}
+	for _, n := range ids {
 		if r := st.node(n); r != nil { // a deleted node stays listed until the fold
 			consider(n, r)
 		}
 	}
 	return hits
+}
+
+// byDepth groups live handles by depth, shallowest first (a counting sort).
+func (st *state) byDepth(ids []nid) [][]nid {
+	depths := make([]int32, len(ids))
+	var count []int
+	for i, n := range ids {
+		d := int32(-1)
+		if st.node(n) != nil {
+			d = int32(st.depth(n))
+			if int(d) >= len(count) {
+				count = append(count, make([]int, int(d)+1-len(count))...)
+			}
+			count[d]++
+		}
+		depths[i] = d
+	}
+	sorted := make([]nid, 0, len(ids))
+	levels := make([][]nid, len(count))
+	start := make([]int, len(count))
+	for d, c := range count {
+		start[d] = len(sorted)
+		sorted = sorted[:len(sorted)+c]
+	}
+	fill := slices.Clone(start)
+	for i, n := range ids {
+		if d := depths[i]; d >= 0 {
+			sorted[fill[d]] = n
+			fill[d]++
+		}
+	}
+	for d := range count {
+		levels[d] = sorted[start[d]:fill[d]]
+	}
+	return levels
 }
 
 // levelHits walks the tree (or root's org) level by level and returns the

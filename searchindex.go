@@ -16,17 +16,25 @@ import (
 // against the real text, so results equal a brute-force scan; only ASCII
 // queries of one or two characters fall back to a scan.
 
-// posting is one gram's list of node handles, sorted and distinct, cut
-// into chunks of at most maxChunk handles so that a change copies one chunk
-// and the chunk directory, not the whole list. firsts[i] is the first
-// handle of chunks[i], kept apart so that finding a chunk reads one
-// contiguous array. A transaction that owns the posting (edit) may change
-// the directory in place, and a chunk it owns too.
+// posting is one gram's list of node handles, sorted and distinct, kept in
+// two levels so that a change copies little however long the list: pages
+// of at most pageChunks chunks of at most maxChunk handles. A change copies
+// the posting's page directory (one entry per 4096 handles), one page and
+// one chunk. firsts hold the first handle of each page (and a page's
+// firsts, of each chunk), apart from the pointers, so that finding the
+// right one reads one contiguous array. A transaction may change in place
+// the posting, page and chunk it owns (edit).
 type posting struct {
 	edit   *pmap.Edit
 	firsts []nid
-	chunks []*chunk // ordered; none empty
+	pages  []*page // ordered; none empty
 	n      int
+}
+
+type page struct {
+	edit   *pmap.Edit
+	firsts []nid
+	chunks []*chunk // ordered; none empty
 }
 
 type chunk struct {
@@ -36,96 +44,139 @@ type chunk struct {
 
 const maxChunk = 64
 
+// pageChunks is the most chunks a page holds; a variable so tests can make
+// small trees use many pages.
+var pageChunks = 64
+
 // all returns the handles in order.
 func (p *posting) all() []nid {
 	out := make([]nid, 0, p.n)
-	for _, c := range p.chunks {
-		out = append(out, c.ids...)
+	for _, pg := range p.pages {
+		for _, c := range pg.chunks {
+			out = append(out, c.ids...)
+		}
 	}
 	return out
 }
 
-// find returns the index of the chunk that holds n or would hold it.
-func (p *posting) find(n nid) int {
-	i, found := slices.BinarySearch(p.firsts, n)
+// locate returns the index of the entry of a sorted firsts list whose
+// range holds n or would hold it.
+func locate(firsts []nid, n nid) int {
+	i, found := slices.BinarySearch(firsts, n)
 	if !found && i > 0 {
 		i--
 	}
 	return i
 }
 
+// where returns the page and chunk that hold n or would hold it, and
+// whether n is there; p must not be empty.
+func (p *posting) where(n nid) (pi, ci int, found bool) {
+	pi = locate(p.firsts, n)
+	pg := p.pages[pi]
+	ci = locate(pg.firsts, n)
+	_, found = slices.BinarySearch(pg.chunks[ci].ids, n)
+	return pi, ci, found
+}
+
 // contains reports whether n is in the posting.
 func (p *posting) contains(n nid) bool {
-	if len(p.chunks) == 0 {
+	if len(p.pages) == 0 {
 		return false
 	}
-	_, found := slices.BinarySearch(p.chunks[p.find(n)].ids, n)
+	_, _, found := p.where(n)
 	return found
 }
 
-// mutChunk returns chunk i owned by e.
-func (p *posting) mutChunk(e *pmap.Edit, i int) *chunk {
-	c := p.chunks[i]
+// mutChunk returns chunk ci of page pi, both owned by e.
+func (p *posting) mutChunk(e *pmap.Edit, pi, ci int) (*page, *chunk) {
+	pg := p.pages[pi]
+	if pg.edit != e {
+		pg = &page{edit: e, firsts: slices.Clone(pg.firsts), chunks: slices.Clone(pg.chunks)}
+		p.pages[pi] = pg
+	}
+	c := pg.chunks[ci]
 	if c.edit != e {
 		c = &chunk{edit: e, ids: slices.Clone(c.ids)}
-		p.chunks[i] = c
+		pg.chunks[ci] = c
 	}
-	return c
+	return pg, c
 }
 
 // add inserts n; p must be owned by e.
 func (p *posting) add(e *pmap.Edit, n nid) {
-	if len(p.chunks) == 0 {
-		p.chunks = append(p.chunks, &chunk{edit: e, ids: []nid{n}})
+	if len(p.pages) == 0 {
+		p.pages = append(p.pages, &page{edit: e, firsts: []nid{n}, chunks: []*chunk{{edit: e, ids: []nid{n}}}})
 		p.firsts = append(p.firsts, n)
 		p.n++
 		return
 	}
-	i := p.find(n)
-	j, found := slices.BinarySearch(p.chunks[i].ids, n)
+	pi, ci, found := p.where(n)
 	if found {
 		return
 	}
-	c := p.mutChunk(e, i)
+	pg, c := p.mutChunk(e, pi, ci)
+	j, _ := slices.BinarySearch(c.ids, n)
 	c.ids = slices.Insert(c.ids, j, n)
-	p.firsts[i] = c.ids[0]
+	pg.firsts[ci] = c.ids[0]
+	p.firsts[pi] = pg.firsts[0]
 	p.n++
 	if len(c.ids) > maxChunk {
 		half := len(c.ids) / 2
 		right := &chunk{edit: e, ids: slices.Clone(c.ids[half:])}
 		c.ids = c.ids[:half:half]
-		p.chunks = slices.Insert(p.chunks, i+1, right)
-		p.firsts = slices.Insert(p.firsts, i+1, right.ids[0])
+		pg.chunks = slices.Insert(pg.chunks, ci+1, right)
+		pg.firsts = slices.Insert(pg.firsts, ci+1, right.ids[0])
+	}
+	if len(pg.chunks) > pageChunks {
+		half := len(pg.chunks) / 2
+		right := &page{edit: e, firsts: slices.Clone(pg.firsts[half:]), chunks: slices.Clone(pg.chunks[half:])}
+		pg.firsts, pg.chunks = pg.firsts[:half:half], pg.chunks[:half:half]
+		p.pages = slices.Insert(p.pages, pi+1, right)
+		p.firsts = slices.Insert(p.firsts, pi+1, right.firsts[0])
 	}
 }
 
 // remove deletes n; p must be owned by e.
 func (p *posting) remove(e *pmap.Edit, n nid) {
-	if len(p.chunks) == 0 {
+	if len(p.pages) == 0 {
 		return
 	}
-	i := p.find(n)
-	j, found := slices.BinarySearch(p.chunks[i].ids, n)
+	pi, ci, found := p.where(n)
 	if !found {
 		return
 	}
-	c := p.mutChunk(e, i)
+	pg, c := p.mutChunk(e, pi, ci)
+	j, _ := slices.BinarySearch(c.ids, n)
 	c.ids = slices.Delete(c.ids, j, j+1)
 	p.n--
-	if len(c.ids) == 0 {
-		p.chunks = slices.Delete(p.chunks, i, i+1)
-		p.firsts = slices.Delete(p.firsts, i, i+1)
+	if len(c.ids) > 0 {
+		pg.firsts[ci] = c.ids[0]
 	} else {
-		p.firsts[i] = c.ids[0]
+		pg.chunks = slices.Delete(pg.chunks, ci, ci+1)
+		pg.firsts = slices.Delete(pg.firsts, ci, ci+1)
+	}
+	if len(pg.chunks) > 0 {
+		p.firsts[pi] = pg.firsts[0]
+	} else {
+		p.pages = slices.Delete(p.pages, pi, pi+1)
+		p.firsts = slices.Delete(p.firsts, pi, pi+1)
 	}
 }
 
 // rebuild replaces the content with ids (sorted, distinct); p owned by e.
 func (p *posting) rebuild(e *pmap.Edit, ids []nid) {
-	p.chunks, p.firsts = p.chunks[:0], p.firsts[:0]
-	for start := 0; start < len(ids); start += maxChunk {
-		p.chunks = append(p.chunks, &chunk{edit: e, ids: slices.Clone(ids[start:min(len(ids), start+maxChunk)])})
-		p.firsts = append(p.firsts, ids[start])
+	p.pages, p.firsts = p.pages[:0], p.firsts[:0]
+	perPage := maxChunk * pageChunks
+	for start := 0; start < len(ids); start += perPage {
+		part := ids[start:min(len(ids), start+perPage)]
+		pg := &page{edit: e}
+		for k := 0; k < len(part); k += maxChunk {
+			pg.chunks = append(pg.chunks, &chunk{edit: e, ids: slices.Clone(part[k:min(len(part), k+maxChunk)])})
+			pg.firsts = append(pg.firsts, part[k])
+		}
+		p.pages = append(p.pages, pg)
+		p.firsts = append(p.firsts, part[0])
 	}
 	p.n = len(ids)
 }
@@ -273,7 +324,7 @@ func (tx *Tx) mutPosting(g string) *posting {
 		return p
 	}
 	if p.edit != tx.edit {
-		p = &posting{edit: tx.edit, firsts: slices.Clone(p.firsts), chunks: slices.Clone(p.chunks), n: p.n}
+		p = &posting{edit: tx.edit, firsts: slices.Clone(p.firsts), pages: slices.Clone(p.pages), n: p.n}
 		tx.st.grams = tx.st.grams.Set(tx.edit, g, p)
 	}
 	return p
@@ -443,13 +494,44 @@ func (st *state) postings(grams []string) (lists []*posting, ok bool) {
 	return lists, len(lists) > 0
 }
 
-// intersect returns the handles listed in every posting (smallest first).
+// intersect returns candidates for the handles listed in every posting
+// (smallest first): a superset, since every candidate is re-checked against
+// its names anyway. Once a list takes out less than a quarter of the
+// candidates, the larger ones after it would cost more than the re-checks
+// they save (the grams of one query mostly come from the same names), so
+// it stops there.
 func intersect(lists []*posting) []nid {
 	out := lists[0].all()
 	for _, l := range lists[1:] {
-		out = slices.DeleteFunc(out, func(n nid) bool { return !l.contains(n) })
-		if len(out) == 0 {
+		before := len(out)
+		out = l.keep(out)
+		if len(out) == 0 || 4*(before-len(out)) < before {
 			break
+		}
+	}
+	return out
+}
+
+// keep filters the sorted handles ids in place down to those in p. The
+// handles come in order, so the page and chunk cursors only move forward:
+// a pass costs a binary search within one chunk per handle, plus one step
+// per page and chunk passed, not a search from the top for each.
+func (p *posting) keep(ids []nid) []nid {
+	out := ids[:0]
+	pi, ci := 0, 0
+	for _, n := range ids {
+		for pi+1 < len(p.firsts) && p.firsts[pi+1] <= n {
+			pi, ci = pi+1, 0
+		}
+		if pi >= len(p.pages) {
+			break
+		}
+		pg := p.pages[pi]
+		for ci+1 < len(pg.firsts) && pg.firsts[ci+1] <= n {
+			ci++
+		}
+		if _, found := slices.BinarySearch(pg.chunks[ci].ids, n); found {
+			out = append(out, n)
 		}
 	}
 	return out

@@ -68,16 +68,18 @@ type nodeRec struct {
 	own    ownership // which slices this txn's copy already owns
 	parent nid
 
-	id, orgID  string
-	children   []nid // sorted by childCmp
-	name       string
-	nameI18n   map[string]string
-	code       string
-	order      int
-	created    int64
-	updated    int64
-	members    []member // direct members, sorted by user handle
-	*nodeExtra          // never nil; noExtra when all its fields are empty
+	// parentID is the parent's id, kept beside its handle so that reading
+	// a node costs one record, not two.
+	id, orgID, parentID string
+	children            []nid // sorted by childCmp
+	name                string
+	nameI18n            map[string]string
+	code                string
+	order               int
+	created             int64
+	updated             int64
+	members             []member // direct members, sorted by user handle
+	*nodeExtra                   // never nil; noExtra when all its fields are empty
 }
 
 // nodeExtra holds the fields most nodes leave empty, out of line, so that a

@@ -46,6 +46,12 @@
 //	GET  /api/v2/users/{id}/orgs              per membership: [org, root … node]
 //	GET  /api/v2/.well-known                  {publicKey}: password encryption (no token needed)
 //	GET  /healthz                             (no token needed)
+//	GET  /api/v2/ui/children?nodeId=          the web UI's reads (webui.go):
+//	GET  /api/v2/ui/subtree?nodeId=&depth=&max=  node summaries with direct
+//	GET  /api/v2/ui/search?orgId=&q=&limit=   and subtree member counts
+//
+// The web UI is at /ui/ (webui.go): plain JavaScript embedded in the
+// binary, signing in with the pool's credentials and then using this API.
 //
 // The JS SDK's startSync posts to /connections/enterprise/dingtalk/start-sync,
 // /connections/enterprise/wechatwork/start-sync or /api/v2/ad/sync. orgtree

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
+	"slices"
 	"strconv"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -28,33 +31,75 @@ type lazy func(args map[string]any) (any, error)
 // to name its concrete type.
 const typenameKey = "__typename"
 
-// request is one GraphQL request in flight: its variables and the errors
-// gathered while executing it.
+// request is one GraphQL request in flight: its variables, the answer
+// being written and the errors gathered while executing it.
 type request struct {
 	s      *Server
+	ctx    context.Context
 	doc    *ast.QueryDocument
 	vars   map[string]any
 	errors gqlerror.List
+	// buf is the "data" value, written as JSON while the selection is
+	// completed: the answer is never held twice (as values and as bytes),
+	// and its size is known at every step, so the cap is exact.
+	buf []byte
+	// maxBytes caps len(buf); steps counts completed values between
+	// checks of ctx.
+	maxBytes int
+	steps    int
+	// fatal stops the whole execution (deadline, client gone, answer over
+	// the cap): the answer is then this one error and no data.
+	fatal error
 }
 
-// execute runs the selected operation and returns the "data" value (nil when
-// a non-null root field failed). The root is an object like any other whose
-// fields are all lazy; fields run one after another, as mutations must.
-func (r *request) execute(op *ast.OperationDefinition) any {
+// ctxCheckEvery is how many completed values pass between two looks at the
+// request's context: often enough to stop within microseconds, rarely
+// enough to cost nothing.
+const ctxCheckEvery = 64
+
+// execute runs the selected operation and returns the "data" value as JSON
+// ("null" when a non-null root field failed). The root is an object like
+// any other whose fields are all lazy; fields run one after another, as
+// mutations must.
+func (r *request) execute(op *ast.OperationDefinition) []byte {
 	rootType, root := r.s.schema.Query, r.s.queryRoot
 	if op.Operation == ast.Mutation {
 		rootType, root = r.s.schema.Mutation, r.s.mutationRoot
 	}
-	data, ok := r.completeObject(root, rootType.Name, op.SelectionSet, nil)
-	if !ok {
-		return nil
+	if !r.completeObject(root, rootType.Name, op.SelectionSet, nil) {
+		r.buf = append(r.buf[:0], "null"...)
 	}
-	return data
+	return r.buf
+}
+
+// halted reports whether execution must stop, and records why the first
+// time: the deadline passed, the client went away or the answer outgrew
+// its cap.
+func (r *request) halted() bool {
+	if r.fatal != nil {
+		return true
+	}
+	if len(r.buf) > r.maxBytes {
+		r.fatal = fmt.Errorf("%w: the answer would be larger than %d bytes: select fewer fields, use smaller limits or fewer aliases", errTooLarge, r.maxBytes)
+		return true
+	}
+	if r.steps++; r.steps%ctxCheckEvery == 0 {
+		if err := r.ctx.Err(); err != nil {
+			r.fatal = contextError(r.ctx, r.s.cfg.RequestTimeout)
+			return true
+		}
+	}
+	return false
 }
 
 // call runs a resolver, turning a panic into an internal error so that one
-// bad field never takes the server down.
+// bad field never takes the server down. The context is looked at before
+// every resolver: resolvers are where the work is.
 func (r *request) call(fn func() (any, error)) (v any, err error) {
+	if err := r.ctx.Err(); err != nil {
+		r.fatal = contextError(r.ctx, r.s.cfg.RequestTimeout)
+		return nil, r.fatal
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: %v", errInternal, p)
@@ -63,48 +108,75 @@ func (r *request) call(fn func() (any, error)) (v any, err error) {
 	return fn()
 }
 
-// complete shapes v as type t for the selection of fields. ok is false when
-// a null reached a non-null position and must propagate to the parent.
-func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Path) (any, bool) {
+// complete writes v shaped as type t for the selection of fields. ok is
+// false when a null reached a non-null position and must propagate to the
+// parent, which then discards what was written from its own start.
+func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Path) bool {
+	if r.halted() {
+		return true // the answer is dropped; unwind quickly
+	}
+	start := len(r.buf)
+	// null ends a value that could not be completed: null where the type
+	// allows it, propagation otherwise.
+	null := func() bool {
+		r.buf = append(r.buf[:start], "null"...)
+		return !t.NonNull
+	}
 	if l, isLazy := v.(lazy); isLazy {
 		var err error
 		v, err = r.call(func() (any, error) { return l(fields[0].ArgumentMap(r.vars)) })
+		if r.fatal != nil {
+			return true
+		}
 		if err != nil {
 			r.fail(err, fields[0], path)
-			return nil, !t.NonNull
+			return null()
 		}
 	}
 	if isNull(v) {
 		if t.NonNull {
 			r.fail(fmt.Errorf("%w: null for the non-null field %s", errInternal, fields[0].Name), fields[0], path)
-			return nil, false
 		}
-		return nil, true
+		return null()
 	}
 	if t.Elem != nil {
-		items, err := asList(v)
+		items, err := asSeq(v)
 		if err != nil {
 			r.fail(err, fields[0], path)
-			return nil, !t.NonNull
+			return null()
 		}
-		out := make([]any, len(items))
-		for i, item := range items {
-			cv, ok := r.complete(item, t.Elem, fields, append(path, ast.PathIndex(i)))
-			if !ok {
-				return nil, !t.NonNull
+		r.buf = append(r.buf, '[')
+		i := 0
+		for item := range items {
+			if i > 0 {
+				r.buf = append(r.buf, ',')
 			}
-			out[i] = cv
+			if !r.complete(item, t.Elem, fields, append(path, ast.PathIndex(i))) {
+				return null()
+			}
+			if r.fatal != nil {
+				return true
+			}
+			i++
 		}
-		return out, true
+		r.buf = append(r.buf, ']')
+		return true
 	}
 	def := r.s.schema.Types[t.NamedType]
 	if def == nil || (def.Kind != ast.Object && def.Kind != ast.Interface && def.Kind != ast.Union) {
-		return v, true // scalar or enum, already in wire form
+		// A scalar or enum, already in wire form.
+		b, err := appendJSON(r.buf, v)
+		if err != nil {
+			r.fail(fmt.Errorf("%w: %s: %v", errInternal, fields[0].Name, err), fields[0], path)
+			return null()
+		}
+		r.buf = b
+		return true
 	}
 	o, isObj := v.(obj)
 	if !isObj {
 		r.fail(fmt.Errorf("%w: %s is not an object", errInternal, fields[0].Name), fields[0], path)
-		return nil, !t.NonNull
+		return null()
 	}
 	typeName := t.NamedType
 	if tn, ok := o[typenameKey].(string); ok {
@@ -114,32 +186,38 @@ func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Pat
 	for _, f := range fields {
 		sel = append(sel, f.SelectionSet...)
 	}
-	out, ok := r.completeObject(o, typeName, sel, path)
-	if !ok {
-		return nil, !t.NonNull
+	if !r.completeObject(o, typeName, sel, path) {
+		return null()
 	}
-	return out, true
+	return true
 }
 
-// completeObject answers the selection sel of object o. ok is false when a
+// completeObject writes the selection sel of object o. ok is false when a
 // null reached a non-null field of o.
-func (r *request) completeObject(o obj, typeName string, sel ast.SelectionSet, path ast.Path) (*orderedObject, bool) {
+func (r *request) completeObject(o obj, typeName string, sel ast.SelectionSet, path ast.Path) bool {
 	sub := r.collect(typeName, sel)
-	out := newOrderedObject()
-	for _, key := range sub.keys {
+	r.buf = append(r.buf, '{')
+	for i, key := range sub.keys {
+		if i > 0 {
+			r.buf = append(r.buf, ',')
+		}
+		r.buf = appendJSONString(r.buf, key)
+		r.buf = append(r.buf, ':')
 		group := sub.byKey[key]
 		f := group[0]
 		if f.Name == typenameKey {
-			out.set(key, typeName)
+			r.buf = appendJSONString(r.buf, typeName)
 			continue
 		}
-		cv, ok := r.complete(o[f.Name], f.Definition.Type, group, append(path, ast.PathName(key)))
-		if !ok {
-			return nil, false
+		if !r.complete(o[f.Name], f.Definition.Type, group, append(path, ast.PathName(key))) {
+			return false
 		}
-		out.set(key, cv)
+		if r.fatal != nil {
+			return true
+		}
 	}
-	return out, true
+	r.buf = append(r.buf, '}')
+	return true
 }
 
 // collected is a selection set flattened for one object type: response keys
@@ -231,6 +309,9 @@ func (r *request) fail(err error, f *ast.Field, path ast.Path) {
 // coerceVariables applies the operation's variable definitions (types,
 // defaults) to the raw JSON variables.
 func (s *Server) coerceVariables(op *ast.OperationDefinition, raw map[string]any) (map[string]any, error) {
+	if err := checkVariableTypes(s.schema, op, raw); err != nil {
+		return nil, err
+	}
 	vars, err := validator.VariableValues(s.schema, op, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", errBadRequest, err.Error())
@@ -248,81 +329,41 @@ func isNull(v any) bool {
 	return false
 }
 
-func asList(v any) ([]any, error) {
+// asSeq returns the items of a list value: a slice, or a sequence that
+// produces the items as they are completed (long listings, so that the
+// items never all exist as values at once).
+func asSeq(v any) (iter.Seq[any], error) {
 	switch x := v.(type) {
-	case []any:
+	case iter.Seq[any]:
 		return x, nil
+	case []any:
+		return slices.Values(x), nil
 	case []string:
-		out := make([]any, len(x))
-		for i, s := range x {
-			out[i] = s
-		}
-		return out, nil
+		return func(yield func(any) bool) {
+			for _, s := range x {
+				if !yield(s) {
+					return
+				}
+			}
+		}, nil
 	case []obj:
-		out := make([]any, len(x))
-		for i, o := range x {
-			out[i] = o
-		}
-		return out, nil
+		return func(yield func(any) bool) {
+			for _, o := range x {
+				if !yield(o) {
+					return
+				}
+			}
+		}, nil
 	}
 	return nil, fmt.Errorf("%w: %T is not a list", errInternal, v)
 }
 
-// orderedObject is a response object that keeps the document's field order,
-// as GraphQL asks of serialised results.
-type orderedObject struct {
-	keys   []string
-	values []any
-}
-
-func newOrderedObject() *orderedObject { return &orderedObject{} }
-
-func (o *orderedObject) set(key string, v any) {
-	o.keys = append(o.keys, key)
-	o.values = append(o.values, v)
-}
-
-// MarshalJSON writes the fields in selection order. The whole tree below
-// is encoded in one pass into one buffer (appendJSON): a Marshaler per
-// level would make encoding/json copy and re-validate every level's output
-// again at each level above it.
-func (o *orderedObject) MarshalJSON() ([]byte, error) {
-	return appendJSON(nil, o)
-}
-
-// appendJSON appends the JSON encoding of a completed value: ordered
-// objects and lists are walked here, scalars are written directly or, for
-// other types, by encoding/json.
+// appendJSON appends the JSON encoding of a scalar value: strings, bools
+// and ints are written directly, other types by encoding/json.
 func appendJSON(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
-	case *orderedObject:
-		b = append(b, '{')
-		for i, k := range x.keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			var err error
-			if b, err = appendJSON(b, x.values[i]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
-	case []any:
-		b = append(b, '[')
-		for i, item := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendJSON(b, item); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
 	case string:
 		return appendJSONString(b, x), nil
 	case bool:

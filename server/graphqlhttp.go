@@ -1,6 +1,9 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -8,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // GraphQL over HTTP (https://graphql.github.io/graphql-over-http/), with
@@ -94,8 +98,8 @@ func readGraphQLRequest(req *http.Request) (gqlRequest, *requestError) {
 		body.Query, body.OperationName = q.Get("query"), q.Get("operationName")
 		for name, dst := range map[string]*map[string]any{"variables": &body.Variables, "extensions": &body.Extensions} {
 			if raw := q.Get(name); raw != "" {
-				if err := decodeJSON(strings.NewReader(raw), dst); err != nil {
-					return body, malformed(http.StatusBadRequest, fmt.Sprintf("parameter %s must be a JSON object: %v", name, err))
+				if err := decodeObject([]byte(raw), dst); err != nil {
+					return body, malformed(http.StatusBadRequest, fmt.Sprintf("parameter %s %v", name, err))
 				}
 			}
 		}
@@ -104,8 +108,12 @@ func readGraphQLRequest(req *http.Request) (gqlRequest, *requestError) {
 		if err != nil || ct != string(mediaJSON) {
 			return body, malformed(http.StatusUnsupportedMediaType, "GraphQL requests are POSTed with Content-Type: application/json")
 		}
-		if err := decodeJSON(req.Body, &body); err != nil {
+		var raw json.RawMessage
+		if err := decodeJSON(req.Body, &raw); err != nil {
 			return body, malformed(http.StatusBadRequest, err.Error())
+		}
+		if rerr := parseGraphQLBody(raw, &body); rerr != nil {
+			return body, rerr
 		}
 	default:
 		e := malformed(http.StatusMethodNotAllowed, "GraphQL requests are POSTed as JSON, or queries sent with GET")
@@ -118,9 +126,82 @@ func readGraphQLRequest(req *http.Request) (gqlRequest, *requestError) {
 	return body, nil
 }
 
+// parseGraphQLBody reads a POST body member by member, so that a member
+// of the wrong type is named in the answer (not a Go type).
+func parseGraphQLBody(raw json.RawMessage, body *gqlRequest) *requestError {
+	switch firstByte(raw) {
+	case '{':
+	case '[':
+		// Batching is not part of GraphQL over HTTP; serving it would
+		// multiply every limit by the batch's length.
+		return malformed(http.StatusBadRequest, "batched requests (a JSON array of requests) are not supported: POST each request as its own JSON object")
+	default:
+		return malformed(http.StatusBadRequest, "the request body must be a JSON object with a query member")
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return malformed(http.StatusBadRequest, fmt.Sprintf("request body is not valid JSON: %v", err))
+	}
+	for _, m := range []struct {
+		name string
+		dst  *string
+	}{{"query", &body.Query}, {"operationName", &body.OperationName}} {
+		v, given := members[m.name]
+		if !given || firstByte(v) == 'n' {
+			continue
+		}
+		if firstByte(v) != '"' || json.Unmarshal(v, m.dst) != nil {
+			return malformed(http.StatusBadRequest, fmt.Sprintf("member %s must be a string", m.name))
+		}
+	}
+	for _, m := range []struct {
+		name string
+		dst  *map[string]any
+	}{{"variables", &body.Variables}, {"extensions", &body.Extensions}} {
+		if v, given := members[m.name]; given {
+			if err := decodeObject(v, m.dst); err != nil {
+				return malformed(http.StatusBadRequest, fmt.Sprintf("member %s %v", m.name, err))
+			}
+		}
+	}
+	return nil
+}
+
+// firstByte is the first byte of a JSON value after white space, 0 if none.
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// decodeObject decodes a JSON object (or null) with numbers kept as
+// json.Number; the error reads after the name of what was decoded.
+func decodeObject(raw []byte, dst *map[string]any) error {
+	switch firstByte(raw) {
+	case 'n':
+		if strings.TrimSpace(string(raw)) == "null" {
+			return nil
+		}
+	case '{':
+		if err := decodeJSON(bytes.NewReader(raw), dst); err != nil {
+			return fmt.Errorf("is not valid JSON: %v", err)
+		}
+		return nil
+	}
+	return errors.New("must be a JSON object")
+}
+
 // runGraphQL validates and executes a request and writes its answer, or
 // returns why it was refused before execution.
 func (s *Server) runGraphQL(w http.ResponseWriter, req *http.Request, media mediaType, body gqlRequest) *requestError {
+	if n := len(body.Query); n > s.cfg.MaxQueryBytes {
+		return refused(http.StatusBadRequest, 400, fmt.Sprintf("the query is %d bytes, more than the limit of %d", n, s.cfg.MaxQueryBytes))
+	}
 	if selectionDepth(body.Query) > maxQueryDepth {
 		return refused(http.StatusBadRequest, 400, fmt.Sprintf("the query nests deeper than %d levels", maxQueryDepth))
 	}
@@ -130,6 +211,9 @@ func (s *Server) runGraphQL(w http.ResponseWriter, req *http.Request, media medi
 	}
 	op := doc.Operations.ForName(body.OperationName)
 	if op == nil {
+		if body.OperationName == "" {
+			return refused(http.StatusBadRequest, 400, "the document has several operations: name the one to run in operationName")
+		}
 		return refused(http.StatusBadRequest, 400, fmt.Sprintf("no operation %q in the document", body.OperationName))
 	}
 	if req.Method == http.MethodGet && op.Operation != ast.Query {
@@ -146,33 +230,104 @@ func (s *Server) runGraphQL(w http.ResponseWriter, req *http.Request, media medi
 	if err != nil {
 		return refused(http.StatusBadRequest, 400, err.Error())
 	}
-	r := &request{s: s, doc: doc, vars: vars}
-	resp := map[string]any{"data": r.execute(op)}
-	if len(r.errors) > 0 {
-		errs := make([]any, len(r.errors))
-		for i, e := range r.errors {
-			code, msg := codeOf(e.Err)
-			entry := errorEntry(media, code, "INTERNAL_SERVER_ERROR", msg)
-			entry["locations"] = e.Locations
-			if len(e.Path) > 0 {
-				entry["path"] = e.Path
-			}
-			errs[i] = entry
-			if code >= 500 {
-				s.cfg.Logger.Error("graphql field failed", "path", e.Path.String(), "err", e.Err)
-			}
-		}
-		resp["errors"] = errs
+	limits := s.tree.Limits()
+	cost, depth := s.documentCost(doc, op, vars, limits.MaxPageSize)
+	if depth > maxQueryDepth {
+		return refused(http.StatusBadRequest, 400, fmt.Sprintf("%v: with its fragments expanded the query nests %d levels, more than %d", errTooComplex, depth, maxQueryDepth))
 	}
-	writeJSONAs(w, media, http.StatusOK, resp)
+	if cost > s.cfg.MaxCost {
+		return refused(http.StatusBadRequest, 400, fmt.Sprintf("%v: it costs %d, more than the limit of %d "+
+			"(each field counts 1 times the size of every list above it: a list counts its limit, searchNodes and Org.nodes the tree's %d nodes, "+
+			"other lists %d; aliases count each time): select fewer fields or aliases, or lower limit", errTooComplex, min(cost, 1<<40), s.cfg.MaxCost,
+			s.tree.Snapshot().Stats().Nodes, listEstimate))
+	}
+	release, err := s.admit(req.Context())
+	if err != nil {
+		return refused(http.StatusServiceUnavailable, 503, err.Error())
+	}
+	defer release()
+	r := &request{s: s, ctx: req.Context(), doc: doc, vars: vars, maxBytes: s.cfg.MaxAnswerBytes}
+	data := r.execute(op)
+	errs := r.errors
+	if r.fatal != nil {
+		data = []byte("null")
+		errs = gqlerror.List{{Err: r.fatal, Message: r.fatal.Error()}}
+		s.logStopped(req, r.fatal)
+	}
+	var entries []any
+	for _, e := range errs {
+		code, msg := codeOf(e.Err)
+		entry := errorEntry(media, code, msg)
+		if len(e.Locations) > 0 {
+			entry["locations"] = e.Locations
+		}
+		if len(e.Path) > 0 {
+			entry["path"] = e.Path
+		}
+		entries = append(entries, entry)
+		s.logFailure("graphql field failed", req, code, e.Err, "field", e.Path.String())
+	}
+	out := append([]byte(`{"data":`), data...)
+	if len(entries) > 0 {
+		b, err := json.Marshal(entries)
+		if err != nil {
+			b = []byte(`[{"message":"internal error: errors not encodable"}]`)
+		}
+		out = append(append(out, `,"errors":`...), b...)
+	}
+	out = append(out, "}\n"...)
+	w.Header().Set("Content-Type", string(media)+"; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
 	return nil
+}
+
+// logStopped records a request that execution stopped: at the warning
+// level, as it is the client's doing.
+func (s *Server) logStopped(req *http.Request, err error) {
+	s.cfg.Logger.Warn("graphql request stopped", "path", req.URL.Path, "remote", req.RemoteAddr, "err", err)
+}
+
+// logFailure logs a failed field or endpoint: internal errors at ERROR,
+// a field orgtree does not serve (501) at INFO (the client asked for it;
+// nothing is broken), client errors not at all (the answer tells them).
+func (s *Server) logFailure(what string, req *http.Request, code int, err error, attrs ...any) {
+	attrs = append([]any{"path", req.URL.Path, "code", code, "err", err}, attrs...)
+	switch {
+	case code == 501:
+		s.cfg.Logger.Info(what, attrs...)
+	case code >= 500:
+		s.cfg.Logger.Error(what, attrs...)
+	}
+}
+
+// extensionCode names an error's kind in extensions.code, as Apollo's
+// and gqlgen's servers do, from the service's code.
+func extensionCode(code int) string {
+	switch code {
+	case 400:
+		return "BAD_USER_INPUT"
+	case 401:
+		return "UNAUTHENTICATED"
+	case 403:
+		return "FORBIDDEN"
+	case 404:
+		return "NOT_FOUND"
+	case 409:
+		return "CONFLICT"
+	case 501:
+		return "NOT_IMPLEMENTED"
+	case 503:
+		return "SERVICE_UNAVAILABLE"
+	}
+	return "INTERNAL_SERVER_ERROR"
 }
 
 // errorEntry is one element of "errors": the service's {code, message}
 // object as message for application/json, the spec's string message for
 // graphql-response+json; extensions carry both codes either way.
-func errorEntry(media mediaType, code int, ext, msg string) map[string]any {
-	entry := map[string]any{"extensions": map[string]any{"code": ext, "exception": map[string]any{"code": code}}}
+func errorEntry(media mediaType, code int, msg string) map[string]any {
+	entry := map[string]any{"extensions": map[string]any{"code": extensionCode(code), "exception": map[string]any{"code": code}}}
 	if media == mediaGraphQLResponse {
 		entry["message"] = msg
 	} else {
@@ -185,11 +340,7 @@ func errorEntry(media mediaType, code int, ext, msg string) map[string]any {
 // entry for graphql-response+json, "data": null in the service's envelope
 // for json.
 func (s *Server) writeRequestError(w http.ResponseWriter, media mediaType, e *requestError) {
-	ext := "BAD_USER_INPUT"
-	if e.code == 401 {
-		ext = "UNAUTHENTICATED"
-	}
-	resp := map[string]any{"errors": []any{errorEntry(media, e.code, ext, e.msg)}}
+	resp := map[string]any{"errors": []any{errorEntry(media, e.code, e.msg)}}
 	status := e.status
 	if media == mediaJSON {
 		resp["data"] = nil

@@ -119,7 +119,17 @@ func TestGraphQLErrorsAndValidation(t *testing.T) {
 		{"not JSON", `{"query": `, 400, 400, "not valid JSON"},
 		{"trailing data", `{"query":"{ orgs { totalCount } }"} {}`, 400, 400, "after its JSON value"},
 		{"no query", `{"variables":{}}`, 400, 400, "no query"},
-		{"query not a string", `{"query":7}`, 400, 400, "not valid JSON"},
+		{"query not a string", `{"query":7}`, 400, 400, "member query must be a string"},
+		{"variables not an object", `{"query":"{ orgs { totalCount } }","variables":[1]}`, 400, 400, "member variables must be a JSON object"},
+		// Issue 14 item 11: a batch answered with a Go type name before.
+		{"batch", `[{"query":"{ orgs { totalCount } }"},{"query":"{ orgs { totalCount } }"}]`, 400, 400, "batched requests"},
+		{"not an object", `"{ orgs { totalCount } }"`, 400, 400, "must be a JSON object"},
+		// Issue 14 item 9: a number for a String was taken, a string for an Int too.
+		{"number for String", `{"query":"query q($id: String!) { nodeById(id: $id) { id } }","variables":{"id":5}}`, 200, 400, "variable $id (String!) must be a String, not the number 5"},
+		{"number for String in a list", `{"query":"mutation m($ids: [String!]!) { addMember(nodeId: \"x\", userIds: $ids) { id } }","variables":{"ids":["a",7]}}`, 200, 400, "variable $ids ([String!]!) at $ids[1] must be a String, not the number 7"},
+		{"string for Int", `{"query":"query q($p: Int) { orgs(page: $p) { totalCount } }","variables":{"p":"5"}}`, 200, 400, `variable $p (Int) must be an Int, not the string "5"`},
+		{"Int out of range", `{"query":"query q($p: Int) { orgs(page: $p) { totalCount } }","variables":{"p":4294967296}}`, 200, 400, "not the number 4294967296"},
+		{"bool for String", `{"query":"query q($id: String!) { nodeById(id: $id) { id } }","variables":{"id":true}}`, 200, 400, "not the boolean true"},
 		{"syntax", `{"query":"{ orgs { totalCount "}`, 200, 400, "Expected"},
 		{"unknown field", `{"query":"{ orgs { totalCount colour } }"}`, 200, 400, `Cannot query field "colour"`},
 		{"missing variable", `{"query":"query q($id: String!) { nodeById(id: $id) { id } }"}`, 200, 400, "id"},

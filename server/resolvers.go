@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"iter"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"slices"
@@ -182,11 +183,7 @@ func (s *Server) childrenNodes(a map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]any, len(kids))
-	for i, k := range kids {
-		out[i] = s.nodeValue(snap, k)
-	}
-	return out, nil
+	return s.nodeSeq(snap, slices.Values(kids)), nil
 }
 
 func (s *Server) searchNodes(a map[string]any) (any, error) {
@@ -195,13 +192,17 @@ func (s *Server) searchNodes(a map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]any, len(hits))
-	for i, h := range hits {
-		v := s.nodeValue(snap, h.Node)
-		v["namePath"] = h.NamePath
-		out[i] = v
-	}
-	return out, nil
+	// Each hit becomes a value only when it is completed, so a search with
+	// many hits holds its hits, not their answers' values.
+	return iter.Seq[any](func(yield func(any) bool) {
+		for _, h := range hits {
+			v := s.nodeValue(snap, h.Node)
+			v["namePath"] = h.NamePath
+			if !yield(v) {
+				return
+			}
+		}
+	}), nil
 }
 
 func (s *Server) user(a map[string]any) (any, error) {
@@ -262,6 +263,13 @@ func (s *Server) insertNode(a map[string]any) (string, error) {
 	order, err := optInt(a, "order", 0)
 	if err != nil {
 		return "", err
+	}
+	// The schema gives order the range [0, 2^32); GraphQL's Int stops at
+	// 2^31-1. The engine itself keeps any int (a sync negates the orders
+	// of providers that list smaller first, and export → import must take
+	// them back), so the range is the API's and checked here.
+	if order < 0 {
+		return "", fmt.Errorf("%w: order %d is negative: the schema's range is [0, 2^32), larger first", orgtree.ErrInvalidArgument, order)
 	}
 	orgID := optString(a, "orgId")
 	parentID := optString(a, "parentNodeId")

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v2/orgs/by-tenant", s.rest(s.restOrgsByTenant))
 	s.mux.HandleFunc("GET /api/v2/.well-known", s.wellKnown)
 	s.graphiqlRoutes()
+	s.webuiRoutes()
 	for _, path := range []string{"/connections/enterprise/dingtalk/start-sync", "/connections/enterprise/wechatwork/start-sync", "/api/v2/ad/sync"} {
 		s.mux.HandleFunc("POST "+path, s.rest(s.restStartSync))
 	}
@@ -43,12 +46,16 @@ func (s *Server) rest(fn func(*http.Request) (string, any, error)) http.HandlerF
 			writeREST(w, http.StatusOK, 401, err.Error(), nil)
 			return
 		}
+		release, err := s.admit(req.Context())
+		if err != nil {
+			writeREST(w, http.StatusOK, 503, message(err), nil)
+			return
+		}
+		defer release()
 		msg, data, err := fn(req)
 		if err != nil {
 			code, text := codeOf(err)
-			if code >= 500 {
-				s.cfg.Logger.Error("rest endpoint failed", "path", req.URL.Path, "err", err)
-			}
+			s.logFailure("rest endpoint failed", req, code, err)
 			// Errors travel in the envelope with status 200, as the
 			// service answers them (see writeGraphQLError).
 			writeREST(w, http.StatusOK, code, text, nil)
@@ -67,7 +74,7 @@ func (s *Server) exportOrgs(req *http.Request) (string, any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		doc, err := s.exportDoc(snap, t)
+		doc, err := s.exportDoc(req.Context(), snap, t)
 		return "导出数据成功", doc, err
 	}
 	var buf bytes.Buffer
@@ -76,7 +83,7 @@ func (s *Server) exportOrgs(req *http.Request) (string, any, error) {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		doc, err := s.exportDoc(snap, t)
+		doc, err := s.exportDoc(req.Context(), snap, t)
 		if err != nil {
 			return "", nil, err
 		}
@@ -87,8 +94,9 @@ func (s *Server) exportOrgs(req *http.Request) (string, any, error) {
 }
 
 // exportDoc writes a nested org in the service's export shape. The walk
-// is iterative: exports of very deep trees must not grow the stack.
-func (s *Server) exportDoc(snap orgtree.Snapshot, root *orgtree.TreeNode) (json.RawMessage, error) {
+// is iterative: exports of very deep trees must not grow the stack. It
+// stops when ctx ends (the client left, or the deadline passed).
+func (s *Server) exportDoc(ctx context.Context, snap orgtree.Snapshot, root *orgtree.TreeNode) (json.RawMessage, error) {
 	var b bytes.Buffer
 	type frame struct {
 		n    *orgtree.TreeNode
@@ -96,6 +104,7 @@ func (s *Server) exportDoc(snap orgtree.Snapshot, root *orgtree.TreeNode) (json.
 	}
 	orgID := root.OrgID
 	stack := []frame{{n: root}}
+	steps := 0
 	if err := s.openExportNode(&b, snap, root, orgID); err != nil {
 		return nil, err
 	}
@@ -111,6 +120,9 @@ func (s *Server) exportDoc(snap orgtree.Snapshot, root *orgtree.TreeNode) (json.
 		}
 		child := top.n.Children[top.next]
 		top.next++
+		if steps++; steps%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return nil, contextError(ctx, s.cfg.RequestTimeout)
+		}
 		if err := s.openExportNode(&b, snap, child, orgID); err != nil {
 			return nil, err
 		}
@@ -169,6 +181,12 @@ func (s *Server) openExportNode(b *bytes.Buffer, snap orgtree.Snapshot, n *orgtr
 // and lists. Values are never deeper than the schema's types.
 func (s *Server) plain(v any, typeName string) (any, error) {
 	switch x := v.(type) {
+	case iter.Seq[any]:
+		list := []any{}
+		for item := range x {
+			list = append(list, item)
+		}
+		return s.plain(list, typeName)
 	case []any:
 		for i, item := range x {
 			var err error
@@ -211,6 +229,9 @@ func (s *Server) plain(v any, typeName string) (any, error) {
 func (s *Server) restChildren(req *http.Request) (string, any, error) {
 	q := req.URL.Query()
 	nodeID := q.Get("nodeId")
+	if nodeID == "" {
+		return "", nil, fmt.Errorf("%w: nodeId is required: GET /api/v2/orgs/children?nodeId=ID[&depth=N]", errBadRequest)
+	}
 	depth := 1
 	if d := q.Get("depth"); d != "" {
 		n, err := strconv.Atoi(d)
@@ -230,6 +251,9 @@ func (s *Server) restChildren(req *http.Request) (string, any, error) {
 	}
 	out := make([]any, len(kids))
 	for i, k := range kids {
+		if i%ctxCheckEvery == 0 && req.Context().Err() != nil {
+			return "", nil, contextError(req.Context(), s.cfg.RequestTimeout)
+		}
 		v, err := s.plain(s.nodeValue(snap, k), "Node")
 		if err != nil {
 			return "", nil, err
@@ -343,7 +367,7 @@ func (s *Server) restOrgsByTenant(req *http.Request) (string, any, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		doc, err := s.exportDoc(snap, t)
+		doc, err := s.exportDoc(req.Context(), snap, t)
 		if err != nil {
 			return "", nil, err
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	_ "embed"
@@ -59,6 +60,26 @@ type Config struct {
 	// nil: New generates a key, so clients must fetch it again after a
 	// restart; keep the key with the store to keep it stable.
 	PasswordKey *rsa.PrivateKey
+
+	// Limits on what one request may take (see limits.go); zero takes
+	// the default.
+	//
+	// MaxCost bounds a GraphQL document's cost, counted before it runs:
+	// fields × list sizes, aliases and fragments counted each time they
+	// are used (default 1,000,000).
+	MaxCost int
+	// MaxAnswerBytes caps a GraphQL answer; one that grows past it is cut
+	// off with an error (default 32 MiB).
+	MaxAnswerBytes int
+	// MaxQueryBytes bounds a GraphQL document's text (default 128 KiB; the
+	// SDKs' largest is under 4 KiB).
+	MaxQueryBytes int
+	// RequestTimeout is the deadline of every request, from its headers
+	// read to its answer (default 30 s).
+	RequestTimeout time.Duration
+	// MaxInFlight is how many requests run at once; the others wait for
+	// room until their deadline (default 4 per CPU, at least 8).
+	MaxInFlight int
 }
 
 // Server answers the management API of the organization module over HTTP
@@ -74,6 +95,8 @@ type Server struct {
 	mux                     *http.ServeMux
 	documents               documentCache
 	passwords               passwordKeys
+	// inFlight holds a token per request running (see admit).
+	inFlight chan struct{}
 }
 
 // documentCache keeps parsed and validated documents by their text: the
@@ -140,6 +163,7 @@ func New(tree *orgtree.Tree, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	cfg.withLimitDefaults()
 	schema, gerr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphql", Input: schemaSource, BuiltIn: false})
 	if gerr != nil {
 		return nil, fmt.Errorf("server: service schema: %w", gerr)
@@ -149,7 +173,8 @@ func New(tree *orgtree.Tree, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.PasswordKey = passwords.key
-	s := &Server{tree: tree, cfg: cfg, schema: schema, key: signingKey(cfg.UserPoolID, cfg.Secret), passwords: passwords}
+	s := &Server{tree: tree, cfg: cfg, schema: schema, key: signingKey(cfg.UserPoolID, cfg.Secret), passwords: passwords,
+		inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	queries, mutations := s.rootResolvers()
 	s.queryRoot, s.mutationRoot = rootObject(schema.Query, queries), rootObject(schema.Mutation, mutations)
 	s.mux = http.NewServeMux()
@@ -167,7 +192,11 @@ func (s *Server) Handler() http.Handler {
 			}
 		}()
 		req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
-		s.mux.ServeHTTP(w, req)
+		// Every request has a deadline; its context also ends when the
+		// client goes away, and execution watches it.
+		ctx, cancel := context.WithTimeout(req.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		s.mux.ServeHTTP(w, req.WithContext(ctx))
 	})
 }
 
@@ -257,28 +286,63 @@ func writeREST(w http.ResponseWriter, status, code int, msg string, data any) {
 // codeOf maps an error to the code and message of the service's envelopes.
 // Codes follow HTTP's meaning (the hosted service's own numbering is not
 // part of its published contract): 400 bad input, 401 auth, 403 refused
-// move or delete, 404 unknown id, 409 conflict, 500 internal.
+// move or delete, 404 unknown id, 409 conflict, 500 internal, 501 not
+// served, 503 stopped (deadline, busy). An error that joins several
+// problems (an import's) takes their common code, or 400 when they differ:
+// the request as a whole was bad input.
 func codeOf(err error) (int, string) {
-	msg := strings.TrimPrefix(err.Error(), "orgtree: ")
+	return codeOfOne(err), message(err)
+}
+
+func codeOfOne(err error) int {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		code := 0
+		for _, e := range j.Unwrap() {
+			switch c := codeOfOne(e); {
+			case code == 0:
+				code = c
+			case c != code:
+				return 400
+			}
+		}
+		if code != 0 {
+			return code
+		}
+	}
 	switch {
 	case errors.Is(err, ErrUnauthorized):
-		return 401, msg
+		return 401
 	case errors.Is(err, orgtree.ErrNotFound):
-		return 404, msg
+		return 404
 	case errors.Is(err, orgtree.ErrExists), errors.Is(err, orgtree.ErrDuplicateCode):
-		return 409, msg
+		return 409
 	case errors.Is(err, orgtree.ErrCycle), errors.Is(err, orgtree.ErrRootNode),
 		errors.Is(err, orgtree.ErrNotEmpty), errors.Is(err, orgtree.ErrCrossOrg):
-		return 403, msg
+		return 403
 	case errors.Is(err, errUnsupported):
-		return 501, msg
+		return 501
+	case errors.Is(err, errTimeout), errors.Is(err, errBusy):
+		return 503
 	case errors.Is(err, errInternal), errors.Is(err, orgtree.ErrCorrupt):
-		return 500, msg
+		return 500
 	case errors.Is(err, errBadRequest), errors.Is(err, orgtree.ErrInvalidArgument),
 		errors.Is(err, orgtree.ErrInvalidName), errors.Is(err, orgtree.ErrInvalidCode),
 		errors.Is(err, orgtree.ErrInvalidJSON), errors.Is(err, orgtree.ErrLimitExceeded),
-		errors.Is(err, orgtree.ErrNotMember):
-		return 400, msg
+		errors.Is(err, orgtree.ErrNotMember), errors.Is(err, errTooComplex), errors.Is(err, errTooLarge):
+		return 400
 	}
-	return 500, msg
+	return 500
+}
+
+// message is an error's text for a client: the package prefix the engine
+// puts on its messages ("orgtree: ") said once at most, nowhere: the
+// client knows whom it asked. Each line (an import lists one problem a
+// line) is cleaned alike.
+func message(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		l = strings.TrimPrefix(l, "orgtree: ")
+		lines[i] = strings.ReplaceAll(l, ": orgtree: ", ": ")
+	}
+	return strings.Join(lines, "\n")
 }

@@ -215,17 +215,26 @@ func (s *Server) orgValue(snap orgtree.Snapshot, orgID string) (obj, error) {
 			if err != nil {
 				return nil, err
 			}
-			return s.nodeList(snap, root, below), nil
+			return s.nodeSeq(snap, func(yield func(orgtree.Node) bool) {
+				if yield(root) {
+					below(yield)
+				}
+			}), nil
 		}),
 	}, nil
 }
 
-func (s *Server) nodeList(snap orgtree.Snapshot, first orgtree.Node, rest iter.Seq[orgtree.Node]) []any {
-	out := []any{s.nodeValue(snap, first)}
-	for n := range rest {
-		out = append(out, s.nodeValue(snap, n))
+// nodeSeq is a list of nodes whose values are made as the list is
+// completed: a listing of a large org never holds every node's value at
+// once, and stops walking when execution stops.
+func (s *Server) nodeSeq(snap orgtree.Snapshot, nodes iter.Seq[orgtree.Node]) iter.Seq[any] {
+	return func(yield func(any) bool) {
+		for n := range nodes {
+			if !yield(s.nodeValue(snap, n)) {
+				return
+			}
+		}
 	}
-	return out
 }
 
 // paging reads the page, limit and sortBy arguments of a listing (defaults

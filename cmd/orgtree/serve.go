@@ -72,7 +72,7 @@ closes the store: every acknowledged write is on disk.`,
 	}
 	cmd.Flags().StringVar(&so.addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().BoolVar(&so.memory, "memory", false, "keep everything in memory (nothing is written; --db is ignored)")
-	cmd.Flags().StringVar(&so.seed, "seed", "", "nested JSON file to import at start when the store has no org")
+	cmd.Flags().StringVar(&so.seed, "seed", "", "nested JSON file to import at start into a store never written (not one whose orgs were deleted)")
 	cmd.Flags().StringVar(&so.poolID, "user-pool-id", os.Getenv("ORGTREE_USER_POOL_ID"), "user pool id the SDKs send (default: the one kept in the store)")
 	cmd.Flags().StringVar(&so.secret, "secret", os.Getenv("ORGTREE_SECRET"), "user pool secret the SDKs exchange for a token (default: the one kept in the store)")
 	cmd.Flags().DurationVar(&so.shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
@@ -101,14 +101,9 @@ func runServe(ctx context.Context, o *options, so *serveOptions, out io.Writer, 
 	}
 	var handler atomic.Pointer[http.Handler]
 	handler.Store(&starting)
-	hs := &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	// The server package's timeouts cut slow clients (slowloris headers
+	// and bodies, answers never read) off.
+	hs := server.NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }), server.Timeouts{})
 	addr := ln.Addr().String()
 	// served is closed when Serve returns, with its error in serveErr.
 	served := make(chan struct{})
@@ -172,7 +167,10 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 			fmt.Fprintf(out, "opened %s in %s: %d orgs, %d nodes, %d users\n", o.db, d.Round(10*time.Millisecond), st.Orgs, st.Nodes, st.Users)
 		}
 	}
-	if so.seed != "" && tree.Snapshot().Stats().Orgs == 0 {
+	// Seed only a store that never held an org: one whose orgs were all
+	// deleted through the API was written (its version is past 0) and
+	// must stay empty.
+	if snap := tree.Snapshot(); so.seed != "" && snap.Stats().Orgs == 0 && snap.Seq() == 0 {
 		f, err := os.Open(so.seed)
 		if err != nil {
 			return err
@@ -218,6 +216,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	fmt.Fprintf(out, "orgtree serving %s (store: %s)\n", url, where)
 	fmt.Fprintf(out, "  user pool id: %s  %s\n  secret:       %s  %s\n", poolID, poolFrom(where), secret, secretFrom(where))
 	fmt.Fprintf(out, "  Go SDK:       management.NewClient(%q, %q, %q)\n", poolID, secret, url)
+	fmt.Fprintf(out, "  web UI:       %s/ui/ (sign in with the user pool id and secret)\n", url)
 	if db != nil {
 		fmt.Fprintf(out, "  CLI:          other orgtree commands on --db %s run in this server (%s)\n", o.db, sidecarPath(o.db))
 	}

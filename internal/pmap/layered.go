@@ -18,8 +18,13 @@ import (
 // published) at a sixteenth, so the cost is O(1) amortised per change.
 // Versions keep whichever base they were built on. The zero Layered is
 // empty and ready to use; the Edit rules are those of [Map].
+//
+// A base built by a fold under Edit e belongs to e until e publishes: later
+// changes under e write it in place, so a bulk load pays a built-in map
+// insert per entry, not a trie path copy and the folds.
 type Layered[V any] struct {
 	base  *map[string]V
+	owner *Edit // non-nil: the base may be written in place under this Edit
 	delta Map[layer[V]]
 	len   int
 }
@@ -65,8 +70,15 @@ func (m Layered[V]) Set(e *Edit, key string, v V) Layered[V] {
 	if _, ok := m.Get(key); !ok {
 		m.len++
 	}
+	if m.owned(e) {
+		if m.delta.len > 0 {
+			m.delta = m.delta.Delete(e, key)
+		}
+		(*m.base)[key] = v
+		return m
+	}
 	m.delta = m.delta.Set(e, key, layer[V]{val: v})
-	return m.maybeFold()
+	return m.maybeFold(e)
 }
 
 // Delete returns a map without key and otherwise equal to m.
@@ -75,17 +87,42 @@ func (m Layered[V]) Delete(e *Edit, key string) Layered[V] {
 		return m
 	}
 	m.len--
-	if m.inBase(key) {
+	switch {
+	case m.owned(e):
+		if m.delta.len > 0 {
+			m.delta = m.delta.Delete(e, key)
+		}
+		delete(*m.base, key)
+		return m
+	case m.inBase(key):
 		m.delta = m.delta.Set(e, key, layer[V]{gone: true})
-	} else {
+	default:
 		m.delta = m.delta.Delete(e, key)
 	}
-	return m.maybeFold()
+	return m.maybeFold(e)
 }
 
-// maybeFold bounds the delta while a transaction grows it: folding at a
-// quarter of the base costs a bulk load of n entries about 4n map inserts.
-func (m Layered[V]) maybeFold() Layered[V] { return m.foldAbove(4) }
+// owned reports whether the base may be written in place under e.
+func (m Layered[V]) owned(e *Edit) bool { return e != nil && m.owner == e && m.base != nil }
+
+// Own returns m with its changes folded into a base that e owns, so that
+// every later change under e is a built-in map write. It is for the start
+// of a bulk load.
+func (m Layered[V]) Own(e *Edit) Layered[V] {
+	if e == nil || m.owned(e) {
+		return m
+	}
+	return m.fold(e)
+}
+
+// maybeFold bounds the delta while a transaction grows it: the first fold
+// under e gives e the base, and its changes go there from then on.
+func (m Layered[V]) maybeFold(e *Edit) Layered[V] {
+	if m.delta.len < max(minFold, m.baseLen()/4) {
+		return m
+	}
+	return m.fold(e)
+}
 
 // foldAbove folds the delta once it holds a 1/part share of the base (and
 // at least minFold entries).
@@ -93,7 +130,7 @@ func (m Layered[V]) foldAbove(part int) Layered[V] {
 	if m.delta.len < max(minFold, m.baseLen()/part) {
 		return m
 	}
-	return m.fold()
+	return m.fold(nil)
 }
 
 func (m Layered[V]) baseLen() int {
@@ -114,10 +151,11 @@ func (m Layered[V]) Compact() Layered[V] {
 	if m.delta.len == 0 {
 		return m
 	}
-	return m.fold()
+	return m.fold(nil)
 }
 
-func (m Layered[V]) fold() Layered[V] {
+// fold returns m with the delta applied to a new base, owned by e.
+func (m Layered[V]) fold(e *Edit) Layered[V] {
 	// Cloning the built-in map copies its tables wholesale, far cheaper
 	// than re-inserting every key; only the delta is applied key by key.
 	var base map[string]V
@@ -133,7 +171,7 @@ func (m Layered[V]) fold() Layered[V] {
 			base[k] = l.val
 		}
 	}
-	return Layered[V]{base: &base, len: m.len}
+	return Layered[V]{base: &base, owner: e, len: m.len}
 }
 
 // All returns an iterator over the entries, in unspecified order. Stopping

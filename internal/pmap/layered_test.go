@@ -52,7 +52,7 @@ func TestLayeredModel(t *testing.T) {
 	var cur Layered[int]
 	model := map[string]int{}
 	folds, lastBase := 0, cur.base
-	txLeft := 0
+	txLeft, owned := 0, 0
 	var e *Edit
 	for op := range ops {
 		if txLeft == 0 {
@@ -63,6 +63,10 @@ func TestLayeredModel(t *testing.T) {
 			}
 			e = []*Edit{nil, NewEdit()}[rng.IntN(2)]
 			txLeft = 1 + rng.IntN(200)
+			if e != nil && rng.IntN(4) == 0 {
+				cur = cur.Own(e) // the rest of this transaction writes the base in place
+				owned++
+			}
 		}
 		txLeft--
 		key := probe[rng.IntN(keyspace)]
@@ -93,8 +97,8 @@ func TestLayeredModel(t *testing.T) {
 	for _, h := range hist {
 		verifyLayered(t, ops, h.m, h.want, probe)
 	}
-	if folds < 3 {
-		t.Fatalf("only %d folds: the test does not reach the base map", folds)
+	if folds < 3 || owned < 3 {
+		t.Fatalf("only %d folds and %d owned bases: the test does not reach the base map", folds, owned)
 	}
 }
 

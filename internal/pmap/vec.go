@@ -1,6 +1,9 @@
 package pmap
 
-import "iter"
+import (
+	"iter"
+	"unsafe"
+)
 
 const (
 	// vecBits is the number of index bits consumed per trie level.
@@ -11,16 +14,23 @@ const (
 	vecMask = vecWidth - 1
 )
 
-// vnode is a vector trie node: a leaf (vals, at shift 0) or a branch (kids).
-// Slices hold only the used slots; the rightmost path may be partially
-// filled, every other node is full. Nodes owned by a non-nil Edit are
-// allocated with capacity vecWidth and never share backing arrays, so they
-// can be appended to in place.
-type vnode[T any] struct {
-	kids []*vnode[T]
-	vals []T
-	edit *Edit
-}
+// The trie's nodes hold their slots inline, so a lookup costs one dependent
+// load per level rather than two (node, then its slice's array): the level
+// count, not the arithmetic, is what a lookup in a large vector pays for.
+// A branch's slots point to branches or, on the level above the values, to
+// leaves; the level's shift says which, so they are stored untyped.
+//
+// Nodes owned by a non-nil Edit may be written in place by that Edit.
+type (
+	vbranch struct {
+		edit *Edit
+		kids [vecWidth]unsafe.Pointer // *vbranch when shift > vecBits, else *vleaf[T]
+	}
+	vleaf[T any] struct {
+		edit *Edit
+		vals [vecWidth]T
+	}
+)
 
 // Vec is a persistent vector indexed 0..Len()-1, implemented as a 32-way
 // array-mapped trie (at most 7 levels). Appends and updates cost O(log n)
@@ -31,8 +41,8 @@ type vnode[T any] struct {
 // use. Updates return a new Vec; see the package documentation for the
 // rules governing the Edit argument.
 type Vec[T any] struct {
-	root  *vnode[T]
-	shift uint // shift of the root level: 0 when the root is a leaf
+	root  unsafe.Pointer // *vleaf[T] when shift is 0, else *vbranch
+	shift uint           // shift of the root level: 0 when the root is a leaf
 	len   int
 }
 
@@ -46,11 +56,11 @@ func (v Vec[T]) Get(i int) T {
 		var zero T
 		return zero
 	}
-	n := v.root
+	p := v.root
 	for s := v.shift; s > 0; s -= vecBits {
-		n = n.kids[(i>>s)&vecMask]
+		p = (*vbranch)(p).kids[(i>>s)&vecMask]
 	}
-	return n.vals[i&vecMask]
+	return (*vleaf[T])(p).vals[i&vecMask]
 }
 
 // Set returns a vector equal to v except that element i is x. If i is out
@@ -60,28 +70,24 @@ func (v Vec[T]) Set(e *Edit, i int, x T) Vec[T] {
 	if uint(i) >= uint(v.len) {
 		return v
 	}
-	v.root = v.root.set(e, v.shift, i, x)
+	v.root = vecPut(e, v.root, v.shift, i, x, false)
 	return v
 }
 
 // Append returns a vector equal to v with x added at index Len(). The Edit
 // argument has the same meaning as for [Map.Set].
 func (v Vec[T]) Append(e *Edit, x T) Vec[T] {
-	if v.root == nil {
-		return Vec[T]{root: newVecPath(e, 0, x), len: 1}
-	}
-	if v.len>>(v.shift+vecBits) != 0 {
+	switch {
+	case v.root == nil:
+		v.root = vecPath(e, 0, x)
+	case v.len>>(v.shift+vecBits) != 0:
 		// The trie is full: grow a new root level.
-		kids := make([]*vnode[T], 2, vecCap(e, 2))
-		kids[0] = v.root
-		kids[1] = newVecPath(e, v.shift, x)
-		return Vec[T]{
-			root:  &vnode[T]{kids: kids, edit: e},
-			shift: v.shift + vecBits,
-			len:   v.len + 1,
-		}
+		b := &vbranch{edit: e}
+		b.kids[0], b.kids[1] = v.root, vecPath(e, v.shift, x)
+		v.root, v.shift = unsafe.Pointer(b), v.shift+vecBits
+	default:
+		v.root = vecPut(e, v.root, v.shift, v.len, x, true)
 	}
-	v.root = v.root.append(e, v.shift, v.len, x)
 	v.len++
 	return v
 }
@@ -92,14 +98,16 @@ func (v Vec[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
 		if v.root != nil {
 			i := 0
-			v.root.each(v.shift, &i, v.len, yield)
+			vecEach(v.root, v.shift, &i, v.len, yield)
 		}
 	}
 }
 
-func (n *vnode[T]) each(shift uint, i *int, end int, yield func(int, T) bool) bool {
+// vecEach yields the elements below p from index *i up to end. Recursion
+// depth is bounded by the trie height.
+func vecEach[T any](p unsafe.Pointer, shift uint, i *int, end int, yield func(int, T) bool) bool {
 	if shift == 0 {
-		for _, x := range n.vals {
+		for _, x := range (*vleaf[T])(p).vals {
 			if *i >= end || !yield(*i, x) {
 				return false
 			}
@@ -107,109 +115,61 @@ func (n *vnode[T]) each(shift uint, i *int, end int, yield func(int, T) bool) bo
 		}
 		return true
 	}
-	for _, k := range n.kids {
-		if !k.each(shift-vecBits, i, end, yield) {
+	for _, k := range (*vbranch)(p).kids {
+		if k == nil || !vecEach[T](k, shift-vecBits, i, end, yield) {
 			return false
 		}
 	}
 	return true
 }
 
-// vecCap is the capacity for a node slice of length n created under e:
-// full width for transient nodes (so they can be appended to in place),
-// exact otherwise.
-func vecCap(e *Edit, n int) int {
-	if e != nil {
-		return vecWidth
-	}
-	return n
-}
-
-// cloneVec returns a fresh copy of s with extra additional zero slots.
-func cloneVec[T any](s []T, e *Edit, extra int) []T {
-	r := make([]T, len(s)+extra, vecCap(e, len(s)+extra))
-	copy(r, s)
-	return r
-}
-
-// owned reports whether n may be mutated in place under e.
-func (n *vnode[T]) owned(e *Edit) bool { return e != nil && n.edit == e }
-
-// newVecPath returns a subtree of the given shift holding only x.
-func newVecPath[T any](e *Edit, shift uint, x T) *vnode[T] {
+// vecPath returns a subtree of the given shift holding only x.
+func vecPath[T any](e *Edit, shift uint, x T) unsafe.Pointer {
 	if shift == 0 {
-		vals := make([]T, 1, vecCap(e, 1))
-		vals[0] = x
-		return &vnode[T]{vals: vals, edit: e}
+		l := &vleaf[T]{edit: e}
+		l.vals[0] = x
+		return unsafe.Pointer(l)
 	}
-	kids := make([]*vnode[T], 1, vecCap(e, 1))
-	kids[0] = newVecPath(e, shift-vecBits, x)
-	return &vnode[T]{kids: kids, edit: e}
+	b := &vbranch{edit: e}
+	b.kids[0] = vecPath(e, shift-vecBits, x)
+	return unsafe.Pointer(b)
 }
 
-// set replaces element i in the subtree rooted at n. Recursion depth is
-// bounded by the trie height.
-func (n *vnode[T]) set(e *Edit, shift uint, i int, x T) *vnode[T] {
+// vecPut stores x as element i of the subtree at p, copying the nodes on
+// the way that e does not own, and returns the subtree's new root. With
+// grow, i is the vector's length and the subtree is not full: a slot i's
+// path does not reach yet is created. Recursion depth is bounded by the
+// trie height.
+func vecPut[T any](e *Edit, p unsafe.Pointer, shift uint, i int, x T, grow bool) unsafe.Pointer {
 	if shift == 0 {
-		if n.owned(e) {
-			n.vals[i&vecMask] = x
-			return n
+		l := (*vleaf[T])(p)
+		if e == nil || l.edit != e {
+			c := *l
+			c.edit = e
+			l = &c
 		}
-		c := &vnode[T]{vals: cloneVec(n.vals, e, 0), edit: e}
-		c.vals[i&vecMask] = x
-		return c
+		l.vals[i&vecMask] = x
+		return unsafe.Pointer(l)
 	}
+	b := (*vbranch)(p)
 	idx := (i >> shift) & vecMask
-	old := n.kids[idx]
-	child := old.set(e, shift-vecBits, i, x)
+	old := b.kids[idx]
+	var child unsafe.Pointer
+	if grow && i&(1<<shift-1) == 0 {
+		// i starts a new child: any pointer left in the slot is a
+		// discarded intermediate version's, not part of this vector.
+		child = vecPath(e, shift-vecBits, x)
+	} else {
+		child = vecPut(e, old, shift-vecBits, i, x, grow)
+	}
 	if child == old {
-		return n
+		return p
 	}
-	if n.owned(e) {
-		n.kids[idx] = child
-		return n
+	if e == nil || b.edit != e {
+		c := *b
+		c.edit = e
+		b = &c
 	}
-	c := &vnode[T]{kids: cloneVec(n.kids, e, 0), edit: e}
-	c.kids[idx] = child
-	return c
-}
-
-// append adds x as element i (the current length) to the non-full subtree
-// rooted at n.
-func (n *vnode[T]) append(e *Edit, shift uint, i int, x T) *vnode[T] {
-	if shift == 0 {
-		// Slicing to i's slot keeps append correct even if the leaf
-		// holds stale elements beyond the vector's length.
-		j := i & vecMask
-		if n.owned(e) {
-			n.vals = append(n.vals[:j], x)
-			return n
-		}
-		c := &vnode[T]{vals: cloneVec(n.vals[:j], e, 1), edit: e}
-		c.vals[j] = x
-		return c
-	}
-	idx := int((i >> shift) & vecMask)
-	if idx < len(n.kids) {
-		old := n.kids[idx]
-		child := old.append(e, shift-vecBits, i, x)
-		if child == old {
-			return n
-		}
-		if n.owned(e) {
-			n.kids[idx] = child
-			return n
-		}
-		c := &vnode[T]{kids: cloneVec(n.kids, e, 0), edit: e}
-		c.kids[idx] = child
-		return c
-	}
-	child := newVecPath(e, shift-vecBits, x)
-	if n.owned(e) {
-		n.kids = append(n.kids, child)
-		return n
-	}
-	c := &vnode[T]{kids: cloneVec(n.kids, e, 1), edit: e}
-	c.kids[idx] = child
-	return c
+	b.kids[idx] = child
+	return unsafe.Pointer(b)
 }
