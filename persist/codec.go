@@ -363,14 +363,10 @@ func (d *dec) uvarint() uint64 {
 	return v
 }
 
+// varint undoes the zig-zag encoding binary.AppendVarint writes.
 func (d *dec) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	u := d.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // count reads a number of elements that each take at least one byte, so a
