@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"time"
+
+	"github.com/orgtree/orgtree/internal/pmap"
 )
 
 // ChangeKind says whether a record was added, removed or updated between
@@ -134,6 +136,45 @@ type differ struct {
 
 func samePtr[T any](x, y *T) bool { return x == y }
 
+// diffSlots compares two record vectors slot by slot, calling pair for each
+// record present in both, and returns the records only the older (gone) or
+// only the newer (born) version has. A slot may hold different records in
+// the two versions (versions on two branches of a Rollback, or unrelated
+// trees), so a record that left one slot is paired by id with the same
+// record in another.
+func diffSlots[R any](older, newer pmap.Vec[*R], id func(*R) string, pair func(o, n *R)) (gone, born []*R) {
+	newer.Diff(older, samePtr[R], func(_ int, o, n *R, _, _ bool) bool {
+		switch {
+		case o == nil && n == nil: // a deleted slot beyond the other's length
+		case o == nil:
+			born = append(born, n)
+		case n == nil:
+			gone = append(gone, o)
+		case id(o) != id(n):
+			gone, born = append(gone, o), append(born, n)
+		default:
+			pair(o, n)
+		}
+		return true
+	})
+	if len(gone) > 0 && len(born) > 0 {
+		byID := make(map[string]*R, len(born))
+		for _, n := range born {
+			byID[id(n)] = n
+		}
+		gone = slices.DeleteFunc(gone, func(o *R) bool {
+			n, ok := byID[id(o)]
+			if ok {
+				pair(o, n)
+				delete(byID, id(o))
+			}
+			return ok
+		})
+		born = slices.DeleteFunc(born, func(n *R) bool { _, ok := byID[id(n)]; return !ok })
+	}
+	return gone, born
+}
+
 func (d *differ) orgs() {
 	d.b.orgs.Diff(d.a.orgs, samePtr[orgRec], func(id string, o, n *orgRec, inOld, inNew bool) bool {
 		switch {
@@ -157,37 +198,7 @@ func (d *differ) orgs() {
 // nodes in the two versions (versions on two branches of a Rollback, or
 // unrelated trees), so records are matched by id at the end.
 func (d *differ) nodes() {
-	var gone, born []*nodeRec
-	d.b.nodes.Diff(d.a.nodes, samePtr[nodeRec], func(_ int, o, n *nodeRec, _, _ bool) bool {
-		switch {
-		case o == nil && n == nil: // a deleted slot beyond the other's length
-		case o == nil:
-			born = append(born, n)
-		case n == nil:
-			gone = append(gone, o)
-		case o.id != n.id:
-			gone, born = append(gone, o), append(born, n)
-		default:
-			d.nodePair(o, n)
-		}
-		return true
-	})
-	if len(gone) > 0 && len(born) > 0 {
-		// Pair a node that left one slot with the same node in another.
-		byID := make(map[string]*nodeRec, len(born))
-		for _, n := range born {
-			byID[n.id] = n
-		}
-		gone = slices.DeleteFunc(gone, func(o *nodeRec) bool {
-			n, ok := byID[o.id]
-			if ok {
-				d.nodePair(o, n)
-				delete(byID, o.id)
-			}
-			return ok
-		})
-		born = slices.DeleteFunc(born, func(n *nodeRec) bool { _, ok := byID[n.id]; return !ok })
-	}
+	gone, born := diffSlots(d.a.nodes, d.b.nodes, func(r *nodeRec) string { return r.id }, d.nodePair)
 	for _, o := range gone {
 		r := d.a.nodeRecord(o)
 		d.out.Nodes = append(d.out.Nodes, NodeChange{Kind: Removed, ID: o.id, OrgID: o.orgID, Old: &r})
@@ -267,36 +278,7 @@ func sameNodeFields(o, n *nodeRec) bool {
 }
 
 func (d *differ) users() {
-	var gone, born []*userRec
-	d.b.users.Diff(d.a.users, samePtr[userRec], func(_ int, o, n *userRec, _, _ bool) bool {
-		switch {
-		case o == nil && n == nil: // a deleted slot beyond the other's length
-		case o == nil:
-			born = append(born, n)
-		case n == nil:
-			gone = append(gone, o)
-		case o.id != n.id:
-			gone, born = append(gone, o), append(born, n)
-		default:
-			d.userPair(o, n)
-		}
-		return true
-	})
-	if len(gone) > 0 && len(born) > 0 {
-		byID := make(map[string]*userRec, len(born))
-		for _, n := range born {
-			byID[n.id] = n
-		}
-		gone = slices.DeleteFunc(gone, func(o *userRec) bool {
-			n, ok := byID[o.id]
-			if ok {
-				d.userPair(o, n)
-				delete(byID, o.id)
-			}
-			return ok
-		})
-		born = slices.DeleteFunc(born, func(n *userRec) bool { _, ok := byID[n.id]; return !ok })
-	}
+	gone, born := diffSlots(d.a.users, d.b.users, func(r *userRec) string { return r.id }, d.userPair)
 	for _, o := range gone {
 		u := d.a.userValue(o)
 		d.out.Users = append(d.out.Users, UserChange{Kind: Removed, ID: o.id, Old: &u})

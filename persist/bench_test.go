@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
 
 	"github.com/orgtree/orgtree"
 )
@@ -75,13 +76,21 @@ func BenchmarkGroupCommit(b *testing.B) {
 }
 
 // buildStore writes a store with the given number of nodes (random tree,
-// fan-out 5–15) and memberships spread over nodes/… users, in one batch.
-func buildStore(tb testing.TB, path string, nodes, memberships int) {
+// fan-out 5–15), users and memberships (three per user, random nodes), in
+// one batch.
+func buildStore(tb testing.TB, path string, nodes, users, memberships int) {
 	tb.Helper()
 	db := mustOpen(tb, path)
 	defer db.Close()
+	fillTree(tb, db.Tree(), nodes, users, memberships)
+}
+
+// fillTree adds one org with nodes nodes, users users and up to
+// memberships memberships (three per user at most), in one Update.
+func fillTree(tb testing.TB, tr *orgtree.Tree, nodes, users, memberships int) {
+	tb.Helper()
 	r := rand.New(rand.NewPCG(1, 1))
-	err := db.Tree().Update(func(tx *orgtree.Tx) error {
+	err := tr.Update(func(tx *orgtree.Tx) error {
 		org, err := tx.CreateOrg(orgtree.OrgInput{Name: "Acme"})
 		if err != nil {
 			return err
@@ -100,7 +109,6 @@ func buildStore(tb testing.TB, path string, nodes, memberships int) {
 				ids = append(ids, n.ID)
 			}
 		}
-		users := max(1, memberships/3)
 		for u := range users {
 			usr, err := tx.CreateUser(orgtree.User{Name: fmt.Sprint("user ", u), Email: fmt.Sprintf("u%d@example.com", u)})
 			if err != nil {
@@ -120,35 +128,75 @@ func buildStore(tb testing.TB, path string, nodes, memberships int) {
 	require.NoError(tb, err)
 }
 
-// BenchmarkLoad measures Open of a store of -persist.nodes nodes and
-// -persist.memberships memberships: reading, verifying and rebuilding every
-// index. It also reports the file size per node and per membership.
+// BenchmarkLoad measures Open of a store of -persist.nodes nodes,
+// -persist.memberships memberships and a third as many users, all in one
+// full record, and its parts: reading the file's bytes, reading and
+// decoding the records (checksums, parallel decode, merge), and the
+// engine's bulk build (orgtree.Tree.Load) of the same dump. It reports the
+// file size per node, per user and per membership, each the growth of the
+// file from a store without them, and per membership with its users (the
+// measure of issue 16: (full − nodes only) / memberships).
 func BenchmarkLoad(b *testing.B) {
 	dir := b.TempDir()
-	nodesOnly, full := dir+"/nodes.db", dir+"/full.db"
-	buildStore(b, nodesOnly, *benchNodes, 0)
-	buildStore(b, full, *benchNodes, *benchMemberships)
+	nodesOnly, withUsers, full := dir+"/nodes.db", dir+"/users.db", dir+"/full.db"
+	users := max(1, *benchMemberships/3)
+	buildStore(b, nodesOnly, *benchNodes, 0, 0)
+	buildStore(b, withUsers, *benchNodes, users, 0)
+	buildStore(b, full, *benchNodes, users, *benchMemberships)
 	size := func(p string) float64 {
 		fi, err := os.Stat(p)
 		require.NoError(b, err)
 		return float64(fi.Size())
 	}
-	b.ResetTimer()
-	for range b.N {
-		db, err := Open(full, WithReadOnly())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		st := db.Tree().Snapshot().Stats()
-		require.NoError(b, db.Close())
-		b.StartTimer()
-		if st.Nodes != *benchNodes {
-			b.Fatalf("loaded %d nodes", st.Nodes)
+	sizes := func(b *testing.B) {
+		b.ReportMetric(size(nodesOnly)/float64(*benchNodes), "file-B/node")
+		b.ReportMetric((size(withUsers)-size(nodesOnly))/float64(users), "file-B/user")
+		if *benchMemberships > 0 {
+			b.ReportMetric((size(full)-size(withUsers))/float64(*benchMemberships), "file-B/membership")
+			b.ReportMetric((size(full)-size(nodesOnly))/float64(*benchMemberships), "file-B/membership+user")
 		}
 	}
-	b.ReportMetric(size(nodesOnly)/float64(*benchNodes), "file-B/node")
-	if *benchMemberships > 0 {
-		b.ReportMetric((size(full)-size(nodesOnly))/float64(*benchMemberships), "file-B/membership")
-	}
+	b.Run("open", func(b *testing.B) {
+		for range b.N {
+			db, err := Open(full, WithReadOnly())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			st := db.Tree().Snapshot().Stats()
+			require.NoError(b, db.Close())
+			b.StartTimer()
+			if st.Nodes != *benchNodes || st.Memberships == 0 && *benchMemberships > 0 {
+				b.Fatalf("loaded %+v", st)
+			}
+		}
+		sizes(b)
+	})
+	b.Run("readfile", func(b *testing.B) {
+		for range b.N {
+			data, err := os.ReadFile(full)
+			if err != nil || len(data) == 0 {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(size(full)/1e6, "file-MB")
+	})
+	var d *orgtree.Dump
+	b.Run("decode", func(b *testing.B) {
+		for range b.N {
+			bdb, dump, _, err := openFile(full, &bbolt.Options{ReadOnly: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			require.NoError(b, bdb.Close())
+			d = dump
+		}
+	})
+	b.Run("engine-load", func(b *testing.B) {
+		for range b.N {
+			if err := orgtree.New().Load(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

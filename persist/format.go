@@ -2,12 +2,13 @@ package persist
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -16,31 +17,17 @@ import (
 	"github.com/orgtree/orgtree"
 )
 
-// formatVersion is the on-disk format this build writes and reads.
-const formatVersion = 1
+// formatVersion is the on-disk format this build writes. It reads version 1
+// too, and upgrades it on the first read-write Open.
+const formatVersion = 2
 
 var (
-	bucketMeta  = []byte("meta")
-	bucketOrgs  = []byte("orgs")
-	bucketNodes = []byte("nodes")
-	bucketUsers = []byte("users")
+	bucketMeta = []byte("meta")
+	bucketLog  = []byte("log")
 
 	keyFormat = []byte("format")
-	keySeq    = []byte("seq")
-	keyCount  = []byte("count")
+	keyLog    = []byte("log")
 )
-
-// kind indexes the three record buckets, in the order of the count value.
-type kind int
-
-const (
-	kindOrg kind = iota
-	kindNode
-	kindUser
-	kinds
-)
-
-var recordBuckets = [kinds][]byte{bucketOrgs, bucketNodes, bucketUsers}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -68,6 +55,49 @@ func open(bucket, key, sealed []byte) ([]byte, error) {
 	return value, nil
 }
 
+// logState is the meta/log value: where the log stands. Open checks the
+// log bucket against it, so a lost or extra record is caught.
+type logState struct {
+	base      uint64 // sequence number of the full record; 0: none, the log is empty
+	head      uint64 // sequence number of the newest record
+	records   uint64 // records in the log, the full one included
+	parts     uint64 // bbolt values in the log bucket
+	baseBytes uint64 // bytes of the full record
+	logBytes  uint64 // bytes of the delta records after it
+}
+
+const logStateSize = 6 * 8
+
+func (s logState) encode() []byte {
+	out := make([]byte, 0, logStateSize)
+	for _, v := range []uint64{s.base, s.head, s.records, s.parts, s.baseBytes, s.logBytes} {
+		out = binary.BigEndian.AppendUint64(out, v)
+	}
+	return out
+}
+
+func readLogState(meta *bbolt.Bucket) (logState, error) {
+	v, err := metaValue(meta, keyLog, logStateSize)
+	if err != nil {
+		return logState{}, err
+	}
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(v[8*i:]) }
+	s := logState{base: u(0), head: u(1), records: u(2), parts: u(3), baseBytes: u(4), logBytes: u(5)}
+	if (s.records == 0) != (s.base == 0) || s.head < s.base || s.parts < s.records {
+		return logState{}, fmt.Errorf("%w: meta/log is inconsistent: %+v", ErrCorrupt, s)
+	}
+	return s, nil
+}
+
+// logKey is the key of part part of the record of version seq: sorted by
+// version, then part.
+func logKey(seq uint64, part int) []byte {
+	k := make([]byte, 12)
+	binary.BigEndian.PutUint64(k, seq)
+	binary.BigEndian.PutUint32(k[8:], uint32(part))
+	return k
+}
+
 // initialize makes the buckets of a new store; it leaves an existing one alone.
 func initialize(tx *bbolt.Tx) error {
 	if tx.Bucket(bucketMeta) != nil {
@@ -80,35 +110,43 @@ func initialize(tx *bbolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range recordBuckets {
-		if _, err := tx.CreateBucket(name); err != nil {
-			return err
-		}
+	if _, err := tx.CreateBucket(bucketLog); err != nil {
+		return err
 	}
 	if err := meta.Put(keyFormat, seal(keyFormat, binary.BigEndian.AppendUint32(nil, formatVersion))); err != nil {
 		return err
 	}
-	w := &writer{meta: meta}
-	return w.finish()
+	return meta.Put(keyLog, seal(keyLog, logState{}.encode()))
 }
 
 // readAll reads and verifies every record. A file without any bucket is a
-// fresh store: it reads as empty, and fresh says so.
-func readAll(tx *bbolt.Tx) (d *orgtree.Dump, fresh bool, err error) {
-	d, err = readRecords(tx)
-	if errors.Is(err, errNoMeta) {
+// fresh store: it reads as empty, and fresh says so. version is the format
+// version of the file.
+func readAll(tx *bbolt.Tx) (d *orgtree.Dump, version int, fresh bool, err error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
 		if hasNoBuckets(tx) {
-			return &orgtree.Dump{}, true, nil
+			return &orgtree.Dump{}, formatVersion, true, nil
 		}
-		return nil, false, errForeign
+		return nil, 0, false, errForeign
 	}
-	return d, false, err
+	format, err := metaValue(meta, keyFormat, 4)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	switch v := binary.BigEndian.Uint32(format); v {
+	case 1:
+		d, err = readV1(tx, meta)
+		return d, 1, false, err
+	case 2:
+		d, err = readLog(tx, meta)
+		return d, 2, false, err
+	default:
+		return nil, 0, false, fmt.Errorf("%w: format version %d, this build reads 1 and 2", ErrFormat, v)
+	}
 }
 
-var (
-	errNoMeta  = errors.New("no meta bucket")
-	errForeign = fmt.Errorf("%w: bbolt file without an orgtree meta bucket", ErrFormat)
-)
+var errForeign = fmt.Errorf("%w: bbolt file without an orgtree meta bucket", ErrFormat)
 
 // hasNoBuckets tells a fresh bbolt file (which becomes a store) from one
 // another program made.
@@ -118,114 +156,161 @@ func hasNoBuckets(tx *bbolt.Tx) bool {
 	return empty
 }
 
-func readRecords(tx *bbolt.Tx) (*orgtree.Dump, error) {
-	d := &orgtree.Dump{}
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		return nil, errNoMeta
-	}
-	format, err := metaValue(meta, keyFormat, 4)
+// readLog reads a version 2 store: the full record and the deltas after
+// it, checksummed, decoded on all cores and merged into one dump.
+func readLog(tx *bbolt.Tx, meta *bbolt.Bucket) (*orgtree.Dump, error) {
+	st, err := readLogState(meta)
 	if err != nil {
 		return nil, err
 	}
-	if v := binary.BigEndian.Uint32(format); v != formatVersion {
-		return nil, fmt.Errorf("%w: format version %d, this build reads %d", ErrFormat, v, formatVersion)
+	b := tx.Bucket(bucketLog)
+	if b == nil {
+		return nil, fmt.Errorf("%w: bucket %s missing", ErrCorrupt, bucketLog)
 	}
-	seq, err := metaValue(meta, keySeq, 8)
-	if err != nil {
-		return nil, err
+	// Collect the parts, checking the key sequence as bbolt sorts it.
+	type rawRec struct {
+		seq   uint64
+		parts []rawRecord
 	}
-	d.Seq = binary.BigEndian.Uint64(seq)
-	rawCounts, err := metaValue(meta, keyCount, 8*int(kinds))
-	if err != nil {
-		return nil, err
-	}
-	var raw [kinds][]rawRecord
-	for k := range kinds {
-		b := tx.Bucket(recordBuckets[k])
-		if b == nil {
-			return nil, fmt.Errorf("%w: bucket %s missing", ErrCorrupt, recordBuckets[k])
+	var recs []rawRec
+	var all []rawRecord
+	err = b.ForEach(func(key, sealed []byte) error {
+		if len(key) != 12 {
+			return fmt.Errorf("%w: log key %x", ErrCorrupt, key)
 		}
-		err := b.ForEach(func(key, sealed []byte) error {
-			raw[k] = append(raw[k], rawRecord{key, sealed})
-			return nil
-		})
-		if err != nil {
-			return nil, err
+		seq, part := binary.BigEndian.Uint64(key), int(binary.BigEndian.Uint32(key[8:]))
+		if part == 0 {
+			recs = append(recs, rawRec{seq: seq})
 		}
-		if n, want := uint64(len(raw[k])), binary.BigEndian.Uint64(rawCounts[8*k:]); n != want {
-			return nil, fmt.Errorf("%w: bucket %s holds %d records, meta says %d", ErrCorrupt, recordBuckets[k], n, want)
+		if len(recs) == 0 || recs[len(recs)-1].seq != seq || len(recs[len(recs)-1].parts) != part {
+			return fmt.Errorf("%w: log key %x out of sequence", ErrCorrupt, key)
 		}
-	}
-	d.Orgs = make([]orgtree.OrgRecord, len(raw[kindOrg]))
-	d.Nodes = make([]orgtree.NodeRecord, len(raw[kindNode]))
-	d.Users = make([]orgtree.UserRecord, len(raw[kindUser]))
-	err = parallel(len(raw[kindOrg])+len(raw[kindNode])+len(raw[kindUser]), func(i int) error {
-		for k := range kinds {
-			if i < len(raw[k]) {
-				return decodeAt(d, k, i, raw[k][i])
-			}
-			i -= len(raw[k])
-		}
+		r := rawRecord{key, sealed}
+		recs[len(recs)-1].parts = append(recs[len(recs)-1].parts, r)
+		all = append(all, r)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if uint64(len(recs)) != st.records || uint64(len(all)) != st.parts {
+		return nil, fmt.Errorf("%w: log holds %d records in %d parts, meta says %d in %d", ErrCorrupt, len(recs), len(all), st.records, st.parts)
+	}
+	d := &orgtree.Dump{Seq: st.head}
+	if len(recs) == 0 {
+		return d, nil
+	}
+	if recs[0].seq != st.base || recs[len(recs)-1].seq != st.head {
+		return nil, fmt.Errorf("%w: log runs from version %d to %d, meta says %d to %d", ErrCorrupt, recs[0].seq, recs[len(recs)-1].seq, st.base, st.head)
+	}
+	payloads := make([][]byte, len(all))
+	if err := parallel(len(all), func(i int) error {
+		var err error
+		payloads[i], err = open(bucketLog, all[i].key, all[i].sealed)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	var records []*record
+	var chunks []*chunk
+	for _, r := range recs {
+		rec, err := parseRecord(r.seq, payloads[:len(r.parts)])
+		payloads = payloads[len(r.parts):]
+		if err != nil {
+			return nil, fmt.Errorf("%w: log record %d: %w", ErrCorrupt, r.seq, err)
+		}
+		want := byte(kindDelta)
+		if len(records) == 0 {
+			want = kindFull
+		}
+		if rec.kind != want {
+			return nil, fmt.Errorf("%w: log record %d is of kind %d, want %d", ErrCorrupt, r.seq, rec.kind, want)
+		}
+		records = append(records, rec)
+		chunks = append(chunks, rec.chunks...)
+	}
+	for _, step := range []func(*chunk) error{decodeChunk, resolve} {
+		if err := parallel(len(chunks), func(i int) error {
+			if err := step(chunks[i]); err != nil {
+				return fmt.Errorf("%w: log record %d: %w", ErrCorrupt, chunks[i].rec.seq, err)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	merge(d, records)
 	return d, nil
 }
 
-func metaValue(meta *bbolt.Bucket, key []byte, size int) ([]byte, error) {
-	sealed := meta.Get(key)
-	if sealed == nil {
-		return nil, fmt.Errorf("%w: meta/%s missing", ErrCorrupt, key)
+// merge folds the deltas into the full record: the last record of an id
+// wins, a deletion removes it.
+func merge(d *orgtree.Dump, records []*record) {
+	base := records[0]
+	d.Orgs, d.Nodes, d.Users = base.orgs, base.nodes, base.users
+	if len(records) == 1 {
+		return
 	}
-	v, err := open(bucketMeta, key, sealed)
-	if err != nil {
-		return nil, err
+	orgs := map[string]*orgtree.OrgRecord{}
+	nodes := map[string]*orgtree.NodeRecord{}
+	users := map[string]*orgtree.UserRecord{}
+	for _, r := range records[1:] {
+		for i := range r.orgs {
+			orgs[r.orgs[i].ID] = &r.orgs[i]
+		}
+		for i := range r.nodes {
+			nodes[r.nodes[i].ID] = &r.nodes[i]
+		}
+		for i := range r.users {
+			users[r.users[i].ID] = &r.users[i]
+		}
+		for _, id := range r.deleted[0] {
+			orgs[id] = nil
+		}
+		for _, id := range r.deleted[1] {
+			nodes[id] = nil
+		}
+		for _, id := range r.deleted[2] {
+			users[id] = nil
+		}
 	}
-	if len(v) != size {
-		return nil, fmt.Errorf("%w: meta/%s is %d bytes, want %d", ErrCorrupt, key, len(v), size)
-	}
-	return v, nil
+	d.Orgs = applyChanges(d.Orgs, orgs, func(o *orgtree.OrgRecord) string { return o.ID })
+	d.Nodes = applyChanges(d.Nodes, nodes, func(n *orgtree.NodeRecord) string { return n.ID })
+	d.Users = applyChanges(d.Users, users, func(u *orgtree.UserRecord) string { return u.ID })
 }
 
-// rawRecord is a record as bbolt holds it; the slices point into the
-// mapped file and are valid while the read transaction lasts.
-type rawRecord struct{ key, sealed []byte }
-
-// decodeAt verifies raw and decodes it into slot i of its kind's list.
-func decodeAt(d *orgtree.Dump, k kind, i int, raw rawRecord) error {
-	value, err := open(recordBuckets[k], raw.key, raw.sealed)
-	if err != nil {
-		return err
+// applyChanges replaces, drops and adds the records changes names (nil:
+// deleted), in one pass over list.
+func applyChanges[T any](list []T, changes map[string]*T, id func(*T) string) []T {
+	if len(changes) == 0 {
+		return list
 	}
-	var id string
-	switch k {
-	case kindOrg:
-		err = json.Unmarshal(value, &d.Orgs[i])
-		id = d.Orgs[i].ID
-	case kindNode:
-		err = json.Unmarshal(value, &d.Nodes[i])
-		id = d.Nodes[i].ID
-	case kindUser:
-		err = json.Unmarshal(value, &d.Users[i])
-		id = d.Users[i].ID
+	out := list[:0]
+	for i := range list {
+		c, changed := changes[id(&list[i])]
+		switch {
+		case !changed:
+			out = append(out, list[i])
+		case c != nil:
+			out = append(out, *c)
+		}
+		if changed {
+			delete(changes, id(&list[i]))
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %s/%q: %w", ErrCorrupt, recordBuckets[k], raw.key, err)
+	for _, k := range slices.Sorted(maps.Keys(changes)) {
+		if c := changes[k]; c != nil {
+			out = append(out, *c)
+		}
 	}
-	if id != string(raw.key) {
-		return fmt.Errorf("%w: %s/%q holds the record of %q", ErrCorrupt, recordBuckets[k], raw.key, id)
-	}
-	return nil
+	return out
 }
 
 // parallel runs fn(0..n-1) on all cores and returns the first error. The
 // workers read the mapped file, so like openFile they turn a memory fault
 // (a truncated file) into an error instead of a crash.
 func parallel(n int, fn func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), max(1, n/256))
+	workers := min(runtime.GOMAXPROCS(0), max(1, n))
 	var next atomic.Int64
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -254,93 +339,124 @@ func parallel(n int, fn func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// writer applies change sets inside one bbolt write transaction and keeps
-// the record counts and the sequence number in step.
-type writer struct {
-	meta    *bbolt.Bucket
-	buckets [kinds]*bbolt.Bucket
-	counts  [kinds]uint64
-	seq     uint64
+// logWriter appends records inside one bbolt write transaction and keeps
+// meta/log in step.
+type logWriter struct {
+	meta, log *bbolt.Bucket
+	st        logState
 }
 
-func newWriter(tx *bbolt.Tx) (*writer, error) {
-	w := &writer{meta: tx.Bucket(bucketMeta)}
-	if w.meta == nil {
-		return nil, fmt.Errorf("%w: meta bucket missing", ErrCorrupt)
+func newLogWriter(tx *bbolt.Tx) (*logWriter, error) {
+	w := &logWriter{meta: tx.Bucket(bucketMeta), log: tx.Bucket(bucketLog)}
+	if w.meta == nil || w.log == nil {
+		return nil, fmt.Errorf("%w: meta or log bucket missing", ErrCorrupt)
 	}
-	for k := range kinds {
-		if w.buckets[k] = tx.Bucket(recordBuckets[k]); w.buckets[k] == nil {
-			return nil, fmt.Errorf("%w: bucket %s missing", ErrCorrupt, recordBuckets[k])
-		}
+	var err error
+	w.st, err = readLogState(w.meta)
+	// Keys only grow: full pages are never split again, so fill them.
+	w.log.FillPercent = 0.95
+	return w, err
+}
+
+// apply appends the record of one change set. The first record of an empty
+// store holds everything there is, so it is written as the full record.
+func (w *logWriter) apply(cs *orgtree.ChangeSet) error {
+	kind := byte(kindDelta)
+	if w.st.records == 0 {
+		kind = kindFull
 	}
-	raw, err := metaValue(w.meta, keyCount, 8*int(kinds))
+	parts := encodeRecord(kind, cs.Orgs, cs.Nodes, cs.Users, [3][]string{cs.DeletedOrgs, cs.DeletedNodes, cs.DeletedUsers})
+	size, err := w.put(cs.Seq, parts)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for k := range kinds {
-		w.counts[k] = binary.BigEndian.Uint64(raw[8*k:])
+	if kind == kindFull {
+		w.st.base, w.st.baseBytes = cs.Seq, uint64(size)
+	} else {
+		w.st.logBytes += uint64(size)
 	}
-	return w, nil
+	w.st.head = cs.Seq
+	w.st.records++
+	w.st.parts += uint64(len(parts))
+	return nil
 }
 
-func (w *writer) apply(cs *orgtree.ChangeSet) error {
-	for i := range cs.Orgs {
-		if err := w.put(kindOrg, cs.Orgs[i].ID, &cs.Orgs[i]); err != nil {
+func (w *logWriter) put(seq uint64, parts [][]byte) (int, error) {
+	size := 0
+	for i, p := range parts {
+		key := logKey(seq, i)
+		if err := w.log.Put(key, seal(key, p)); err != nil {
+			return 0, err
+		}
+		size += len(p)
+	}
+	return size, nil
+}
+
+// replaceBase writes the full record of version seq and drops every record
+// up to it; the deltas after it stay.
+func (w *logWriter) replaceBase(seq uint64, parts [][]byte) error {
+	c := w.log.Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
 			return err
 		}
 	}
-	for i := range cs.Nodes {
-		if err := w.put(kindNode, cs.Nodes[i].ID, &cs.Nodes[i]); err != nil {
-			return err
+	size, err := w.put(seq, parts)
+	if err != nil {
+		return err
+	}
+	st := logState{base: seq, head: max(w.st.head, seq), baseBytes: uint64(size)}
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		st.parts++
+		if binary.BigEndian.Uint32(k[8:]) == 0 {
+			st.records++
+		}
+		if binary.BigEndian.Uint64(k) > seq {
+			st.logBytes += uint64(len(v) - 4)
 		}
 	}
-	for i := range cs.Users {
-		if err := w.put(kindUser, cs.Users[i].ID, &cs.Users[i]); err != nil {
-			return err
-		}
-	}
-	for k, ids := range [kinds][]string{cs.DeletedOrgs, cs.DeletedNodes, cs.DeletedUsers} {
-		for _, id := range ids {
-			if err := w.delete(kind(k), id); err != nil {
+	w.st = st
+	return nil
+}
+
+// finish writes meta/log.
+func (w *logWriter) finish() error {
+	return w.meta.Put(keyLog, seal(keyLog, w.st.encode()))
+}
+
+// upgrade turns a version 1 store into a version 2 one holding d, in the
+// caller's bbolt transaction: it commits whole or not at all, so a crash
+// leaves either store, never neither.
+func upgrade(tx *bbolt.Tx, d *orgtree.Dump) error {
+	meta := tx.Bucket(bucketMeta)
+	for _, name := range recordBuckets {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
 				return err
 			}
 		}
 	}
-	w.seq = cs.Seq
-	return nil
-}
-
-func (w *writer) put(k kind, id string, record any) error {
-	value, err := json.Marshal(record)
-	if err != nil {
+	for _, key := range [][]byte{keySeq, keyCount} {
+		if err := meta.Delete(key); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.CreateBucket(bucketLog); err != nil {
 		return err
 	}
-	key := []byte(id)
-	b := w.buckets[k]
-	if b.Get(key) == nil {
-		w.counts[k]++
-	}
-	return b.Put(key, seal(key, value))
-}
-
-func (w *writer) delete(k kind, id string) error {
-	key := []byte(id)
-	b := w.buckets[k]
-	if b.Get(key) == nil {
-		return nil
-	}
-	w.counts[k]--
-	return b.Delete(key)
-}
-
-// finish writes the counts and the sequence number.
-func (w *writer) finish() error {
-	var counts []byte
-	for _, n := range w.counts {
-		counts = binary.BigEndian.AppendUint64(counts, n)
-	}
-	if err := w.meta.Put(keyCount, seal(keyCount, counts)); err != nil {
+	if err := meta.Put(keyFormat, seal(keyFormat, binary.BigEndian.AppendUint32(nil, formatVersion))); err != nil {
 		return err
 	}
-	return w.meta.Put(keySeq, seal(keySeq, binary.BigEndian.AppendUint64(nil, w.seq)))
+	w := &logWriter{meta: meta, log: tx.Bucket(bucketLog)}
+	w.log.FillPercent = 0.95
+	if d.Seq > 0 {
+		parts := encodeRecord(kindFull, d.Orgs, d.Nodes, d.Users, [3][]string{})
+		size, err := w.put(d.Seq, parts)
+		if err != nil {
+			return err
+		}
+		w.st = logState{base: d.Seq, head: d.Seq, records: 1, parts: uint64(len(parts)), baseBytes: uint64(size)}
+	}
+	return w.finish()
 }

@@ -48,7 +48,17 @@ type config struct {
 	// fault, when set, runs inside every bbolt write transaction just before
 	// it commits; an error aborts the write. Tests inject disk faults with it.
 	fault func() error
+	// compactMin is the fewest bytes of delta records that make the store
+	// write a new full record (see compact); tests make it small.
+	compactMin uint64
+	// beforeUpgrade, when set, runs just before a version 1 store is
+	// rewritten; the upgrade crash test times its kill from it.
+	beforeUpgrade func()
 }
+
+// defaultCompactMin: below a megabyte of deltas the log is never compacted;
+// above it, once the deltas outweigh half the full record.
+const defaultCompactMin = 1 << 20
 
 // WithTreeOptions passes options to the orgtree.New call that makes the tree
 // (limits, clock, id generator). The commit hook is taken by the store: a
@@ -91,7 +101,11 @@ type DB struct {
 	cfg  config
 	bolt *bbolt.DB
 	tree *orgtree.Tree
-	g    *group // nil unless group commit is on
+	g    *group     // nil unless group commit is on
+	c    *compactor // nil on a read-only store
+	// format is the format version of the file: 1 only for a version 1
+	// store opened read-only, which is upgraded by the next read-write Open.
+	format int
 
 	mu     sync.Mutex
 	closed bool
@@ -100,14 +114,14 @@ type DB struct {
 // Open opens the store at path, creating it when absent, and loads it into a
 // new tree. See the package documentation for the errors it can return.
 func Open(path string, opts ...Option) (*DB, error) {
-	db := &DB{path: path, cfg: config{openTimeout: time.Second}}
+	db := &DB{path: path, cfg: config{openTimeout: time.Second, compactMin: defaultCompactMin}}
 	for _, o := range opts {
 		o(&db.cfg)
 	}
 	if db.cfg.openTimeout <= 0 {
 		db.cfg.openTimeout = time.Second
 	}
-	b, dump, err := openFile(path, &bbolt.Options{
+	b, dump, version, err := openFile(path, &bbolt.Options{
 		Timeout:      db.cfg.openTimeout + boltLockPoll,
 		ReadOnly:     db.cfg.readOnly,
 		FreelistType: bbolt.FreelistMapType,
@@ -115,45 +129,65 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.bolt = b
+	db.bolt, db.format = b, version
 	db.tree = orgtree.New(append(db.cfg.treeOpts, orgtree.WithCommitHook(db.commit))...)
 	if err := db.tree.Load(dump); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("persist: open %s: %w: %w", path, ErrCorrupt, err)
 	}
-	if db.cfg.window > 0 && !db.cfg.readOnly {
-		db.g = startGroup(db)
+	if version == 1 && !db.cfg.readOnly {
+		// The records passed Load, so they are sound: rewrite them in the
+		// current format, in one bbolt transaction.
+		if db.cfg.beforeUpgrade != nil {
+			db.cfg.beforeUpgrade()
+		}
+		if err := db.update(func(tx *bbolt.Tx) error { return upgrade(tx, dump) }); err != nil {
+			_ = b.Close()
+			return nil, fmt.Errorf("persist: open %s: upgrade to format version %d: %w: %w", path, formatVersion, ErrWrite, err)
+		}
+		db.format = formatVersion
+	}
+	if !db.cfg.readOnly {
+		db.c = startCompactor(db)
+		if db.cfg.window > 0 {
+			db.g = startGroup(db)
+		}
 	}
 	return db, nil
 }
+
+// Format returns the format version of the store file: 2 (this build's)
+// unless a version 1 store was opened read-only; a read-write Open upgrades
+// a version 1 store in place.
+func (db *DB) Format() int { return db.format }
 
 // openFile opens the bbolt file and reads every record. bbolt trusts the
 // pages it reads: a damaged file can make it panic or touch memory past the
 // end of a truncated mapping, so both are turned into ErrCorrupt here, on the
 // goroutine that reads.
-func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, err error) {
+func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, version int, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			if b != nil {
 				closeAfterPanic(b)
 			}
-			b, d = nil, nil
+			b, d, version = nil, nil, 0
 			err = fmt.Errorf("persist: open %s: %w: %v", path, ErrCorrupt, r)
 		}
 	}()
 	b, err = bbolt.Open(path, 0o600, opts)
 	switch {
 	case errors.Is(err, bolterr.ErrTimeout):
-		return nil, nil, fmt.Errorf("persist: open %s: %w", path, ErrLocked)
+		return nil, nil, 0, fmt.Errorf("persist: open %s: %w", path, ErrLocked)
 	case errors.Is(err, bolterr.ErrVersionMismatch):
-		return nil, nil, fmt.Errorf("persist: open %s: %w: %w", path, ErrFormat, err)
+		return nil, nil, 0, fmt.Errorf("persist: open %s: %w: %w", path, ErrFormat, err)
 	case isOSError(err):
-		return nil, nil, fmt.Errorf("persist: open %s: %w", path, err)
+		return nil, nil, 0, fmt.Errorf("persist: open %s: %w", path, err)
 	case err != nil:
 		// bbolt's other refusals (bad meta pages, "file size too small", …)
 		// all mean the file is not a sound bbolt file.
-		return nil, nil, fmt.Errorf("persist: open %s: %w: %w", path, ErrCorrupt, err)
+		return nil, nil, 0, fmt.Errorf("persist: open %s: %w: %w", path, ErrCorrupt, err)
 	}
 	fresh := false
 	err = b.View(func(tx *bbolt.Tx) error {
@@ -163,7 +197,7 @@ func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, e
 			return fmt.Errorf("%w: file is %d bytes, its meta page says %d: truncated", ErrCorrupt, fi.Size(), tx.Size())
 		}
 		var rerr error
-		d, fresh, rerr = readAll(tx)
+		d, version, fresh, rerr = readAll(tx)
 		return rerr
 	})
 	if err == nil && fresh && !opts.ReadOnly {
@@ -171,9 +205,9 @@ func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, e
 	}
 	if err != nil {
 		_ = b.Close()
-		return nil, nil, fmt.Errorf("persist: open %s: %w", path, err)
+		return nil, nil, 0, fmt.Errorf("persist: open %s: %w", path, err)
 	}
-	return b, d, nil
+	return b, d, version, nil
 }
 
 func isOSError(err error) bool {
@@ -211,10 +245,11 @@ func (db *DB) commit(cs *orgtree.ChangeSet) error {
 	return db.write([]*orgtree.ChangeSet{cs})
 }
 
-// write stores change sets in one bbolt transaction.
+// write stores change sets in one bbolt transaction, one log record each.
 func (db *DB) write(batch []*orgtree.ChangeSet) error {
-	err := db.bolt.Update(func(tx *bbolt.Tx) error {
-		w, err := newWriter(tx)
+	var st logState
+	err := db.update(func(tx *bbolt.Tx) error {
+		w, err := newLogWriter(tx)
 		if err != nil {
 			return err
 		}
@@ -223,7 +258,19 @@ func (db *DB) write(batch []*orgtree.ChangeSet) error {
 				return err
 			}
 		}
-		if err := w.finish(); err != nil {
+		st = w.st
+		return w.finish()
+	})
+	if err == nil && db.c != nil && st.logBytes >= max(db.cfg.compactMin, st.baseBytes/2) {
+		db.c.kick()
+	}
+	return db.writeErr(err)
+}
+
+// update runs fn in a bbolt write transaction, then the injected fault.
+func (db *DB) update(fn func(tx *bbolt.Tx) error) error {
+	return db.bolt.Update(func(tx *bbolt.Tx) error {
+		if err := fn(tx); err != nil {
 			return err
 		}
 		if db.cfg.fault != nil {
@@ -231,6 +278,9 @@ func (db *DB) write(batch []*orgtree.ChangeSet) error {
 		}
 		return nil
 	})
+}
+
+func (db *DB) writeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
@@ -286,6 +336,9 @@ func (db *DB) Close() error {
 	var err error
 	if db.g != nil {
 		err = db.g.close()
+	}
+	if db.c != nil {
+		db.c.close()
 	}
 	return errors.Join(err, db.bolt.Close())
 }

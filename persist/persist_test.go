@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 	case os.Getenv(diskFullEnv) != "":
 		diskFullChild()
 		return
+	case os.Getenv(upgradeChildEnv) != "":
+		upgradeChild()
+		return
 	}
 	goleak.VerifyTestMain(m)
 }
@@ -414,10 +417,10 @@ func TestOpenRefusesOtherFormats(t *testing.T) {
 	t.Run("newer format version", func(t *testing.T) {
 		path := tempPath(t)
 		require.NoError(t, mustOpen(t, path).Close())
-		writeMeta(t, path, keyFormat, []byte{0, 0, 0, 2})
+		writeMeta(t, path, keyFormat, []byte{0, 0, 0, 3})
 		_, err := Open(path)
 		require.ErrorIs(t, err, ErrFormat)
-		assert.Contains(t, err.Error(), "format version 2")
+		assert.Contains(t, err.Error(), "format version 3")
 	})
 	t.Run("bbolt file of another program", func(t *testing.T) {
 		path := tempPath(t)
@@ -439,7 +442,7 @@ func TestOpenRefusesOtherFormats(t *testing.T) {
 		db := mustOpen(t, path)
 		sample(t, db.Tree())
 		require.NoError(t, db.Close())
-		writeMeta(t, path, keyCount, make([]byte, 24))
+		writeMeta(t, path, keyLog, logState{base: 1, head: 1, records: 1, parts: 1}.encode())
 		_, err := Open(path)
 		require.ErrorIs(t, err, ErrCorrupt)
 	})
@@ -452,11 +455,9 @@ func TestOpenRefusesOtherFormats(t *testing.T) {
 		b, err := bbolt.Open(path, 0o600, nil)
 		require.NoError(t, err)
 		require.NoError(t, b.Update(func(tx *bbolt.Tx) error { // an org whose root is gone
-			key := []byte(d.Orgs[0].RootID)
-			w, err := newWriter(tx)
+			w, err := newLogWriter(tx)
 			require.NoError(t, err)
-			require.NoError(t, w.delete(kindNode, string(key)))
-			w.seq = d.Seq
+			require.NoError(t, w.apply(&orgtree.ChangeSet{Seq: d.Seq + 1, DeletedNodes: []string{d.Orgs[0].RootID}}))
 			return w.finish()
 		}))
 		require.NoError(t, b.Close())

@@ -23,18 +23,28 @@ const graphiqlCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'un
 	"font-src 'self' data:; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func (s *Server) graphiqlRoutes() {
-	dist, err := fs.Sub(graphiqlDist, "graphiql/dist")
+	// A relative redirect keeps a server mounted under a prefix working.
+	s.mux.Handle("GET /graphiql", http.RedirectHandler("graphiql/", http.StatusMovedPermanently))
+	s.mux.HandleFunc("GET /graphiql/", assets(graphiqlDist, "graphiql/dist", "/graphiql/", graphiqlCSP, false))
+}
+
+// assets serves the embedded directory dir of fsys under prefix with the
+// page's Content-Security-Policy and the headers every embedded page gets;
+// revalidate makes browsers ask again each time (files edited in place).
+func assets(fsys fs.FS, dir, prefix, csp string, revalidate bool) http.HandlerFunc {
+	sub, err := fs.Sub(fsys, dir)
 	if err != nil {
 		panic(err) // the embedded directory is part of the build
 	}
-	files := http.StripPrefix("/graphiql/", http.FileServerFS(dist))
-	// A relative redirect keeps a server mounted under a prefix working.
-	s.mux.Handle("GET /graphiql", http.RedirectHandler("graphiql/", http.StatusMovedPermanently))
-	s.mux.HandleFunc("GET /graphiql/", func(w http.ResponseWriter, req *http.Request) {
+	files := http.StripPrefix(prefix, http.FileServerFS(sub))
+	return func(w http.ResponseWriter, req *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", graphiqlCSP)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		if revalidate {
+			h.Set("Cache-Control", "no-cache")
+		}
 		files.ServeHTTP(w, req)
-	})
+	}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"embed"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"strconv"
 
@@ -36,25 +35,13 @@ const webuiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-s
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func (s *Server) webuiRoutes() {
-	dist, err := fs.Sub(webuiFiles, "webui")
-	if err != nil {
-		panic(err) // the embedded directory is part of the build
-	}
-	files := http.StripPrefix("/ui/", http.FileServerFS(dist))
 	// A relative Location keeps a server mounted under a prefix working
 	// (http.RedirectHandler would make it absolute).
 	s.mux.HandleFunc("GET /ui", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Location", "ui/")
 		w.WriteHeader(http.StatusMovedPermanently)
 	})
-	s.mux.HandleFunc("GET /ui/", func(w http.ResponseWriter, req *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", webuiCSP)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-cache")
-		files.ServeHTTP(w, req)
-	})
+	s.mux.HandleFunc("GET /ui/", assets(webuiFiles, "webui", "/ui/", webuiCSP, true))
 	s.mux.HandleFunc("GET /api/v2/ui/children", s.rest(s.uiChildren))
 	s.mux.HandleFunc("GET /api/v2/ui/subtree", s.rest(s.uiSubtree))
 	s.mux.HandleFunc("GET /api/v2/ui/search", s.rest(s.uiSearch))

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,20 +27,6 @@ import (
 	"github.com/orgtree/orgtree/orgtreetest"
 	"github.com/orgtree/orgtree/server"
 )
-
-// browserPath finds Chromium or Chrome: $ORGTREE_CHROMIUM, or one on the
-// PATH; "" when there is none.
-func browserPath() string {
-	if p := os.Getenv("ORGTREE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // uiFixture is a server over a generated org with a browser tab on it.
 type uiFixture struct {
@@ -72,7 +57,7 @@ func startUI(t testing.TB, spec orgtreetest.Spec) *uiFixture {
 // "/some/path") of another mux, as README's embedded example mounts it.
 func startUIAt(t testing.TB, spec orgtreetest.Spec, prefix string) *uiFixture {
 	t.Helper()
-	browser := browserPath()
+	browser := server.Chromium()
 	if browser == "" {
 		t.Skip("no chromium on the PATH (or ORGTREE_CHROMIUM): skipping the web UI browser tests (.ci/run installs Debian's chromium)")
 	}
