@@ -37,25 +37,6 @@ func mergeRecords[R any](old, up []R, del []string, id func(R) string) []R {
 	return out
 }
 
-// Apply makes the tree's newest version the current one with cs applied, in
-// one step: readers see either the old version or the new one. It is for
-// replicas that receive ChangeSets committed elsewhere (package replicate);
-// the commit hook is not called. The result is validated (Check); if it is
-// not a valid tree nothing changes and the error wraps the reason.
-//
-// The new version gets the next local version number (cs.Seq names the
-// version on the tree that produced it, not on this one). Earlier snapshots
-// stay readable but are no longer ancestors for Rollback.
-//
-// This first version rebuilds the state from a merged Dump, so it costs
-// O(size of the tree) per call; an incremental apply is future work.
-func (t *Tree) Apply(cs *ChangeSet) error {
-	if cs == nil {
-		return fmt.Errorf("orgtree: apply: nil change set: %w", ErrInvalidArgument)
-	}
-	return t.Replace(MergeChangeSet(t.Snapshot().Dump(), cs))
-}
-
 // Replace atomically replaces the whole content of the tree with the
 // records of d (validated as Load does). Unlike Load the tree need not be
 // empty. The commit hook is not called.

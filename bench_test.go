@@ -495,3 +495,66 @@ func BenchmarkBulkLoad(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApply replays one-node ChangeSets committed on a fork of the
+// 100k-node tree on another fork (a replica): a rename, a leaf move and a
+// new membership. Only Apply is timed; it costs what the original write
+// cost, not the size of the tree (compare BenchmarkApplyRebuild).
+func BenchmarkApply(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	for _, kind := range []string{"rename", "move-leaf", "add-member"} {
+		b.Run(kind, func(b *testing.B) {
+			var last *ChangeSet
+			src := f.tr.Fork(WithCommitHook(func(cs *ChangeSet) error { last = cs; return nil }))
+			dst := f.tr.Fork()
+			rng := rand.New(rand.NewPCG(5, 6))
+			leaf := src.Snapshot().Dump().Nodes[0].ID
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				var err error
+				switch kind {
+				case "rename":
+					_, err = src.UpdateNode(f.ids[1+rng.IntN(len(f.ids)-1)], NodeUpdate{Name: Ptr(fmt.Sprintf("Renamed %d", i))})
+				case "move-leaf":
+					if i == 0 {
+						n, _ := src.AddNode(NodeInput{ParentID: f.org.RootID, Name: "leaf"})
+						leaf = n.ID
+						if err := dst.Apply(last); err != nil {
+							b.Fatal(err)
+						}
+					}
+					_, err = src.MoveNode(leaf, f.ids[rng.IntN(len(f.ids))])
+				case "add-member":
+					err = src.AddMembers(f.ids[rng.IntN(len(f.ids))], f.users[rng.IntN(len(f.users))])
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := dst.Apply(last); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApplyRebuild is what Apply cost before it was incremental: the
+// merged Dump of the whole tree loaded again, for a one-node rename.
+func BenchmarkApplyRebuild(b *testing.B) {
+	f := benchFix(b, benchNodes)
+	var last *ChangeSet
+	src := f.tr.Fork(WithCommitHook(func(cs *ChangeSet) error { last = cs; return nil }))
+	dst := f.tr.Fork()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		if _, err := src.UpdateNode(f.ids[1+i], NodeUpdate{Name: Ptr(fmt.Sprintf("Renamed %d", i))}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := dst.Replace(MergeChangeSet(dst.Snapshot().Dump(), last)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

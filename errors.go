@@ -45,4 +45,10 @@ var (
 	ErrTxClosed = errors.New("transaction closed")
 	// ErrCorrupt is wrapped by every invariant violation that Check reports.
 	ErrCorrupt = errors.New("invariant violated")
+	// ErrBadChangeSet means Tree.Apply refused a ChangeSet: it does not
+	// apply cleanly to the tree's newest version (a record it names is
+	// missing, a node it adds exists, the result would break an invariant,
+	// or the result differs from what the ChangeSet says). The error also
+	// wraps the specific reason (ErrNotFound, ErrCycle, ...).
+	ErrBadChangeSet = errors.New("change set does not apply")
 )

@@ -453,6 +453,9 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 		return Node{}, fmt.Errorf("orgtree: %s: cannot move node %q under %q, which is the node itself or one of its descendants: %w", op, id, newParentID, ErrCycle)
 	}
 	lim := tx.st.cfg.limits
+	if tx.replaying {
+		lim.MaxChildren, lim.MaxDepth = maxInt, maxInt // Apply checks the result
+	}
 	if len(pr.children) >= lim.MaxChildren {
 		return Node{}, fmt.Errorf("orgtree: %s: node %q already has %d children: %w", op, newParentID, len(pr.children), ErrLimitExceeded)
 	}

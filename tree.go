@@ -248,7 +248,11 @@ type txBlock struct {
 	dirty dirtySet
 }
 
-func (t *Tree) commit(tx *Tx) error {
+func (t *Tree) commit(tx *Tx) error { return t.commitWith(tx, true) }
+
+// commitWith publishes tx; hook says whether the commit hook sees it
+// (not for Apply, whose change was committed elsewhere).
+func (t *Tree) commitWith(tx *Tx, hook bool) error {
 	if tx.dirty.empty() {
 		return nil
 	}
@@ -266,7 +270,7 @@ func (t *Tree) commit(tx *Tx) error {
 		tx.st.staleCounts = false
 	}
 	tx.settleIndexes(tx.compact)
-	if t.cfg.hook != nil {
+	if hook && t.cfg.hook != nil {
 		if err := t.cfg.hook(tx.changeSet()); err != nil {
 			return fmt.Errorf("orgtree: commit hook refused change %d: %w", tx.st.seq, err)
 		}
@@ -403,6 +407,10 @@ type Tx struct {
 	links int
 	// who and why made this change, for its ChangeSet (actor.go).
 	actor, reason string
+	// replaying: Tree.Apply is replaying a ChangeSet; limits are checked
+	// on the result, not on each step (a step may pass through a state
+	// the source never had).
+	replaying bool
 }
 
 func (tx *Tx) close() { tx.closed = true }
