@@ -1,13 +1,15 @@
 package replicate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
-	"net/url"
-	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,90 +18,25 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
-// startCluster runs a 3-member etcd cluster in-process on loopback ports.
-func startCluster(t *testing.T) []string {
-	t.Helper()
-	const n = 3
-	base := 23000 + rand.Intn(2000)*10
-	var initial string
-	cfgs := make([]*embed.Config, n)
-	for i := range cfgs {
-		cfg := embed.NewConfig()
-		cfg.Name = fmt.Sprintf("m%d", i)
-		cfg.Dir = t.TempDir()
-		cfg.LogLevel = "error"
-		peer, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", base+2*i))
-		client, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", base+2*i+1))
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
-		if i > 0 {
-			initial += ","
-		}
-		initial += fmt.Sprintf("%s=%s", cfg.Name, peer)
-		cfgs[i] = cfg
-	}
-	var eps []string
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, cfg := range cfgs {
-		cfg.InitialCluster = initial
-		eps = append(eps, cfg.ListenClientUrls[0].String())
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, err := embed.StartEtcd(cfg)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			t.Cleanup(e.Close)
-			select {
-			case <-e.Server.ReadyNotify():
-			case <-time.After(20 * time.Second):
-				errs[i] = errors.New("etcd member not ready")
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return eps
+func (r *Replica) loadCount() int { r.mu.Lock(); defer r.mu.Unlock(); return r.loads }
+
+func sameRecords(a, b *orgtree.Dump) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
 }
 
 func TestReplicasConverge(t *testing.T) {
-	eps := startCluster(t)
+	c := startCluster(t)
 	ctx := context.Background()
 	var reps []*Replica
 	for i := 0; i < 3; i++ {
-		cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cli.Close() })
-		r, err := Open(ctx, cli, "/orgtree/test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		reps = append(reps, r)
+		reps = append(reps, open(t, client(t, c.eps...), "/orgtree/test"))
 	}
-	var org orgtree.Org
-	if err := reps[0].Update(ctx, func(tx *orgtree.Tx) error {
-		var err error
-		org, err = tx.CreateOrg(orgtree.OrgInput{ID: "o", RootID: "root", Name: "Acme"})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createOrg(t, reps[0])
 	// A and B under the root, then concurrent A-under-B and B-under-A.
 	for _, id := range []string{"A", "B"} {
-		if err := reps[1].Update(ctx, func(tx *orgtree.Tx) error {
-			_, err := tx.AddNode(orgtree.NodeInput{ID: id, ParentID: org.RootID, Name: id})
-			return err
-		}); err != nil {
+		if err := addNode(ctx, reps[1], id, "root"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,12 +71,7 @@ func TestReplicasConverge(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(int64(w)))
 			for i := 0; i < 15; i++ {
-				err := reps[w].Update(ctx, func(tx *orgtree.Tx) error {
-					parent := []string{org.RootID, "A", "B"}[rng.Intn(3)]
-					_, err := tx.AddNode(orgtree.NodeInput{ID: fmt.Sprintf("n%d-%d", w, i), ParentID: parent, Name: "x"})
-					return err
-				})
-				if err != nil {
+				if err := addNode(ctx, reps[w], fmt.Sprintf("n%d-%d", w, i), []string{"root", "A", "B"}[rng.Intn(3)]); err != nil {
 					t.Error(err)
 					return
 				}
@@ -147,23 +79,281 @@ func TestReplicasConverge(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	var want *orgtree.Dump
-	for i, r := range reps {
-		if err := r.Sync(ctx); err != nil {
+	if d := converged(t, reps...); len(d.Nodes) != 3+45 {
+		t.Fatalf("%d nodes", len(d.Nodes))
+	}
+	// A write on the tree itself, not through Update, is refused.
+	if _, err := reps[0].Tree().AddNode(orgtree.NodeInput{ParentID: "root", Name: "local"}); !errors.Is(err, orgtree.ErrInvalidArgument) {
+		t.Fatalf("direct write: %v", err)
+	}
+}
+
+// TestLargeChangeSplit writes an import larger than etcd's request limit:
+// it goes in chunks, and another replica goes from the state before it to
+// the state after it with nothing in between.
+func TestLargeChangeSplit(t *testing.T) {
+	c := startCluster(t, func(cfg *embed.Config) { cfg.MaxRequestBytes = 128 << 10 })
+	ctx := context.Background()
+	a := open(t, client(t, c.eps...), "/big", WithChunkSize(32<<10))
+	b := open(t, client(t, c.eps...), "/big")
+	createOrg(t, a)
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seen sync.Map
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			s := b.Tree().Snapshot()
+			seen.Store(s.Stats().Nodes, true)
+			select {
+			case <-stop:
+				return
+			case <-b.Tree().WatchCh(s, orgtree.WatchAll()):
+			}
+		}
+	}()
+	const n = 3000
+	write := func(r *Replica, prefix string) error {
+		return r.Update(ctx, func(tx *orgtree.Tx) error {
+			for i := 0; i < n; i++ {
+				if _, err := tx.AddNode(orgtree.NodeInput{ID: fmt.Sprintf("%s%d", prefix, i), ParentID: "root", Name: strings.Repeat("x", 40)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	// Without splitting, etcd refuses the request: the limit is real.
+	unsplit := open(t, client(t, c.eps...), "/big", WithChunkSize(8<<20))
+	if err := write(unsplit, "u"); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("unsplit write of a large change: %v", err)
+	}
+	if err := write(a, "n"); err != nil {
+		t.Fatal(err)
+	}
+	d := converged(t, a, b, unsplit)
+	close(stop)
+	<-watched
+	if len(d.Nodes) != 1+n {
+		t.Fatalf("%d nodes", len(d.Nodes))
+	}
+	seen.Range(func(k, _ any) bool {
+		if k.(int) != 1 && k.(int) != 1+n {
+			t.Errorf("replica saw %d nodes: half a change", k)
+		}
+		return true
+	})
+}
+
+// TestSnapshotBootstrap: with periodic snapshots the log is cut, and a new
+// replica loads the snapshot and the log after it.
+func TestSnapshotBootstrap(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+	cli := client(t, c.eps...)
+	a := open(t, cli, "/snap", WithSnapshotEvery(10), WithChunkSize(2048))
+	createOrg(t, a)
+	for i := 0; i < 24; i++ {
+		if err := addNode(ctx, a, fmt.Sprintf("n%d", i), "root"); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Tree().Snapshot().Check(); err != nil {
-			t.Fatalf("replica %d: %v", i, err)
+	}
+	// Entry 20 wrote a snapshot (in the background) and cut the log.
+	deadline := time.Now().Add(5 * time.Second)
+	var meta snapMeta
+	for {
+		resp, err := cli.Get(ctx, "/snap/snap")
+		if err != nil {
+			t.Fatal(err)
 		}
-		d := r.Tree().Snapshot().Dump()
-		d.Seq = 0
-		if len(d.Nodes) != 3+45 {
-			t.Fatalf("replica %d has %d nodes", i, len(d.Nodes))
+		if len(resp.Kvs) > 0 {
+			_ = json.Unmarshal(resp.Kvs[0].Value, &meta)
 		}
-		if want == nil {
-			want = d
-		} else if !reflect.DeepEqual(want, d) {
-			t.Fatalf("replica %d differs", i)
+		if meta.Index == 20 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if meta.Index != 20 || meta.Chunks < 2 {
+		t.Fatalf("snapshot %+v, want index 20 in several chunks", meta)
+	}
+	logs, err := cli.Get(ctx, "/snap/log/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs.Kvs) != 5 {
+		t.Fatalf("%d log entries kept, want 21..25", len(logs.Kvs))
+	}
+	b := open(t, client(t, c.eps...), "/snap")
+	converged(t, a, b)
+	if b.loadCount() != 1 {
+		t.Fatalf("new replica loaded %d snapshots, want 1", b.loadCount())
+	}
+	// And it follows from there.
+	if err := addNode(ctx, b, "late", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if d := converged(t, a, b); len(d.Nodes) != 26 {
+		t.Fatalf("%d nodes", len(d.Nodes))
+	}
+}
+
+// TestCompactionOvertakesSlowReplica: a replica cut off while the others
+// write, snapshot, cut the log and compact etcd's history finds its watch
+// compacted when it comes back, and reloads from the snapshot.
+func TestCompactionOvertakesSlowReplica(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+	a := open(t, client(t, c.eps...), "/slow", WithSnapshotEvery(5), WithEtcdCompaction())
+	p := newProxy(t, c.eps[0])
+	slow := open(t, client(t, p.url()), "/slow")
+	createOrg(t, a)
+	converged(t, a, slow)
+	p.setCut(true)
+	for i := 0; i < 22; i++ {
+		if err := addNode(ctx, a, fmt.Sprintf("n%d", i), "root"); err != nil {
+			t.Fatal(err)
 		}
 	}
+	if err := a.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, f := slow.Read(); f.Index != 1 {
+		t.Fatalf("slow replica at %d while cut off", f.Index)
+	}
+	p.setCut(false)
+	if d := converged(t, a, slow); len(d.Nodes) != 23 {
+		t.Fatalf("%d nodes", len(d.Nodes))
+	}
+	if slow.loadCount() != 1 {
+		t.Fatalf("slow replica loaded %d snapshots, want 1", slow.loadCount())
+	}
+}
+
+// TestFaults: a member killed (the leader, during writes), a replica cut
+// off, a replica restarted.
+func TestFaults(t *testing.T) {
+	c := startCluster(t)
+	ctx := context.Background()
+	reps := []*Replica{open(t, client(t, c.eps...), "/f"), open(t, client(t, c.eps...), "/f")}
+	createOrg(t, reps[0])
+
+	t.Run("leader killed during writes", func(t *testing.T) {
+		// Each write increments the counter node's order: a write applied
+		// twice or lost shows in the final count.
+		if err := addNode(ctx, reps[0], "counter", "root"); err != nil {
+			t.Fatal(err)
+		}
+		var acked, unknown atomic.Int64
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for w := range reps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					err := reps[w].Update(wctx, func(tx *orgtree.Tx) error {
+						n, err := tx.Node("counter")
+						if err != nil {
+							return err
+						}
+						_, err = tx.UpdateNode("counter", orgtree.NodeUpdate{Order: orgtree.Ptr(n.Order + 1)})
+						return err
+					})
+					cancel()
+					switch {
+					case err == nil:
+						acked.Add(1)
+					case errors.Is(err, ErrOutcomeUnknown), errors.Is(err, ErrUnavailable):
+						unknown.Add(1)
+					default:
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(300 * time.Millisecond)
+		l := c.leader()
+		if l < 0 {
+			t.Fatal("no leader")
+		}
+		c.kill(l)
+		before := acked.Load()
+		time.Sleep(1500 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if acked.Load() <= before {
+			t.Fatalf("no write acknowledged after the leader was killed (%d before)", before)
+		}
+		converged(t, reps...)
+		n, _ := reps[1].Tree().Node("counter")
+		if int64(n.Order) < acked.Load() || int64(n.Order) > acked.Load()+unknown.Load() {
+			t.Fatalf("counter %d after %d acknowledged and %d unknown writes", n.Order, acked.Load(), unknown.Load())
+		}
+		t.Logf("%d writes acknowledged, %d unknown, counter %d", acked.Load(), unknown.Load(), n.Order)
+	})
+
+	t.Run("replica cut off", func(t *testing.T) {
+		alive := ""
+		for _, e := range c.members {
+			if e != nil {
+				alive = e.Config().ListenClientUrls[0].String()
+				break
+			}
+		}
+		p := newProxy(t, alive)
+		cut := open(t, client(t, p.url()), "/f")
+		converged(t, reps[0], cut)
+		p.setCut(true)
+		if err := addNode(ctx, reps[0], "while-cut", "root"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		err := addNode(ctx, cut, "from-cut", "root")
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("write from a cut-off replica: %v", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("refusing the write took %v", d)
+		}
+		time.Sleep(1200 * time.Millisecond)
+		snap, f := cut.Read()
+		if !errors.Is(f.Err, ErrUnavailable) || f.Stale() < time.Second {
+			t.Fatalf("freshness of a cut-off replica: %+v, stale %v", f, f.Stale())
+		}
+		if _, err := snap.Node("counter"); err != nil {
+			t.Fatalf("reads stop when cut off: %v", err)
+		}
+		p.setCut(false)
+		d := converged(t, reps[0], cut)
+		for _, n := range d.Nodes {
+			if n.ID == "from-cut" {
+				t.Fatal("the refused write was applied")
+			}
+		}
+		if _, f := cut.Read(); f.Err != nil || f.Stale() > time.Second {
+			t.Fatalf("freshness after reconnecting: %+v", f)
+		}
+	})
+
+	t.Run("replica restarted", func(t *testing.T) {
+		reps[1].Close()
+		for i := 0; i < 5; i++ {
+			if err := addNode(ctx, reps[0], fmt.Sprintf("r%d", i), "root"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reps[1] = open(t, client(t, c.eps...), "/f")
+		converged(t, reps...)
+	})
 }

@@ -1,0 +1,256 @@
+package replicate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orgtree/orgtree"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// cluster is a 3-member etcd cluster run in-process on loopback ports.
+type cluster struct {
+	members []*embed.Etcd
+	eps     []string
+}
+
+type clusterOpt func(*embed.Config)
+
+func startCluster(t *testing.T, opts ...clusterOpt) *cluster {
+	t.Helper()
+	const n = 3
+	var cfgs []*embed.Config
+	var initial string
+	for try := 0; ; try++ {
+		base := 20000 + rand.Intn(4000)*10
+		if !portsFree(base, 2*n) {
+			if try > 20 {
+				t.Fatal("no free loopback ports")
+			}
+			continue
+		}
+		cfgs, initial = nil, ""
+		for i := 0; i < n; i++ {
+			cfg := embed.NewConfig()
+			cfg.Name = fmt.Sprintf("m%d", i)
+			cfg.Dir = t.TempDir()
+			cfg.LogLevel = "error"
+			cfg.TickMs, cfg.ElectionMs = 50, 500 // quick elections after a kill
+			peer, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", base+2*i))
+			client, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", base+2*i+1))
+			cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
+			cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
+			if i > 0 {
+				initial += ","
+			}
+			initial += fmt.Sprintf("%s=%s", cfg.Name, peer)
+			for _, o := range opts {
+				o(cfg)
+			}
+			cfgs = append(cfgs, cfg)
+		}
+		break
+	}
+	c := &cluster{members: make([]*embed.Etcd, n)}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, cfg := range cfgs {
+		cfg.InitialCluster = initial
+		c.eps = append(c.eps, cfg.ListenClientUrls[0].String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := embed.StartEtcd(cfg)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			c.members[i] = e
+			select {
+			case <-e.Server.ReadyNotify():
+			case <-time.After(20 * time.Second):
+				errs[i] = errors.New("etcd member not ready")
+			}
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, e := range c.members {
+			if e != nil {
+				e.Close()
+			}
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func portsFree(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	return true
+}
+
+// kill stops member i; it returns whether it was the leader.
+func (c *cluster) kill(i int) bool {
+	e := c.members[i]
+	leader := e.Server.Leader() == e.Server.MemberID()
+	e.Close()
+	c.members[i] = nil
+	return leader
+}
+
+func (c *cluster) leader() int {
+	for i, e := range c.members {
+		if e != nil && e.Server.Leader() == e.Server.MemberID() {
+			return i
+		}
+	}
+	return -1
+}
+
+func client(t *testing.T, eps ...string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// testOpts keep the fault tests short.
+var testOpts = []Option{WithTimeout(time.Second), WithHeartbeat(100 * time.Millisecond)}
+
+func open(t *testing.T, cli *clientv3.Client, prefix string, opts ...Option) *Replica {
+	t.Helper()
+	r, err := Open(context.Background(), cli, prefix, append(append([]Option{}, testOpts...), opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// proxy forwards loopback TCP to an etcd member and can cut the line, as a
+// network partition between one replica and etcd would.
+type proxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(target)
+	p := &proxy{l: l, target: u.Host}
+	go p.serve()
+	t.Cleanup(func() { l.Close(); p.setCut(true) })
+	return p
+}
+
+func (p *proxy) url() string { return "http://" + p.l.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() { _, _ = io.Copy(c, up); c.Close() }()
+	}
+}
+
+func (p *proxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// addNode adds node id under parent through r.
+func addNode(ctx context.Context, r *Replica, id, parent string) error {
+	return r.Update(ctx, func(tx *orgtree.Tx) error {
+		_, err := tx.AddNode(orgtree.NodeInput{ID: id, ParentID: parent, Name: id})
+		return err
+	})
+}
+
+func createOrg(t *testing.T, r *Replica) {
+	t.Helper()
+	if err := r.Update(context.Background(), func(tx *orgtree.Tx) error {
+		_, err := tx.CreateOrg(orgtree.OrgInput{ID: "o", RootID: "root", Name: "Acme"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// converged syncs every replica and checks they hold the same valid tree.
+func converged(t *testing.T, reps ...*Replica) *orgtree.Dump {
+	t.Helper()
+	var want *orgtree.Dump
+	for i, r := range reps {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := r.Sync(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		if err := r.Tree().Snapshot().Check(); err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		d := r.Tree().Snapshot().Dump()
+		d.Seq = 0
+		if want == nil {
+			want = d
+		} else if !sameRecords(want, d) {
+			t.Fatalf("replica %d differs: %d nodes / %d users, want %d / %d", i, len(d.Nodes), len(d.Users), len(want.Nodes), len(want.Users))
+		}
+	}
+	return want
+}
