@@ -92,9 +92,9 @@ func TestReplicasConverge(t *testing.T) {
 // it goes in chunks, and another replica goes from the state before it to
 // the state after it with nothing in between.
 func TestLargeChangeSplit(t *testing.T) {
-	c := startCluster(t, func(cfg *embed.Config) { cfg.MaxRequestBytes = 128 << 10 })
+	c := startCluster(t, func(cfg *embed.Config) { cfg.MaxRequestBytes = 64 << 10 })
 	ctx := context.Background()
-	a := open(t, client(t, c.eps...), "/big", WithChunkSize(32<<10))
+	a := open(t, client(t, c.eps...), "/big", WithChunkSize(16<<10))
 	b := open(t, client(t, c.eps...), "/big")
 	createOrg(t, a)
 	if err := b.Sync(ctx); err != nil {
@@ -115,7 +115,7 @@ func TestLargeChangeSplit(t *testing.T) {
 			}
 		}
 	}()
-	const n = 3000
+	const n = 1000
 	write := func(r *Replica, prefix string) error {
 		return r.Update(ctx, func(tx *orgtree.Tx) error {
 			for i := 0; i < n; i++ {
