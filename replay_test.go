@@ -13,7 +13,7 @@ import (
 	"github.com/orgtree/orgtree"
 )
 
-var applySteps = flag.Int("apply.steps", 400, "transactions per random history in TestApplyRandomHistories")
+var applySteps = flag.Int("apply.steps", 200, "transactions per random history in TestApplyRandomHistories")
 
 // historyGen makes random transactions on a tree: every kind of write,
 // several in one transaction, often conflicting (a move under a
@@ -373,5 +373,47 @@ func TestApplyRefuses(t *testing.T) {
 			}
 			sameDump(t, "after refusal", before, tr.Snapshot().Dump())
 		})
+	}
+}
+
+// TestApplyLimitsOnTheResult: a change that is within the limits may pass
+// through a state beyond them while it is replayed (a node moving in
+// before its sibling moves out); Apply checks the result, not the steps.
+func TestApplyLimitsOnTheResult(t *testing.T) {
+	lim := orgtree.WithLimits(orgtree.Limits{MaxChildren: 2})
+	var log []*orgtree.ChangeSet
+	src := orgtree.New(lim, orgtree.WithCommitHook(func(cs *orgtree.ChangeSet) error { log = append(log, cs); return nil }))
+	dst := orgtree.New(lim)
+	if err := src.Update(func(tx *orgtree.Tx) error {
+		if _, err := tx.CreateOrg(orgtree.OrgInput{ID: "o", RootID: "root", Name: "Acme"}); err != nil {
+			return err
+		}
+		for _, n := range []orgtree.NodeInput{{ID: "a", ParentID: "root", Name: "A"}, {ID: "b", ParentID: "root", Name: "B"}, {ID: "c", ParentID: "a", Name: "C"}} {
+			if _, err := tx.AddNode(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// b goes under a first, then c comes up to the root: never 3 children.
+	if err := src.Update(func(tx *orgtree.Tx) error {
+		if _, err := tx.MoveNode("b", "a"); err != nil {
+			return err
+		}
+		_, err := tx.MoveNode("c", "root")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cs := range log {
+		if err := dst.Apply(cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameDump(t, "follower", src.Snapshot().Dump(), dst.Snapshot().Dump())
+	if err := dst.Snapshot().Check(); err != nil {
+		t.Fatal(err)
 	}
 }

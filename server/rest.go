@@ -420,7 +420,11 @@ func (s *Server) restImport(req *http.Request) (string, any, error) {
 			return "", nil, fmt.Errorf("%w: file: %v", errBadRequest, err)
 		}
 	}
-	orgs, err := s.tree.ImportJSON(bytes.NewReader(doc), orgtree.ImportOptions{})
+	var orgs []orgtree.Org
+	err := s.update(func(tx *orgtree.Tx) (err error) {
+		orgs, err = tx.ImportJSON(bytes.NewReader(doc), orgtree.ImportOptions{})
+		return err
+	})
 	if err != nil {
 		return "", nil, err
 	}

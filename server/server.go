@@ -60,6 +60,11 @@ type Config struct {
 	// nil: New generates a key, so clients must fetch it again after a
 	// restart; keep the key with the store to keep it stable.
 	PasswordKey *rsa.PrivateKey
+	// Update runs every write of the API as one transaction. nil: the
+	// tree's own Update. A replica of a tree kept in etcd sets it to the
+	// replica's Update (package replicate), so that writes go through the
+	// cluster's log instead of the local tree.
+	Update func(fn func(*orgtree.Tx) error) error
 
 	// Limits on what one request may take (see limits.go); zero takes
 	// the default.
@@ -145,6 +150,14 @@ const (
 	// deeply. The SDK documents nest four levels.
 	maxQueryDepth = 32
 )
+
+// update runs one write of the API (see Config.Update).
+func (s *Server) update(fn func(*orgtree.Tx) error) error {
+	if s.cfg.Update != nil {
+		return s.cfg.Update(fn)
+	}
+	return s.tree.Update(fn)
+}
 
 // New returns a server over tree.
 func New(tree *orgtree.Tree, cfg Config) (*Server, error) {

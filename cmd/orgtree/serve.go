@@ -34,6 +34,10 @@ type serveOptions struct {
 	// webhooks receive the change events (see server.Webhook).
 	webhooks      []string
 	webhookSecret string
+	// etcd, when set, makes serve one replica of a tree kept in etcd
+	// (package replicate) instead of a store: comma-separated endpoints.
+	etcd       string
+	etcdPrefix string
 }
 
 // Settings keys under which serve keeps what it generates in the store.
@@ -80,6 +84,8 @@ closes the store: every acknowledged write is on disk.`,
 	cmd.Flags().StringVar(&so.secret, "secret", os.Getenv("ORGTREE_SECRET"), "user pool secret the SDKs exchange for a token (default: the one kept in the store)")
 	cmd.Flags().DurationVar(&so.shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
 	cmd.Flags().StringArrayVar(&so.webhooks, "webhook", nil, "POST change events to this URL (repeatable; signed with HMAC-SHA256, see GET /api/v2/events for the events)")
+	cmd.Flags().StringVar(&so.etcd, "etcd", "", "serve as one replica of a tree kept in etcd at these endpoints (comma-separated; no local store, --db is ignored)")
+	cmd.Flags().StringVar(&so.etcdPrefix, "etcd-prefix", "/orgtree/default", "etcd key prefix of the tree (with --etcd)")
 	cmd.Flags().StringVar(&so.webhookSecret, "webhook-secret", os.Getenv("ORGTREE_WEBHOOK_SECRET"), "key of the webhook signatures (default: the user pool secret)")
 	return cmd
 }
@@ -149,8 +155,19 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	handler *atomic.Pointer[http.Handler], hooks serveHooks, served <-chan struct{}, stop func() error) (err error) {
 	var tree *orgtree.Tree
 	var db *persist.DB
+	var settings settingStore
+	var update func(fn func(*orgtree.Tx) error) error
 	where := o.db
-	if so.memory {
+	if so.etcd != "" {
+		rep, es, err := openReplica(ctx, so)
+		if err != nil {
+			return err
+		}
+		defer rep.Close()
+		defer es.cli.Close()
+		tree, settings, where = rep.Tree(), es, "etcd "+so.etcd+" "+so.etcdPrefix
+		update = func(fn func(*orgtree.Tx) error) error { return rep.Update(context.Background(), fn) }
+	} else if so.memory {
 		tree, where = orgtree.New(treeOptions...), "memory"
 	} else {
 		start := time.Now()
@@ -166,7 +183,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 				err = cerr
 			}
 		}()
-		tree = db.Tree()
+		tree, settings = db.Tree(), db
 		if d := time.Since(start); d >= time.Second {
 			st := tree.Snapshot().Stats()
 			fmt.Fprintf(out, "opened %s in %s: %d orgs, %d nodes, %d users\n", o.db, d.Round(10*time.Millisecond), st.Orgs, st.Nodes, st.Users)
@@ -180,26 +197,33 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 		if err != nil {
 			return err
 		}
-		orgs, err := tree.ImportJSON(f, orgtree.ImportOptions{})
+		var orgs []orgtree.Org
+		err = writeWith(tree, update, func(tx *orgtree.Tx) (err error) {
+			if tx.Stats().Orgs > 0 { // another replica seeded first
+				return nil
+			}
+			orgs, err = tx.ImportJSON(f, orgtree.ImportOptions{})
+			return err
+		})
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("seed %s: %w", so.seed, err)
 		}
 		fmt.Fprintf(out, "seeded %d org(s) from %s\n", len(orgs), so.seed)
 	}
-	poolID, poolFrom, err := credential(db, settingPoolID, so.poolID, server.NewObjectID)
+	poolID, poolFrom, err := credential(settings, settingPoolID, so.poolID, server.NewObjectID)
 	if err != nil {
 		return err
 	}
-	secret, secretFrom, err := credential(db, settingSecret, so.secret, newSecret)
+	secret, secretFrom, err := credential(settings, settingSecret, so.secret, newSecret)
 	if err != nil {
 		return err
 	}
-	key, err := passwordKey(db)
+	key, err := passwordKey(settings, where)
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key,
+	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key, Update: update,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		return err
@@ -246,7 +270,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 // kept in the store (made on the first start), so that clients holding its
 // public half keep working across restarts; nil for a memory tree (the
 // server then makes one per run).
-func passwordKey(db *persist.DB) (*rsa.PrivateKey, error) {
+func passwordKey(db settingStore, where string) (*rsa.PrivateKey, error) {
 	if db == nil {
 		return nil, nil
 	}
@@ -262,11 +286,11 @@ func passwordKey(db *persist.DB) (*rsa.PrivateKey, error) {
 	}
 	k, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("serve: password key in %s: %w", db.Path(), err)
+		return nil, fmt.Errorf("serve: password key in %s: %w", where, err)
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("serve: password key in %s is a %T, not an RSA key", db.Path(), k)
+		return nil, fmt.Errorf("serve: password key in %s is a %T, not an RSA key", where, k)
 	}
 	return rk, nil
 }
@@ -278,7 +302,7 @@ func newSecret() string { return newToken()[:32] }
 // credential returns the value given on the command line, or the one kept
 // in the store under key (made by gen now if the store has none), or a new
 // one for a memory tree; from says where it came from.
-func credential(db *persist.DB, key, given string, gen func() string) (value string, from func(where string) string, err error) {
+func credential(db settingStore, key, given string, gen func() string) (value string, from func(where string) string, err error) {
 	switch {
 	case given != "":
 		return given, func(string) string { return "(from the command line or environment; not stored)" }, nil
