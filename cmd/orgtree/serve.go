@@ -63,7 +63,10 @@ token issued before) uses the same ones; each start prints them.
 --user-pool-id/--secret or ORGTREE_USER_POOL_ID/ORGTREE_SECRET override them
 for one run (nothing is stored). The RSA key the SDKs encrypt passwords with
 (GET /api/v2/.well-known) is kept in the store the same way. With --memory
-all of them are generated each run.
+all of them are generated each run. With --etcd, serve holds no store: it is
+one replica of the tree kept in etcd under --etcd-prefix (see package
+replicate), and the credentials are kept in etcd beside it, so several serve
+processes behind a load balancer answer alike.
 
 The port is open at once: while a large store loads, /healthz answers 503
 "starting" and the log shows the progress. While serve runs, the other
