@@ -217,23 +217,39 @@ func nodeGrams(name string, i18n map[string]string) []string {
 	return slices.Compact(out)
 }
 
-// nameGrams appends the grams of one folded name.
+// nameGrams appends the grams of one folded name. Its anchors are
+// substrings of one string built for them, so a name costs one allocation
+// beside the slice.
 func nameGrams(out []string, folded string) []string {
 	out = gramsOfText(out, folded)
 	if folded == "" {
 		return out
 	}
-	n := 0 // runes before offset i
+	var ends [3]int // byte length of the first one, two and three runes
+	n := 0          // runes seen, up to 4
 	for i := range folded {
 		if n >= 1 && n <= 3 {
-			out = append(out, prefixMark+folded[:i])
+			ends[n-1] = i
 		}
-		n++
+		if n++; n > 3 {
+			break
+		}
 	}
 	if n <= 3 {
-		return append(out, prefixMark+folded, wholeMark+folded)
+		ends[n-1] = len(folded)
+		// prefixMark+folded, then wholeMark+folded.
+		buf := prefixMark + folded + wholeMark + folded
+		for k := range n - 1 {
+			out = append(out, buf[:1+ends[k]])
+		}
+		return append(out, buf[:1+len(folded)], buf[1+len(folded):])
 	}
-	return append(out, suffixMark+lastRunes(folded, 3))
+	// prefixMark+first three runes, then suffixMark+last three.
+	buf := prefixMark + folded[:ends[2]] + suffixMark + lastRunes(folded, 3)
+	for k := range 3 {
+		out = append(out, buf[:1+ends[k]])
+	}
+	return append(out, buf[1+ends[2]:])
 }
 
 func firstRunes(s string, n int) string {
