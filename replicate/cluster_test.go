@@ -138,7 +138,9 @@ func client(t *testing.T, eps ...string) *clientv3.Client {
 }
 
 // testOpts keep the fault tests short.
-var testOpts = []Option{WithTimeout(time.Second), WithHeartbeat(100 * time.Millisecond)}
+// (3 s: a loaded machine under -race needs more than 1 s to apply a burst
+// of writes; the cut-off replica uses 1 s.)
+var testOpts = []Option{WithTimeout(3 * time.Second), WithHeartbeat(100 * time.Millisecond)}
 
 func open(t *testing.T, cli *clientv3.Client, prefix string, opts ...Option) *Replica {
 	t.Helper()

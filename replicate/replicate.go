@@ -217,8 +217,8 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 }
 
 // Tree returns the local tree, for reads. Writes must go through Update:
-// a write made on the tree directly is refused by its commit hook unless
-// it wins the same guarded commit, so it is never silently local.
+// a write made on the tree directly is refused by its commit hook
+// (orgtree.ErrInvalidArgument), so it is never silently local.
 func (r *Replica) Tree() *orgtree.Tree { return r.tree }
 
 // Freshness says how up to date a read is.

@@ -70,7 +70,7 @@ func TestReplicasConverge(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewSource(int64(w)))
-			for i := 0; i < 15; i++ {
+			for i := 0; i < 8; i++ {
 				if err := addNode(ctx, reps[w], fmt.Sprintf("n%d-%d", w, i), []string{"root", "A", "B"}[rng.Intn(3)]); err != nil {
 					t.Error(err)
 					return
@@ -79,7 +79,7 @@ func TestReplicasConverge(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if d := converged(t, reps...); len(d.Nodes) != 3+45 {
+	if d := converged(t, reps...); len(d.Nodes) != 3+24 {
 		t.Fatalf("%d nodes", len(d.Nodes))
 	}
 	// A write on the tree itself, not through Update, is refused.
@@ -312,7 +312,7 @@ func TestFaults(t *testing.T) {
 			}
 		}
 		p := newProxy(t, alive)
-		cut := open(t, client(t, p.url()), "/f")
+		cut := open(t, client(t, p.url()), "/f", WithTimeout(time.Second))
 		converged(t, reps[0], cut)
 		p.setCut(true)
 		if err := addNode(ctx, reps[0], "while-cut", "root"); err != nil {
