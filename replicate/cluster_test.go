@@ -25,7 +25,7 @@ type cluster struct {
 
 type clusterOpt func(*embed.Config)
 
-func startCluster(t *testing.T, opts ...clusterOpt) *cluster {
+func startCluster(t testing.TB, opts ...clusterOpt) *cluster {
 	t.Helper()
 	const n = 3
 	var cfgs []*embed.Config
@@ -127,7 +127,7 @@ func (c *cluster) leader() int {
 	return -1
 }
 
-func client(t *testing.T, eps ...string) *clientv3.Client {
+func client(t testing.TB, eps ...string) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second})
 	if err != nil {
@@ -142,7 +142,7 @@ func client(t *testing.T, eps ...string) *clientv3.Client {
 // of writes; the cut-off replica uses 1 s.)
 var testOpts = []Option{WithTimeout(3 * time.Second), WithHeartbeat(100 * time.Millisecond)}
 
-func open(t *testing.T, cli *clientv3.Client, prefix string, opts ...Option) *Replica {
+func open(t testing.TB, cli *clientv3.Client, prefix string, opts ...Option) *Replica {
 	t.Helper()
 	r, err := Open(context.Background(), cli, prefix, append(append([]Option{}, testOpts...), opts...)...)
 	if err != nil {
@@ -162,7 +162,7 @@ type proxy struct {
 	conns  []net.Conn
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+func newProxy(t testing.TB, target string) *proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -222,7 +222,7 @@ func addNode(ctx context.Context, r *Replica, id, parent string) error {
 	})
 }
 
-func createOrg(t *testing.T, r *Replica) {
+func createOrg(t testing.TB, r *Replica) {
 	t.Helper()
 	if err := r.Update(context.Background(), func(tx *orgtree.Tx) error {
 		_, err := tx.CreateOrg(orgtree.OrgInput{ID: "o", RootID: "root", Name: "Acme"})
@@ -233,7 +233,7 @@ func createOrg(t *testing.T, r *Replica) {
 }
 
 // converged syncs every replica and checks they hold the same valid tree.
-func converged(t *testing.T, reps ...*Replica) *orgtree.Dump {
+func converged(t testing.TB, reps ...*Replica) *orgtree.Dump {
 	t.Helper()
 	var want *orgtree.Dump
 	for i, r := range reps {
