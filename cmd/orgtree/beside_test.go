@@ -134,7 +134,7 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	_, errOut, err := cli(t, bin, work, "move", "dev", "backend")
 	require.Error(t, err)
 	require.Contains(t, errOut, "cycle")
-	require.Equal(t, "ok: 2 orgs, 7 nodes, 4 users, 5 memberships\n", mustCLI(t, bin, work, "check"))
+	require.Equal(t, "ok: 2 orgs, 7 nodes, 4 users, 5 memberships; store format 2\n", mustCLI(t, bin, work, "check"))
 
 	// The write went through the server: SDK clients see it.
 	c, err := management.NewClientWithError(srv.pool, srv.secret, srv.url)
@@ -173,7 +173,7 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	_, err = os.Stat(filepath.Join(work, "orgtree.db.serve"))
 	require.ErrorIs(t, err, os.ErrNotExist, "the sidecar goes with the server")
 	// Everything is on disk: the local commands see it.
-	require.Equal(t, "ok: 3 orgs, 12 nodes, 7 users, 9 memberships\n", mustCLI(t, bin, work, "check"))
+	require.Equal(t, "ok: 3 orgs, 12 nodes, 7 users, 9 memberships; store format 2\n", mustCLI(t, bin, work, "check"))
 	db, err := persist.Open(filepath.Join(work, "orgtree.db"), persist.WithReadOnly())
 	require.NoError(t, err)
 	require.NoError(t, db.Tree().Check())
