@@ -95,8 +95,10 @@
 // not ids: n < N (the record's nodes, or users for a leader) is the record's
 // n-th entity, and N+k the k-th id of the record's extra list, which names
 // the entities it refers to but does not hold (a delta's untouched parent,
-// for instance). A membership is thus about two bytes. Times are Unix
-// nanoseconds, 0 for the zero time, and come back in UTC.
+// for instance). A membership thus takes a few bytes (BenchmarkLoad
+// measured 5.2 B per membership, 18 B per node at 100k nodes and 1M
+// memberships). Times are Unix nanoseconds, 0 for the zero time, and come
+// back in UTC.
 //
 // The engine derives everything else: children order, depth, paths, member
 // rollups, search indexes. A delta record holds the full records of the
