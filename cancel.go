@@ -24,7 +24,7 @@ import (
 // node copied or written; 256 of them take tens of microseconds, and one
 // look (an atomic load and a branch when the context is live) is lost in
 // them.
-const cancelEvery = 256
+const cancelEvery = 256 // a power of two: stop masks rather than divides
 
 // canceller counts the steps of one long read and looks at its context
 // every cancelEvery of them. A nil canceller (the context can never end)
@@ -33,7 +33,8 @@ type canceller struct {
 	ctx   context.Context
 	op    string
 	steps int
-	err   error
+	done  bool  // the context has ended
+	err   error // why, once done
 }
 
 // newCanceller returns the canceller of the operation op under ctx, nil if
@@ -51,13 +52,10 @@ func (c *canceller) stop() bool {
 	if c == nil {
 		return false
 	}
-	if c.err != nil {
-		return true
+	if c.steps++; c.steps&(cancelEvery-1) == 0 {
+		return c.now()
 	}
-	if c.steps++; c.steps%cancelEvery != 0 {
-		return false
-	}
-	return c.now()
+	return c.done
 }
 
 // now looks at the context at once, whatever the step count: before a
@@ -66,12 +64,12 @@ func (c *canceller) now() bool {
 	if c == nil {
 		return false
 	}
-	if c.err == nil {
+	if !c.done {
 		if err := c.ctx.Err(); err != nil {
-			c.err = fmt.Errorf("orgtree: %s: stopped: %w", c.op, err)
+			c.err, c.done = fmt.Errorf("orgtree: %s: stopped: %w", c.op, err), true
 		}
 	}
-	return c.err != nil
+	return c.done
 }
 
 // stopped is the error that stopped the read, nil if none did.
