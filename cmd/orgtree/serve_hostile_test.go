@@ -77,7 +77,9 @@ func TestServeMaxAnswerBytes(t *testing.T) {
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, o, so, io.Discard, serveHooks{ready: func(addr string) { ready <- addr }}) }()
+	go func() {
+		done <- runServe(ctx, o, so, io.Discard, serveHooks{ready: func(addr string) { ready <- addr }})
+	}()
 	base := "http://" + <-ready
 	resp, err := http.Post(base+"/graphql/v2", "application/json",
 		strings.NewReader(`{"query":"{ accessToken(userPoolId: \"p\", secret: \"s\") { accessToken } }"}`))
