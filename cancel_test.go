@@ -216,7 +216,7 @@ func TestContextReadsEqual(t *testing.T) {
 // levels only, so a root's direct children cost its children, not its
 // tree: counted in looks at the context.
 func TestChildrenDepthPrunes(t *testing.T) {
-	tr, org := cancelTree(t, 20000)
+	tr, org := cancelTree(t, 5000)
 	cd := newCountdown(1 << 40)
 	kids, err := tr.ChildrenContext(cd, org.RootID, 1)
 	require.NoError(t, err)
@@ -225,14 +225,14 @@ func TestChildrenDepthPrunes(t *testing.T) {
 	cd = newCountdown(1 << 40)
 	all, err := tr.ChildrenContext(cd, org.RootID, 1<<30)
 	require.NoError(t, err)
-	assert.Len(t, all, 19999)
-	assert.GreaterOrEqual(t, cd.looks.Load(), int64(19999/cancelEvery))
+	assert.Len(t, all, 4999)
+	assert.GreaterOrEqual(t, cd.looks.Load(), int64(4999/cancelEvery))
 }
 
 // TestCancelStopsSoon: a search for every hit of a large tree, cancelled
 // from another goroutine, returns soon after the cancel.
 func TestCancelStopsSoon(t *testing.T) {
-	tr, _ := cancelTree(t, 30000)
+	tr, _ := cancelTree(t, 20000)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var took time.Duration
