@@ -221,7 +221,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	defer stopHooks()
 	token := newToken()
 	mux := http.NewServeMux()
-	mux.Handle(cliPath, cliHandler(tree, token, secret))
+	mux.Handle(cliPath, cliHandler(tree, db, token, secret))
 	mux.Handle("/", srv.Handler())
 	var h http.Handler = mux
 	handler.Store(&h)
