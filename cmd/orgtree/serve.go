@@ -38,6 +38,11 @@ type serveOptions struct {
 	// (package replicate) instead of a store: comma-separated endpoints.
 	etcd       string
 	etcdPrefix string
+	// limits on one request (server.Config; zero: the server's defaults).
+	maxAnswerBytes int
+	maxInFlight    int
+	queueWait      time.Duration
+	requestTimeout time.Duration
 }
 
 // Settings keys under which serve keeps what it generates in the store.
@@ -89,6 +94,10 @@ closes the store: every acknowledged write is on disk.`,
 	cmd.Flags().StringArrayVar(&so.webhooks, "webhook", nil, "POST change events to this URL (repeatable; signed with HMAC-SHA256, see GET /api/v2/events for the events)")
 	cmd.Flags().StringVar(&so.etcd, "etcd", "", "serve as one replica of a tree kept in etcd at these endpoints (comma-separated; no local store, --db is ignored)")
 	cmd.Flags().StringVar(&so.etcdPrefix, "etcd-prefix", "/orgtree/default", "etcd key prefix of the tree (with --etcd)")
+	cmd.Flags().IntVar(&so.maxAnswerBytes, "max-answer-bytes", 32<<20, "refuse (code 413) an answer larger than this, telling the client to ask for less or page")
+	cmd.Flags().IntVar(&so.maxInFlight, "max-in-flight", 0, "requests run at once (0: 4 per CPU, at least 8)")
+	cmd.Flags().DurationVar(&so.queueWait, "queue-wait", time.Second, "how long a request beyond --max-in-flight waits before it is answered 503 with Retry-After")
+	cmd.Flags().DurationVar(&so.requestTimeout, "request-timeout", 30*time.Second, "deadline of every request; its work stops there (code 503)")
 	cmd.Flags().StringVar(&so.webhookSecret, "webhook-secret", os.Getenv("ORGTREE_WEBHOOK_SECRET"), "key of the webhook signatures (default: the user pool secret)")
 	return cmd
 }
@@ -227,7 +236,8 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 		return err
 	}
 	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key, Update: update,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		MaxAnswerBytes: so.maxAnswerBytes, MaxInFlight: so.maxInFlight, MaxQueueWait: so.queueWait, RequestTimeout: so.requestTimeout})
 	if err != nil {
 		return err
 	}
@@ -238,7 +248,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	defer stopHooks()
 	token := newToken()
 	mux := http.NewServeMux()
-	mux.Handle(cliPath, cliHandler(tree, token, secret))
+	mux.Handle(cliPath, cliHandler(tree, db, token, secret))
 	mux.Handle("/", srv.Handler())
 	var h http.Handler = mux
 	handler.Store(&h)
