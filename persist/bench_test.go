@@ -23,7 +23,18 @@ var (
 // BenchmarkCommitDurable measures the latency of one durable write: a node
 // rename that returns only after bbolt has fsynced it.
 func BenchmarkCommitDurable(b *testing.B) {
-	db := mustOpen(b, tempPath(b))
+	benchCommitDurable(b)
+}
+
+// BenchmarkCommitDurableHistory is BenchmarkCommitDurable with a change
+// history: the cost of the entry (a Diff, its JSON, two more bbolt keys)
+// and of trimming at the bound.
+func BenchmarkCommitDurableHistory(b *testing.B) {
+	benchCommitDurable(b, WithHistory(HistoryOptions{MaxEntries: 1000}))
+}
+
+func benchCommitDurable(b *testing.B, opts ...Option) {
+	db := mustOpen(b, tempPath(b), opts...)
 	defer db.Close()
 	org, err := db.Tree().CreateOrg(orgtree.OrgInput{Name: "Acme"})
 	require.NoError(b, err)
