@@ -77,6 +77,13 @@ func WithHistory(o HistoryOptions) Option {
 	return func(c *config) { c.history = &o }
 }
 
+// WithDefaultHistory keeps a change history: the one the store has, with
+// its stored bounds, or else a new one with o's bounds. (WithHistory
+// replaces the stored bounds.) The clock of o is used either way.
+func WithDefaultHistory(o HistoryOptions) Option {
+	return func(c *config) { c.history, c.historyDefault = &o, true }
+}
+
 // WithoutHistory drops a store's change history, if it has one, and stops
 // recording.
 func WithoutHistory() Option {
@@ -226,7 +233,8 @@ func (db *DB) setupHistory(seq uint64) (*recorder, error) {
 	err := db.update(func(tx *bbolt.Tx) error {
 		h := tx.Bucket(bucketHistory)
 		var st historyState
-		if h == nil {
+		fresh := h == nil
+		if fresh {
 			var err error
 			if h, err = tx.CreateBucket(bucketHistory); err != nil {
 				return err
@@ -238,6 +246,9 @@ func (db *DB) setupHistory(seq uint64) (*recorder, error) {
 				return err
 			}
 			st = historyState{start: seq, head: seq, trimmedTime: now, lastTime: now}
+			if seq == 0 {
+				st.trimmedTime = 0 // begun with the store: nothing is missing
+			}
 		} else {
 			var err error
 			if st, err = readHistoryState(h); err != nil {
@@ -249,7 +260,7 @@ func (db *DB) setupHistory(seq uint64) (*recorder, error) {
 				st.start, st.head, st.trimmedTime = seq, seq, max(st.lastTime, now)
 			}
 		}
-		if o != nil {
+		if o != nil && (!db.cfg.historyDefault || fresh) {
 			st.maxAge, st.maxBytes, st.maxEntries = int64(o.MaxAge), o.MaxBytes, o.MaxEntries
 		}
 		if err := trimHistory(h, &st, now); err != nil {

@@ -254,8 +254,9 @@ func TestHistoryBadArguments(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidQuery)
 	_, err = h.SinceTime(time.Time{}, 0)
 	assert.ErrorIs(t, err, ErrInvalidQuery)
-	_, err = h.SinceTime(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 0)
-	assert.ErrorIs(t, err, ErrHistoryTrimmed, "before the history began")
+	all, err := h.SinceTime(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	require.NoError(t, err, "a history begun with the store misses nothing")
+	assert.Len(t, all, 6)
 	_, err = h.Node("", 0)
 	assert.ErrorIs(t, err, ErrInvalidQuery)
 	_, err = h.Node("x", -3)
@@ -284,6 +285,8 @@ func TestHistoryTurnedOnLaterAndOff(t *testing.T) {
 	assert.Equal(t, seq, info.Start, "complete only from when it was turned on")
 	_, err = db.History().Since(seq-1, 0)
 	assert.ErrorIs(t, err, ErrHistoryTrimmed)
+	_, err = db.History().SinceTime(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	assert.ErrorIs(t, err, ErrHistoryTrimmed, "before the history began")
 	_, err = db.Tree().CreateOrg(orgtree.OrgInput{Name: "late"})
 	require.NoError(t, err)
 	got, err := db.History().Since(seq, 0)
@@ -381,4 +384,18 @@ func seqs(es []HistoryEntry) []uint64 {
 		out = append(out, e.Seq)
 	}
 	return out
+}
+
+func TestDefaultHistoryKeepsStoredBounds(t *testing.T) {
+	path := tempPath(t)
+	db := mustOpen(t, path, WithDefaultHistory(HistoryOptions{MaxEntries: 7}))
+	info, err := db.History().Info()
+	require.NoError(t, err)
+	assert.Equal(t, int64(7), info.MaxEntries, "a new history takes the defaults")
+	db = reopen(t, db, WithHistory(HistoryOptions{MaxEntries: 3}))
+	db = reopen(t, db, WithDefaultHistory(HistoryOptions{MaxEntries: 7}))
+	defer db.Close()
+	info, err = db.History().Info()
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), info.MaxEntries, "an existing history keeps its bounds")
 }

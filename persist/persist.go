@@ -55,8 +55,9 @@ type config struct {
 	// rewritten; the upgrade crash test times its kill from it.
 	beforeUpgrade func()
 	// history and noHistory: WithHistory and WithoutHistory (history.go).
-	history   *HistoryOptions
-	noHistory bool
+	history        *HistoryOptions
+	historyDefault bool
+	noHistory      bool
 }
 
 // defaultCompactMin: below a megabyte of deltas the log is never compacted;

@@ -56,6 +56,9 @@ type options struct {
 	// files, when set, stands in for the file system (the remote CLI's
 	// uploaded inputs and the outputs to send back).
 	files *memFiles
+	// history, with tree, is the server's store's change history (nil:
+	// the server keeps none).
+	history *persist.History
 	// progress receives the "opening a large store" line (standard error).
 	progress io.Writer
 }
@@ -115,6 +118,7 @@ store), so they work beside the server.`,
 		newCheckCommand(o),
 		newChartCommand(o),
 		newSyncCommand(o),
+		newLogCommand(o),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nusage: %s", err, c.UseLine())
@@ -139,6 +143,9 @@ var treeOptions = []orgtree.Option{orgtree.WithIDGenerator(server.NewObjectID)}
 // openStore opens the --db store; readOnly takes a shared lock.
 func (o *options) openStore(readOnly bool) (*persist.DB, error) {
 	opts := []persist.Option{persist.WithOpenTimeout(o.lockWait), persist.WithTreeOptions(treeOptions...)}
+	if !readOnly {
+		opts = append(opts, persist.WithDefaultHistory(cliHistory))
+	}
 	if readOnly {
 		if _, err := os.Stat(o.db); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no store at %s (import a file or run serve first, or pass --db)", o.db)

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/persist"
 )
 
 // How the CLI works beside a running server. bbolt's file lock is exclusive
@@ -287,7 +288,7 @@ func postCLI(ctx context.Context, url, token string, creq cliRequest) (*cliRespo
 
 // cliHandler runs remote CLI commands on tree for a client that presents
 // one of the accepted tokens.
-func cliHandler(tree *orgtree.Tree, tokens ...string) http.Handler {
+func cliHandler(tree *orgtree.Tree, history *persist.History, tokens ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -302,7 +303,7 @@ func cliHandler(tree *orgtree.Tree, tokens ...string) http.Handler {
 			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		o := &options{tree: tree, files: &memFiles{in: req.Files, out: map[string]*bytes.Buffer{}}}
+		o := &options{tree: tree, history: history, files: &memFiles{in: req.Files, out: map[string]*bytes.Buffer{}}}
 		root := newRootCommand(o)
 		if cmd, _, err := root.Find(req.Args); err != nil || cmd.Annotations[annStore] == "" {
 			http.Error(w, fmt.Sprintf("not a store command: %q", req.Args), http.StatusBadRequest)

@@ -211,7 +211,11 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	defer stopHooks()
 	token := newToken()
 	mux := http.NewServeMux()
-	mux.Handle(cliPath, cliHandler(tree, token, secret))
+	var history *persist.History
+	if db != nil {
+		history = db.History()
+	}
+	mux.Handle(cliPath, cliHandler(tree, history, token, secret))
 	mux.Handle("/", srv.Handler())
 	var h http.Handler = mux
 	handler.Store(&h)
