@@ -37,9 +37,26 @@ import (
 //	user.main_department.changed
 //	user.created user.updated user.deleted
 //
-// Each event is {"type", "orgId" (when it has one), "seq", "data"}, data
-// being the record (the new one, or the old one for a deletion), or for
-// members {"nodeId", "userId", "joinedAt"}.
+// Each event is {"type", "orgId" (when it has one), "seq", "data",
+// "actor", "reason"}, data being the record (the new one, or the old one
+// for a deletion), or for members {"nodeId", "userId", "joined",
+// "joinedAt"}, for main departments {"userId", "oldNodeId", "newNodeId"}.
+//
+// With a History (Config.History; orgtree serve always has one) the
+// stream reads commits one by one from it instead of diffing: every event
+// carries its transaction's actor and reason, and the SSE id
+// "<seq>-<n>" (the nth event of version seq) is the same on every
+// connection and across restarts of a durable history. A client that
+// reconnects with the Last-Event-ID header (EventSource does so by itself)
+// gets the events after that one. Without a History the stream resumes
+// from the last 64 batches this process sent. When it cannot resume (the
+// id is older than the history reaches, or unknown) it sends one event
+//
+//	stream.reset  {"lastEventId": "<the id sent>", "reason": "..."}
+//
+// with id "<seq>" and then the changes after version seq: the client must
+// reload what it shows. The same event comes when a History is trimmed
+// past a client that lags that far.
 
 // Event is one change, as the stream and the webhooks send it.
 type Event struct {
@@ -48,6 +65,10 @@ type Event struct {
 	// Seq is the version that has the change.
 	Seq  uint64 `json:"seq"`
 	Data any    `json:"data"`
+	// Actor and Reason are those of the transaction that made the change
+	// (orgtree.Tx.SetActor), when the server has a History to tell.
+	Actor  string `json:"actor,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Events turns the changes between two versions into events: orgs first,
@@ -119,69 +140,6 @@ func next(ctx context.Context, tree *orgtree.Tree, from orgtree.Snapshot) (orgtr
 		if !c.Empty() || to.Seq() != from.Seq() {
 			return to, c, nil
 		}
-	}
-}
-
-// eventsPath is the event stream's endpoint.
-const eventsPath = "/api/v2/events"
-
-// serveEvents answers GET /api/v2/events: an endless Server-Sent Events
-// stream of the changes committed after the request, authenticated like
-// every endpoint. Each SSE message has the event type as its event name,
-// "<seq>-<n>" as its id and the Event as JSON data. A comment line is sent
-// every 15 s so that proxies keep the connection.
-func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
-	if err := s.authenticate(req); err != nil {
-		writeREST(w, http.StatusUnauthorized, 401, err.Error(), nil)
-		return
-	}
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeREST(w, http.StatusInternalServerError, 500, "streaming unsupported", nil)
-		return
-	}
-	// The stream outlives the server's write timeout, which is for
-	// ordinary answers.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	// The cursor is taken before the opening line: a client that writes
-	// after reading it sees its change.
-	cursor := s.tree.Snapshot()
-	fmt.Fprintf(w, ": orgtree events from version %d\n\n", cursor.Seq())
-	fl.Flush()
-	ctx := req.Context()
-	for {
-		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
-		to, c, err := next(wait, s.tree, cursor)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-			fl.Flush()
-			continue
-		}
-		var buf bytes.Buffer
-		for i, e := range Events(c) {
-			data, err := json.Marshal(e)
-			if err != nil {
-				s.cfg.Logger.Error("event stream: encoding an event", "err", err)
-				return
-			}
-			fmt.Fprintf(&buf, "id: %d-%d\nevent: %s\ndata: %s\n\n", to.Seq(), i, e.Type, data)
-		}
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return
-		}
-		fl.Flush()
-		cursor = to
 	}
 }
 

@@ -61,6 +61,12 @@ type Config struct {
 	// restart; keep the key with the store to keep it stable.
 	PasswordKey *rsa.PrivateKey
 
+	// History, when set, feeds the event stream commit by commit: events
+	// carry actor and reason, and Last-Event-ID resumes across restarts
+	// of a durable one (see History). Without it the stream diffs
+	// versions and resumes only from its last few batches in memory.
+	History History
+
 	// Limits on what one request may take (see limits.go); zero takes
 	// the default.
 	//
@@ -97,6 +103,9 @@ type Server struct {
 	passwords               passwordKeys
 	// inFlight holds a token per request running (see admit).
 	inFlight chan struct{}
+	// batches are the event stream's last batches without a History
+	// (stream.go).
+	batches batchRing
 }
 
 // documentCache keeps parsed and validated documents by their text: the
