@@ -161,6 +161,12 @@ type WebhookConfig struct {
 	LogSize int
 	// Client sends the POSTs (default: a client with Timeout).
 	Client *http.Client
+	// History, when set, feeds the webhook commit by commit, as it feeds
+	// the event stream (Config.History): each event carries its actor and
+	// reason, and a POST holds whole commits. A receiver down for longer
+	// than the History reaches gets a stream.reset event, then the
+	// changes after the newest version.
+	History History
 }
 
 // Delivery is one attempt to deliver a batch, as the delivery log keeps it.
@@ -227,6 +233,9 @@ func Sign(secret string, body []byte) string {
 // Run delivers changes committed after it starts until ctx is done; it
 // returns ctx's error.
 func (wh *Webhook) Run(ctx context.Context) error {
+	if wh.cfg.History != nil {
+		return wh.runHistory(ctx)
+	}
 	cursor := wh.tree.Snapshot()
 	for {
 		to, c, err := next(ctx, wh.tree, cursor)
@@ -322,4 +331,45 @@ func (wh *Webhook) Delivered() uint64 {
 	wh.mu.Lock()
 	defer wh.mu.Unlock()
 	return wh.delivered
+}
+
+// runHistory is Run with a History: commit by commit.
+func (wh *Webhook) runHistory(ctx context.Context) error {
+	f := &historyFeed{tree: wh.tree, hist: wh.cfg.History, cursor: wh.tree.Snapshot().Seq()}
+	backoff := wh.cfg.MinBackoff
+	for {
+		from := f.cursor
+		msgs, err := f.next(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			// The history failed to read: retry it like a delivery.
+			wh.record(Delivery{ID: fmt.Sprintf("%d-history", from), At: time.Now(), Error: err.Error()})
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			backoff = min(2*backoff, wh.cfg.MaxBackoff)
+			continue
+		}
+		backoff = wh.cfg.MinBackoff
+		events := make([]Event, len(msgs))
+		for i, m := range msgs {
+			events[i] = m.ev
+		}
+		for part := 0; part*wh.cfg.MaxBatch < len(events); part++ {
+			batch := events[part*wh.cfg.MaxBatch : min(len(events), (part+1)*wh.cfg.MaxBatch)]
+			id := fmt.Sprintf("%d-%d-%d", from, f.cursor, part)
+			if err := wh.deliver(ctx, id, batch); err != nil {
+				return err
+			}
+		}
+		wh.mu.Lock()
+		wh.delivered = f.cursor
+		wh.mu.Unlock()
+	}
 }

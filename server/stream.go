@@ -84,7 +84,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
 	// after reading it sees its change.
 	var f feed
 	if s.cfg.History != nil {
-		f = &historyFeed{s: s, cursor: s.tree.Snapshot().Seq()}
+		f = &historyFeed{tree: s.tree, hist: s.cfg.History, cursor: s.tree.Snapshot().Seq()}
 	} else {
 		f = &diffFeed{s: s, cursor: s.batches.align(s.tree)}
 	}
@@ -163,9 +163,10 @@ func commitMessages(c Commit, from int) []sseMessage {
 	return out
 }
 
-// historyFeed reads commits one by one from the server's History.
+// historyFeed reads commits one by one from a History.
 type historyFeed struct {
-	s      *Server
+	tree   *orgtree.Tree
+	hist   History
 	cursor uint64
 }
 
@@ -177,7 +178,7 @@ func (f *historyFeed) resume(id eventID) ([]sseMessage, bool, string) {
 	}
 	if id.n < 0 {
 		// Everything up to id.seq was seen.
-		if _, err := f.s.cfg.History.Since(id.seq, 1); err != nil {
+		if _, err := f.hist.Since(id.seq, 1); err != nil {
 			return nil, false, err.Error()
 		}
 		f.cursor = id.seq
@@ -187,7 +188,7 @@ func (f *historyFeed) resume(id eventID) ([]sseMessage, bool, string) {
 		return nil, false, "version 0 has no events"
 	}
 	// The rest of version id.seq, then what follows (next reads it).
-	cs, err := f.s.cfg.History.Since(id.seq-1, 1)
+	cs, err := f.hist.Since(id.seq-1, 1)
 	if err != nil {
 		return nil, false, err.Error()
 	}
@@ -200,8 +201,8 @@ func (f *historyFeed) resume(id eventID) ([]sseMessage, bool, string) {
 
 func (f *historyFeed) next(ctx context.Context) ([]sseMessage, error) {
 	for {
-		snap := f.s.tree.Snapshot()
-		cs, err := f.s.cfg.History.Since(f.cursor, historyPage)
+		snap := f.tree.Snapshot()
+		cs, err := f.hist.Since(f.cursor, historyPage)
 		if errors.Is(err, ErrHistoryGone) {
 			// Trimmed while this client lagged: it must start over.
 			from := f.cursor
@@ -235,7 +236,7 @@ func (f *historyFeed) next(ctx context.Context) ([]sseMessage, error) {
 			}
 			continue
 		}
-		if err := f.s.tree.Watch(snap, orgtree.WatchAll()).Watch(ctx); err != nil {
+		if err := f.tree.Watch(snap, orgtree.WatchAll()).Watch(ctx); err != nil {
 			return nil, err
 		}
 	}

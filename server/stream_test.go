@@ -230,3 +230,42 @@ func TestMemoryHistory(t *testing.T) {
 }
 
 func itoa(v uint64) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestWebhookWithHistoryCarriesActor(t *testing.T) {
+	mh := NewMemoryHistory(100)
+	tree := orgtree.New(orgtree.WithCommitHook(mh.Hook))
+	rc := &receiver{mode: "fail", secret: "s3cret"}
+	hs := httptest.NewServer(rc)
+	defer hs.Close()
+	wh, err := NewWebhook(tree, WebhookConfig{URL: hs.URL, Secret: rc.secret, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, History: mh})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- wh.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond) // Run takes its first version
+
+	org, err := tree.CreateOrg(orgtree.OrgInput{Name: "Acme"})
+	require.NoError(t, err)
+	for _, who := range []string{"alice", "bob"} {
+		addThree(t, tree, org.RootID, who)
+	}
+	waitFor(t, func() bool { return rc.attempts.Load() > 2 })
+	rc.set("ok")
+	waitFor(t, func() bool { return wh.Delivered() == tree.Snapshot().Seq() })
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var actors []string
+	for _, e := range rc.got {
+		if e.Type == "department.created" && e.Data != nil {
+			b, _ := json.Marshal(e.Data)
+			if !strings.Contains(string(b), `"parentId"`) {
+				continue // a root
+			}
+			actors = append(actors, e.Actor)
+		}
+	}
+	assert.Equal(t, []string{"alice", "alice", "alice", "bob", "bob", "bob"}, actors, "every event with its commit's actor, in order")
+}

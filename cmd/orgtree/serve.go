@@ -210,7 +210,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	if err != nil {
 		return err
 	}
-	stopHooks, err := startWebhooks(ctx, tree, so, secret, out)
+	stopHooks, err := startWebhooks(ctx, tree, events, so, secret, out)
 	if err != nil {
 		return err
 	}
