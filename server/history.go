@@ -120,4 +120,3 @@ func parseEventID(s string) (eventID, bool) {
 	}
 	return eventID{seq: seq, n: n}, true
 }
-
