@@ -124,7 +124,11 @@ func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Pat
 	}
 	if l, isLazy := v.(lazy); isLazy {
 		var err error
-		v, err = r.call(func() (any, error) { return l(fields[0].ArgumentMap(r.vars)) })
+		v, err = r.call(func() (any, error) {
+			args := fields[0].ArgumentMap(r.vars)
+			args[actorArg] = actorOf(r.ctx)
+			return l(args)
+		})
 		if r.fatal != nil {
 			return true
 		}

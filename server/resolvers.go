@@ -215,9 +215,11 @@ func (s *Server) user(a map[string]any) (any, error) {
 }
 
 func (s *Server) createOrg(a map[string]any) (any, error) {
-	org, err := s.tree.CreateOrg(orgtree.OrgInput{
-		Name: optString(a, "name"), Code: optString(a, "code"), Description: optString(a, "description"),
-		TenantID: optString(a, "tenantId"),
+	org, err := write1(s, a, func(tx *orgtree.Tx) (orgtree.Org, error) {
+		return tx.CreateOrg(orgtree.OrgInput{
+			Name: optString(a, "name"), Code: optString(a, "code"), Description: optString(a, "description"),
+			TenantID: optString(a, "tenantId"),
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -226,7 +228,7 @@ func (s *Server) createOrg(a map[string]any) (any, error) {
 }
 
 func (s *Server) deleteOrg(a map[string]any) (any, error) {
-	if err := s.tree.DeleteOrg(optString(a, "id")); err != nil {
+	if err := s.write(a, func(tx *orgtree.Tx) error { return tx.DeleteOrg(optString(a, "id")) }); err != nil {
 		return nil, err
 	}
 	return ok("delete org succeed"), nil
@@ -274,7 +276,7 @@ func (s *Server) insertNode(a map[string]any) (string, error) {
 	orgID := optString(a, "orgId")
 	parentID := optString(a, "parentNodeId")
 	var added orgtree.Node
-	err = s.tree.Update(func(tx *orgtree.Tx) error {
+	err = s.write(a, func(tx *orgtree.Tx) error {
 		if parentID == "" {
 			root, err := tx.RootNode(orgID)
 			if err != nil {
@@ -307,7 +309,7 @@ func (s *Server) updateNode(a map[string]any) (any, error) {
 		u.Description = &v
 	}
 	id := optString(a, "id")
-	if _, err := s.tree.UpdateNode(id, u); err != nil {
+	if _, err := write1(s, a, func(tx *orgtree.Tx) (orgtree.Node, error) { return tx.UpdateNode(id, u) }); err != nil {
 		return nil, err
 	}
 	return s.nodeAfter(id)
@@ -315,7 +317,7 @@ func (s *Server) updateNode(a map[string]any) (any, error) {
 
 func (s *Server) deleteNode(a map[string]any) (any, error) {
 	orgID, nodeID := optString(a, "orgId"), optString(a, "nodeId")
-	err := s.tree.Update(func(tx *orgtree.Tx) error {
+	err := s.write(a, func(tx *orgtree.Tx) error {
 		if _, err := nodeInOrg(tx.Snapshot, orgID, nodeID); err != nil {
 			return err
 		}
@@ -329,7 +331,7 @@ func (s *Server) deleteNode(a map[string]any) (any, error) {
 
 func (s *Server) moveNode(a map[string]any) (any, error) {
 	orgID, nodeID, target := optString(a, "orgId"), optString(a, "nodeId"), optString(a, "targetParentId")
-	err := s.tree.Update(func(tx *orgtree.Tx) error {
+	err := s.write(a, func(tx *orgtree.Tx) error {
 		snap := tx.Snapshot
 		if _, err := nodeInOrg(snap, orgID, nodeID); err != nil {
 			return err
@@ -389,7 +391,7 @@ func (s *Server) changeMembers(a map[string]any, change func(tx *orgtree.Tx, nod
 		return nil, err
 	}
 	var nodeID string
-	err = s.tree.Update(func(tx *orgtree.Tx) error {
+	err = s.write(a, func(tx *orgtree.Tx) error {
 		if nodeID, err = memberNode(tx.Snapshot, a); err != nil {
 			return err
 		}
@@ -406,14 +408,18 @@ func (s *Server) moveMembers(a map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.tree.MoveMembers(optString(a, "sourceNodeId"), optString(a, "targetNodeId"), userIDs...); err != nil {
+	if err := s.write(a, func(tx *orgtree.Tx) error {
+		return tx.MoveMembers(optString(a, "sourceNodeId"), optString(a, "targetNodeId"), userIDs...)
+	}); err != nil {
 		return nil, err
 	}
 	return ok("移动成员成功"), nil
 }
 
 func (s *Server) setMainDepartment(a map[string]any) (any, error) {
-	if err := s.tree.SetMainDepartment(optString(a, "userId"), optString(a, "departmentId")); err != nil {
+	if err := s.write(a, func(tx *orgtree.Tx) error {
+		return tx.SetMainDepartment(optString(a, "userId"), optString(a, "departmentId"))
+	}); err != nil {
 		return nil, err
 	}
 	return ok("设置主部门成功"), nil
@@ -427,12 +433,14 @@ func (s *Server) createUser(a map[string]any) (any, error) {
 			return nil, err
 		}
 	}
-	u, err := s.tree.CreateUser(orgtree.User{
-		Username:   optString(info, "username"),
-		Email:      optString(info, "email"),
-		Phone:      optString(info, "phone"),
-		Name:       optString(info, "name"),
-		ExternalID: optString(info, "externalId"),
+	u, err := write1(s, a, func(tx *orgtree.Tx) (orgtree.User, error) {
+		return tx.CreateUser(orgtree.User{
+			Username:   optString(info, "username"),
+			Email:      optString(info, "email"),
+			Phone:      optString(info, "phone"),
+			Name:       optString(info, "name"),
+			ExternalID: optString(info, "externalId"),
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -201,6 +201,7 @@ func (s *Server) Handler() http.Handler {
 			}
 		}()
 		req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
+		req = withActor(req)
 		if req.URL.Path == eventsPath {
 			s.mux.ServeHTTP(w, req) // a stream: no deadline, it ends when the client goes
 			return

@@ -269,3 +269,39 @@ func TestWebhookWithHistoryCarriesActor(t *testing.T) {
 	}
 	assert.Equal(t, []string{"alice", "alice", "alice", "bob", "bob", "bob"}, actors, "every event with its commit's actor, in order")
 }
+
+// API writes carry the request's actor and reason (or "api") into the
+// events.
+func TestAPIWritesCarryActor(t *testing.T) {
+	ts := startEventServer(t, 100)
+	events, stop := ts.stream(t, "")
+	defer stop()
+	gql := func(actor, reason, query string) {
+		req, err := http.NewRequest(http.MethodPost, ts.http.URL+"/graphql/v2", strings.NewReader(`{"query":`+string(mustJSON(t, query))+`}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-authing-userpool-id", ts.pool)
+		req.Header.Set("Authorization", "Bearer "+ts.token())
+		if actor != "" {
+			req.Header.Set("X-Orgtree-Actor", actor)
+			req.Header.Set("X-Orgtree-Reason", reason)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NotContains(t, string(body), `"errors"`, string(body))
+	}
+	gql("", "", `mutation { createOrg(name: "Acme") { id } }`)
+	got := take(t, events, 2) // the org and its root department
+	assert.Equal(t, "org.created", got[0].typ)
+	assert.Equal(t, "api", got[0].ev.Actor)
+	assert.Equal(t, "api", got[1].ev.Actor)
+	org := got[0].ev.OrgID
+	gql("dana@acme", "new team", `mutation { addNode(orgId: "`+org+`", name: "dev") { id } }`)
+	got = take(t, events, 1)
+	assert.Equal(t, "department.created", got[0].typ)
+	assert.Equal(t, "dana@acme", got[0].ev.Actor)
+	assert.Equal(t, "new team", got[0].ev.Reason)
+}
+
