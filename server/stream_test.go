@@ -304,4 +304,3 @@ func TestAPIWritesCarryActor(t *testing.T) {
 	assert.Equal(t, "dana@acme", got[0].ev.Actor)
 	assert.Equal(t, "new team", got[0].ev.Reason)
 }
-
