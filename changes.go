@@ -13,9 +13,14 @@ type dirtySet struct {
 	nodes map[nid]struct{}
 	users map[uid]struct{}
 	orgs  map[string]struct{}
+	// off: a Load, which publishes no ChangeSet, lists nothing.
+	off bool
 }
 
 func (d *dirtySet) node(n nid) {
+	if d.off {
+		return
+	}
 	if d.nodes == nil {
 		d.nodes = make(map[nid]struct{}, 4)
 	}
@@ -23,6 +28,9 @@ func (d *dirtySet) node(n nid) {
 }
 
 func (d *dirtySet) user(u uid) {
+	if d.off {
+		return
+	}
 	if d.users == nil {
 		d.users = make(map[uid]struct{}, 4)
 	}
@@ -226,7 +234,11 @@ func (t *Tree) Load(d *Dump) error {
 func (tx *Tx) load(d *Dump) error {
 	st := tx.st
 	e := tx.edit
+	tx.dirty.off = true
+	st.nodeIDs, st.userIDs = st.nodeIDs.Reserve(e, len(d.Nodes)), st.userIDs.Reserve(e, len(d.Users))
+	st.userExt = st.userExt.Own(e)
 	// Users first, so memberships can refer to them.
+	us := make([]uid, len(d.Users))
 	for i := range d.Users {
 		u := &d.Users[i].User
 		if err := validateUser(u); err != nil {
@@ -235,9 +247,11 @@ func (tx *Tx) load(d *Dump) error {
 		if _, ok := st.userIDs.Get(u.ID); ok {
 			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, ErrExists)
 		}
-		if _, err := tx.insertUser(u, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano()); err != nil {
+		h, err := tx.insertUser(u, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
+		if err != nil {
 			return fmt.Errorf("orgtree: load: %w", err)
 		}
+		us[i] = h
 	}
 	// Nodes, without links.
 	parents := make([]string, 0, len(d.Nodes))
@@ -327,7 +341,8 @@ func (tx *Tx) load(d *Dump) error {
 	}
 	// Memberships: linked without rollups, which are computed once at the end.
 	for i := range d.Users {
-		u, ur, _ := st.userByID(d.Users[i].ID)
+		u := us[i]
+		ur := st.user(u)
 		for _, m := range d.Users[i].Memberships {
 			n, nr, ok := st.nodeByID(m.NodeID)
 			if !ok {

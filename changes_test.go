@@ -212,6 +212,28 @@ func TestCheckReportsCorruption(t *testing.T) {
 			tx.nameChanged(n, r)
 			tx.st.pending.name = "listed under another name"
 		}, "gram"},
+		{"node id index", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.ops)
+			tx.mutNode(n).id = "renamed behind the index"
+		}, "node id"},
+		{"user id index", func(tx *Tx, s *sample) {
+			u, _, _ := tx.st.userByID(s.carol)
+			tx.mutUser(u).id = "renamed behind the index"
+		}, "user id"},
+		{"user external id index", func(tx *Tx, s *sample) {
+			u, _, _ := tx.st.userByID(s.carol)
+			tx.mutUser(u).externalID = "not indexed"
+		}, "external ids"},
+		{"node external id index", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.ops)
+			w := tx.mutNode(n)
+			w.nodeExtra = newExtra(w.description, w.descriptionI18n, "not indexed", w.leaderUserID, w.resources)
+		}, "external ids"},
+		{"dangling leader", func(tx *Tx, s *sample) {
+			n, _, _ := tx.st.nodeByID(s.ops)
+			w := tx.mutNode(n)
+			w.nodeExtra = newExtra(w.description, w.descriptionI18n, w.externalID, "ghost", w.resources)
+		}, "have a leader"},
 		{"count", func(tx *Tx, s *sample) { tx.st.nodeCount++ }, "live nodes"},
 		{"user order", func(tx *Tx, s *sample) {
 			u, _, _ := tx.st.userByID(s.carol)

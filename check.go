@@ -68,7 +68,7 @@ func (s Snapshot) Check() error {
 	// side by side; each reports into its own checker, joined in a fixed
 	// order so that the report does not depend on scheduling.
 	const nodesPart, usersPart = 0, 2
-	parts := []func(*checker){nodesPart: s.checkNodes, 1: s.checkOrgs, usersPart: s.checkUsers, 3: s.checkNameIndex, 4: s.checkRollups, 5: s.checkUserOrder}
+	parts := []func(*checker){nodesPart: s.checkNodes, 1: s.checkOrgs, usersPart: s.checkUsers, 3: s.checkNameIndex, 4: s.checkRollups, 5: s.checkUserOrder, 6: s.checkIDIndexes}
 	found := make([]checker, len(parts))
 	var wg sync.WaitGroup
 	for i, part := range parts {
@@ -198,9 +198,6 @@ func (s Snapshot) checkNodes(c *checker) {
 		n := nid(i)
 		live++
 		members += len(r.members)
-		if got, ok := st.nodeIDs.Get(r.id); !ok || got != n {
-			c.bad("node %q: id index has %d, want %d", r.id, got, n)
-		}
 		if lastOrg == nil || lastOrg.id != r.orgID { // nodes of one org mostly come together
 			lastOrg, _ = st.orgs.Get(r.orgID)
 		}
@@ -210,16 +207,6 @@ func (s Snapshot) checkNodes(c *checker) {
 		} else {
 			if r.parent == 0 && o.root != n {
 				c.bad("node %q has no parent but is not the root of org %q", r.id, r.orgID)
-			}
-			if r.code != "" {
-				if got, ok := o.codes.Get(r.code); !ok || got != n {
-					c.bad("node %q: code %q is not indexed to it", r.id, r.code)
-				}
-			}
-			if r.externalID != "" {
-				if got, ok := o.extIDs.Get(r.externalID); !ok || got != n {
-					c.bad("node %q: externalId %q is not indexed to it", r.id, r.externalID)
-				}
 			}
 		}
 		if r.parent == 0 && r.parentID != "" {
@@ -283,6 +270,31 @@ func (s Snapshot) checkNodes(c *checker) {
 	}
 }
 
+// checkIDIndexes scans the id and external id indexes: each entry must name
+// a live record carrying that id. The record walks compare their counts with
+// the indexes' lengths, and an index cannot send two ids to one record that
+// carries only one of them, so together they prove every record is indexed
+// under its id — by one sequential pass per index instead of a hashed probe
+// per record.
+func (s Snapshot) checkIDIndexes(c *checker) {
+	st := s.st
+	for id, n := range st.nodeIDs.All() {
+		if r := st.node(n); r == nil || r.id != id {
+			c.bad("node id %q is indexed to handle %d, which does not carry it", id, n)
+		}
+	}
+	for id, u := range st.userIDs.All() {
+		if r := st.user(u); r == nil || r.id != id {
+			c.bad("user id %q is indexed to handle %d, which does not carry it", id, u)
+		}
+	}
+	for ext, u := range st.userExt.All() {
+		if r := st.user(u); r == nil || r.externalID != ext {
+			c.bad("user externalId %q is indexed to handle %d, which does not carry it", ext, u)
+		}
+	}
+}
+
 // checkOrgs walks every org from its root: each live node must be reached
 // exactly once, which rules out cycles, orphans and shared children.
 func (s Snapshot) checkOrgs(c *checker) {
@@ -339,6 +351,11 @@ func (s Snapshot) checkOrgs(c *checker) {
 				c.bad("org %q: code %q indexed to a node without it", id, code)
 			}
 		}
+		for ext, n := range o.extIDs.All() {
+			if r := st.node(n); r == nil || r.externalID != ext || r.orgID != id {
+				c.bad("org %q: externalId %q indexed to a node without it", id, ext)
+			}
+		}
 	}
 	if reached != st.nodeCount {
 		c.bad("%d nodes reachable from org roots, %d live (orphans)", reached, st.nodeCount)
@@ -355,14 +372,8 @@ func (s Snapshot) checkUsers(c *checker) {
 		u := uid(i)
 		live++
 		depts += len(r.depts)
-		if got, ok := st.userIDs.Get(r.id); !ok || got != u {
-			c.bad("user %q: id index has %d, want %d", r.id, got, u)
-		}
 		if r.externalID != "" {
 			exts++
-			if got, ok := st.userExt.Get(r.externalID); !ok || got != u {
-				c.bad("user %q: externalId %q is not indexed to it", r.id, r.externalID)
-			}
 		}
 		for k, n := range r.depts {
 			if k > 0 && r.depts[k-1] >= n {
@@ -394,14 +405,12 @@ func (s Snapshot) checkUsers(c *checker) {
 	if depts != st.memberships {
 		c.bad("%d memberships on the user side, count says %d", depts, st.memberships)
 	}
+	// Every lead a user lists names a distinct node that names the user, so
+	// equal counts mean every node's leader is a user listing it.
 	led := 0
 	for _, r := range st.nodes.All() {
-		if r == nil || r.leaderUserID == "" {
-			continue
-		}
-		led++
-		if _, ok := st.userIDs.Get(r.leaderUserID); !ok {
-			c.bad("node %q: leader %q is not a user", r.id, r.leaderUserID)
+		if r != nil && r.leaderUserID != "" {
+			led++
 		}
 	}
 	if led != leads {

@@ -593,6 +593,14 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	// A large import writes the id indexes in place, sized once, as a Load
+	// does; a small one into a big tree keeps the cheap layered writes.
+	if len(plan) > bulkEntries {
+		st.nodeIDs = st.nodeIDs.Reserve(tx.edit, len(plan))
+	}
+	if len(ids) > bulkEntries {
+		st.userIDs = st.userIDs.Reserve(tx.edit, len(ids))
+	}
 	for _, id := range ids {
 		u := users[id]
 		created := u.CreatedAt.UnixNano()

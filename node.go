@@ -450,7 +450,7 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	// at n's depth: a walk of depth(p)-depth(n) parents.
 	newParentDepth := tx.st.depth(p)
 	if tx.st.inSubtree(p, n) {
-		return Node{}, fmt.Errorf("orgtree: %s: cannot move node %q under %q, which is the node itself or one of its descendants: %w", op, id, newParentID, ErrCycle)
+		return Node{}, &cycleError{id: id, parentID: newParentID}
 	}
 	lim := tx.st.cfg.limits
 	if len(pr.children) >= lim.MaxChildren {
@@ -745,8 +745,39 @@ func (t *Tree) DeleteNode(id string, mode DeleteMode) error {
 
 // MoveNode gives a node a new parent; see Tx.MoveNode.
 func (t *Tree) MoveNode(id, newParentID string) (Node, error) {
+	// A move under the node's own subtree is refused on the newest version,
+	// before any transaction begins: that is the answer a transaction begun
+	// at that instant would give, so the refusal costs the ancestor walk.
+	if err := t.Snapshot().st.moveCycle(id, newParentID); err != nil {
+		return Node{}, err
+	}
 	return update1(t, func(tx *Tx) (Node, error) { return tx.MoveNode(id, newParentID) })
 }
+
+// moveCycle returns the error Tx.MoveNode would give on this version if
+// that error is ErrCycle, else nil (the move may be fine, or be refused for
+// another reason Tx.MoveNode reports).
+func (st *state) moveCycle(id, newParentID string) error {
+	n, r, ok := st.nodeByID(id)
+	if !ok {
+		return nil
+	}
+	p, pr, ok := st.nodeByID(newParentID)
+	if !ok || r.parent == 0 || pr.orgID != r.orgID || r.parent == p || !st.inSubtree(p, n) {
+		return nil
+	}
+	return &cycleError{id: id, parentID: newParentID}
+}
+
+// cycleError refuses a move under the node itself or its descendants. It is
+// formatted when read, so a refused move allocates one small value.
+type cycleError struct{ id, parentID string }
+
+func (e *cycleError) Error() string {
+	return fmt.Sprintf("orgtree: move node: cannot move node %q under %q, which is the node itself or one of its descendants: %v", e.id, e.parentID, ErrCycle)
+}
+
+func (e *cycleError) Unwrap() error { return ErrCycle }
 
 // setMinus returns the elements of sorted a that are not in sorted b.
 func setMinus(a, b []string) []string {

@@ -372,3 +372,26 @@ func TestFormatParsePath(t *testing.T) {
 	_, err = ParsePath(`a\x`)
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 }
+
+// TestCycleRefusedWithoutTransaction checks that Tree.MoveNode, which
+// refuses a cyclic move on the newest version before any transaction,
+// answers exactly as the move inside a transaction does, and changes
+// nothing: no version, no commit hook.
+func TestCycleRefusedWithoutTransaction(t *testing.T) {
+	commits := 0
+	s := newSample(t, WithCommitHook(func(*ChangeSet) error { commits++; return nil }))
+	commits = 0
+	seq := s.tr.Snapshot().Seq()
+	_, direct := s.tr.MoveNode(s.dev, s.backend)
+	require.ErrorIs(t, direct, ErrCycle)
+	var inTx error
+	require.Error(t, s.tr.Update(func(tx *Tx) error {
+		_, inTx = tx.MoveNode(s.dev, s.backend)
+		return inTx
+	}))
+	require.Equal(t, inTx.Error(), direct.Error())
+	assert.Contains(t, direct.Error(), s.dev)
+	assert.Equal(t, seq, s.tr.Snapshot().Seq())
+	assert.Zero(t, commits)
+	checked(t, s.tr)
+}

@@ -111,6 +111,30 @@ func (st *state) coveredOn(path []nid, d nid) int {
 	return k
 }
 
+// directCoverUsers is the most users a move works out without memos.
+const directCoverUsers = 64
+
+// coveredOnBoth is coveredOn for two paths (root first, indexed by depth)
+// in one walk up from d. It stops at depth stop: a path met only above it
+// reads as -1, which the caller treats alike.
+func (st *state) coveredOnBoth(a, b []nid, d nid, stop int) (ka, kb int) {
+	ka, kb = -1, -1
+	k := st.depth(d)
+	for top := max(len(a), len(b)) - 1; k > top; k-- {
+		d = st.parentOf(d)
+	}
+	for ; k >= stop && (ka < 0 || kb < 0); k-- {
+		if ka < 0 && k < len(a) && a[k] == d {
+			ka = k
+		}
+		if kb < 0 && k < len(b) && b[k] == d {
+			kb = k
+		}
+		d = st.parentOf(d)
+	}
+	return ka, kb
+}
+
 // lcaDepth returns the depth of the deepest common ancestor of a (at depth
 // da) and b, or -1 if they are in different orgs.
 func (st *state) lcaDepth(a nid, da int, b nid) int {
@@ -404,11 +428,22 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	}
 	inS, users := st.subtreeScan(n, visit)
 	loss, gain := make(levelCounts, len(oldPath)), make(levelCounts, len(newPath))
-	oldMemo, newMemo := st.memoOn(oldPath), st.memoOn(newPath)
+	// A few users (a leaf's members) walk each other department up once for
+	// both paths; many share their walks through the memos.
+	var oldMemo, newMemo *depthMemo
+	if len(users) > directCoverUsers {
+		oldMemo, newMemo = st.memoOn(oldPath), st.memoOn(newPath)
+	}
+	stop := max(common-1, 0)
 	for _, u := range users {
 		lOld, lNew := -1, -1
 		for _, d := range st.user(u).depts {
-			if !inS(d) {
+			switch {
+			case inS(d):
+			case oldMemo == nil:
+				a, b := st.coveredOnBoth(oldPath, newPath, d, stop)
+				lOld, lNew = max(lOld, a), max(lNew, b)
+			default:
 				lOld, lNew = max(lOld, oldMemo.covered(d)), max(lNew, newMemo.covered(d))
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -193,4 +194,57 @@ func TestSearchEqualsBruteForce(t *testing.T) {
 		queries++
 	}
 	require.Greater(t, queries, rounds*5/6)
+}
+
+// TestLargeFoldMatchesRecords drives the name index's parallel fold (a
+// transaction leaving more than 8192 pending nodes, twice): first a load of new
+// nodes, then renames and deletes of most of them in one transaction, so
+// that every part has grams to add and to remove. Check compares every
+// posting with the records; the searches compare with a scan.
+func TestLargeFoldMatchesRecords(t *testing.T) {
+	tr := New(WithLimits(Limits{MaxChildren: -1}))
+	org, err := tr.CreateOrg(OrgInput{Name: "Acme"})
+	require.NoError(t, err)
+	words := []string{"研发", "Platform", "Sales", "后端", "Ops"}
+	var ids []string
+	require.NoError(t, tr.Update(func(tx *Tx) error {
+		for i := range 12000 {
+			n, err := tx.AddNode(NodeInput{ParentID: org.RootID, Name: words[i%len(words)] + "-" + strconv.Itoa(i)})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, n.ID)
+		}
+		return nil
+	}))
+	checked(t, tr)
+	require.NoError(t, tr.Update(func(tx *Tx) error {
+		for i, id := range ids {
+			var err error
+			switch i % 10 {
+			case 0:
+				err = tx.DeleteNode(id, RefuseNonEmpty)
+			case 1, 2:
+			default:
+				_, err = tx.UpdateNode(id, NodeUpdate{Name: Ptr(words[(i+1)%len(words)] + " renamed " + strconv.Itoa(i))})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	checked(t, tr)
+	for _, q := range []string{"研发", "renamed 12", "platform-1", "-8999", "后端 renamed"} {
+		got, err := tr.Search(q, SearchOptions{})
+		require.NoError(t, err)
+		var gotIDs []string
+		for _, h := range got {
+			gotIDs = append(gotIDs, h.Node.ID)
+		}
+		slices.Sort(gotIDs)
+		want := bruteSearch(t, tr, q)
+		slices.Sort(want)
+		require.Equal(t, want, gotIDs, "search %q", q)
+	}
 }

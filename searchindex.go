@@ -2,7 +2,9 @@ package orgtree
 
 import (
 	"iter"
+	"runtime"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/orgtree/orgtree/internal/pmap"
@@ -215,23 +217,39 @@ func nodeGrams(name string, i18n map[string]string) []string {
 	return slices.Compact(out)
 }
 
-// nameGrams appends the grams of one folded name.
+// nameGrams appends the grams of one folded name. Its anchors are
+// substrings of one string built for them, so a name costs one allocation
+// beside the slice.
 func nameGrams(out []string, folded string) []string {
 	out = gramsOfText(out, folded)
 	if folded == "" {
 		return out
 	}
-	n := 0 // runes before offset i
+	var ends [3]int // byte length of the first one, two and three runes
+	n := 0          // runes seen, up to 4
 	for i := range folded {
 		if n >= 1 && n <= 3 {
-			out = append(out, prefixMark+folded[:i])
+			ends[n-1] = i
 		}
-		n++
+		if n++; n > 3 {
+			break
+		}
 	}
 	if n <= 3 {
-		return append(out, prefixMark+folded, wholeMark+folded)
+		ends[n-1] = len(folded)
+		// prefixMark+folded, then wholeMark+folded.
+		buf := prefixMark + folded + wholeMark + folded
+		for k := range n - 1 {
+			out = append(out, buf[:1+ends[k]])
+		}
+		return append(out, buf[:1+len(folded)], buf[1+len(folded):])
 	}
-	return append(out, suffixMark+lastRunes(folded, 3))
+	// prefixMark+first three runes, then suffixMark+last three.
+	buf := prefixMark + folded[:ends[2]] + suffixMark + lastRunes(folded, 3)
+	for k := range 3 {
+		out = append(out, buf[:1+ends[k]])
+	}
+	return append(out, buf[1+ends[2]:])
 }
 
 func firstRunes(s string, n int) string {
@@ -402,18 +420,60 @@ func (tx *Tx) foldPending() {
 	if st.pending == nil {
 		return
 	}
-	type change struct{ add, del []nid }
-	byGram := map[string]*change{}
-	at := func(g string) *change {
-		c := byGram[g]
+	oldest := st.oldestPending()
+	order := make([]nid, 0, len(oldest))
+	for n := range oldest {
+		order = append(order, n)
+	}
+	slices.Sort(order)
+	// Working out the grams is most of a large fold (a load, an import) and
+	// reads only this version, so large folds split it over the cores. Each
+	// part takes an ascending run of handles, so the parts' lists, joined in
+	// order, are sorted.
+	parts := 1
+	if len(order) >= 8192 {
+		parts = min(runtime.GOMAXPROCS(0), 8)
+	}
+	found := make([]gramChanges, parts)
+	var wg sync.WaitGroup
+	for k := range parts {
+		run := order[len(order)*k/parts : len(order)*(k+1)/parts]
+		wg.Go(func() { found[k] = st.gramChanges(run, oldest) })
+	}
+	wg.Wait()
+	all := found[0]
+	for _, more := range found[1:] {
+		for g, c := range more {
+			if have := all[g]; have != nil {
+				have.add, have.del = append(have.add, c.add...), append(have.del, c.del...)
+			} else {
+				all[g] = c
+			}
+		}
+	}
+	for g, c := range all {
+		tx.changePosting(g, c.add, c.del)
+	}
+	st.pending, st.pendingLen = nil, 0
+}
+
+// gramChanges maps each gram to the nodes of run (ascending) to add to its
+// posting and to remove from it; oldest gives each pending node's oldest
+// entry.
+type gramChanges map[string]*struct{ add, del []nid }
+
+func (st *state) gramChanges(run []nid, oldest map[nid]*pendingName) gramChanges {
+	out := gramChanges{}
+	at := func(g string) *struct{ add, del []nid } {
+		c := out[g]
 		if c == nil {
-			c = &change{}
-			byGram[g] = c
+			c = &struct{ add, del []nid }{}
+			out[g] = c
 		}
 		return c
 	}
-	for n, p := range st.oldestPending() {
-		before, after := st.listedGrams(n, p), st.listedGrams(n, nil)
+	for _, n := range run {
+		before, after := st.listedGrams(n, oldest[n]), st.listedGrams(n, nil)
 		for _, g := range setMinus(before, after) {
 			at(g).del = append(at(g).del, n)
 		}
@@ -421,14 +481,12 @@ func (tx *Tx) foldPending() {
 			at(g).add = append(at(g).add, n)
 		}
 	}
-	for g, c := range byGram {
-		tx.changePosting(g, c.add, c.del)
-	}
-	st.pending, st.pendingLen = nil, 0
+	return out
 }
 
-// changePosting adds and removes handles of one gram: one by one when they
-// are few, by rebuilding the posting when they are many.
+// changePosting adds and removes handles of one gram (add and del sorted):
+// one by one when they are few, by rebuilding the posting when they are
+// many.
 func (tx *Tx) changePosting(g string, add, del []nid) {
 	p := tx.mutPosting(g)
 	if len(add)+len(del) <= max(16, p.n/16) {
@@ -439,8 +497,6 @@ func (tx *Tx) changePosting(g string, add, del []nid) {
 			p.add(tx.edit, n)
 		}
 	} else {
-		slices.Sort(add)
-		slices.Sort(del)
 		kept := slices.DeleteFunc(p.all(), func(n nid) bool { _, found := slices.BinarySearch(del, n); return found })
 		p.rebuild(tx.edit, mergeSorted(kept, add))
 	}

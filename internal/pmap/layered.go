@@ -115,6 +115,15 @@ func (m Layered[V]) Own(e *Edit) Layered[V] {
 	return m.fold(e)
 }
 
+// Reserve is Own for a bulk load of about n more entries: the base it
+// hands e is sized for them, so the load never grows the table.
+func (m Layered[V]) Reserve(e *Edit, n int) Layered[V] {
+	if e == nil {
+		return m
+	}
+	return m.foldSized(e, n)
+}
+
 // maybeFold bounds the delta while a transaction grows it: the first fold
 // under e gives e the base, and its changes go there from then on.
 func (m Layered[V]) maybeFold(e *Edit) Layered[V] {
@@ -155,14 +164,21 @@ func (m Layered[V]) Compact() Layered[V] {
 }
 
 // fold returns m with the delta applied to a new base, owned by e.
-func (m Layered[V]) fold(e *Edit) Layered[V] {
+func (m Layered[V]) fold(e *Edit) Layered[V] { return m.foldSized(e, 0) }
+
+// foldSized is fold with room in the new base for extra more entries.
+func (m Layered[V]) foldSized(e *Edit, extra int) Layered[V] {
 	// Cloning the built-in map copies its tables wholesale, far cheaper
 	// than re-inserting every key; only the delta is applied key by key.
 	var base map[string]V
-	if m.base != nil {
+	switch {
+	case m.base != nil && extra == 0:
 		base = maps.Clone(*m.base)
-	} else {
-		base = make(map[string]V, m.len)
+	default:
+		base = make(map[string]V, m.len+extra)
+		if m.base != nil {
+			maps.Copy(base, *m.base)
+		}
 	}
 	for k, l := range m.delta.All() {
 		if l.gone {

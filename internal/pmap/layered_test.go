@@ -3,6 +3,7 @@ package pmap
 import (
 	"maps"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -111,5 +112,35 @@ func TestLayeredGetNoAlloc(t *testing.T) {
 	k42, k7 := keyName(42), keyName(7)
 	if n := testing.AllocsPerRun(100, func() { m.Get(k42); m.Get(k7); m.Get("extra") }); n != 0 {
 		t.Fatalf("Get allocates %v times", n)
+	}
+}
+
+// TestLayeredReserve checks that a reserved map takes writes in place under
+// its Edit while the version it came from keeps its content.
+func TestLayeredReserve(t *testing.T) {
+	var m Layered[int]
+	want := map[string]int{}
+	for i := range 2000 {
+		k := strconv.Itoa(i)
+		m = m.Set(nil, k, i)
+		want[k] = i
+	}
+	m = m.Delete(nil, "7")
+	delete(want, "7")
+	before, beforeWant := m, maps.Clone(want)
+	e := NewEdit()
+	r := m.Reserve(e, 5000)
+	for i := 2000; i < 7000; i++ {
+		k := strconv.Itoa(i)
+		r = r.Set(e, k, i)
+		want[k] = i
+	}
+	r = r.Delete(e, "3")
+	delete(want, "3")
+	probe := []string{"3", "7", "1999", "2000", "6999", "7000"}
+	verifyLayered(t, 1, r, want, probe)
+	verifyLayered(t, 2, before, beforeWant, probe)
+	if !r.owned(e) {
+		t.Fatal("a reserved map is not owned by its Edit")
 	}
 }
