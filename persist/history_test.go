@@ -1,7 +1,9 @@
 package persist
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -398,4 +400,60 @@ func TestDefaultHistoryKeepsStoredBounds(t *testing.T) {
 	info, err = db.History().Info()
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), info.MaxEntries, "an existing history keeps its bounds")
+}
+
+var historyOps = flag.Int("history.ops", 300, "random ops of TestHistoryRandom")
+
+// TestHistoryRandom runs a random workload on a store with a bounded
+// history, reopening it now and then, and checks every entry kept against
+// Diff of the versions around its commit, the since-version answers
+// against suffixes, and the node index against a scan.
+func TestHistoryRandom(t *testing.T) {
+	path := tempPath(t)
+	opts := []Option{WithHistory(HistoryOptions{MaxEntries: 60, Clock: newFakeClock().now})}
+	db := mustOpen(t, path, opts...)
+	defer func() { db.Close() }()
+	w := &workload{r: rand.New(rand.NewPCG(21, 22))}
+	before := map[uint64]orgtree.Snapshot{} // version → the version its commit started from
+	after := map[uint64]orgtree.Snapshot{}
+	for i := range *historyOps {
+		prev := db.Tree().Snapshot()
+		_ = w.gen(prev.Dump()).apply(db.Tree())
+		if cur := db.Tree().Snapshot(); cur.Seq() != prev.Seq() {
+			before[cur.Seq()], after[cur.Seq()] = prev, cur
+		}
+		if i%97 == 96 {
+			db = reopen(t, db)
+		}
+	}
+	requireHistoryConsistent(t, db)
+	info, err := db.History().Info()
+	require.NoError(t, err)
+	all, err := db.History().Since(info.Start, 0)
+	require.NoError(t, err)
+	require.NotEmpty(t, all)
+	for _, e := range all {
+		want, err := orgtree.Diff(before[e.Seq], after[e.Seq])
+		require.NoError(t, err)
+		wj, _ := json.Marshal(want)
+		gj, _ := json.Marshal(e.Changes)
+		require.JSONEq(t, string(wj), string(gj), "entry %d", e.Seq)
+	}
+	for range 20 {
+		i := w.r.IntN(len(all))
+		got, err := db.History().Since(all[i].Seq, 0)
+		require.NoError(t, err)
+		require.Equal(t, seqs(all[i+1:]), seqs(got))
+	}
+	byNode := map[string][]uint64{}
+	for _, e := range all {
+		for _, id := range touchedNodes(e.Changes) {
+			byNode[id] = append(byNode[id], e.Seq)
+		}
+	}
+	for id, want := range byNode {
+		got, err := db.History().Node(id, 0)
+		require.NoError(t, err)
+		require.Equal(t, want, seqs(got), "node %s", id)
+	}
 }
