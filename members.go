@@ -147,6 +147,9 @@ func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
 	}
 	n := uid(st.users.Len())
 	st.users = st.users.Append(tx.edit, r)
+	if st.userCount-tx.base.userCount == bulkEntries {
+		st.userIDs = st.userIDs.Own(tx.edit) // a bulk load: write the index in place from now on
+	}
 	st.userIDs = st.userIDs.Set(tx.edit, id, n)
 	if r.externalID != "" {
 		st.userExt = st.userExt.Set(tx.edit, r.externalID, n)

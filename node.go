@@ -194,6 +194,9 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 		depth = int32(st.depth(parent)) + 1
 	}
 	st.roll = st.roll.Append(tx.edit, rollup{depth: depth, parent: parent})
+	if st.nodeCount-tx.base.nodeCount == bulkEntries {
+		st.nodeIDs = st.nodeIDs.Own(tx.edit) // a bulk load: write the index in place from now on
+	}
 	st.nodeIDs = st.nodeIDs.Set(tx.edit, id, n)
 	st.nodeCount++
 	o.nodeCount++

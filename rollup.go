@@ -1,5 +1,7 @@
 package orgtree
 
+import "slices"
+
 // Depths and subtree rollups. Every node has a depth (root = 0) and a
 // distinct count: the users with at least one membership anywhere in its
 // subtree. Both live beside the node records, in a vector of small values
@@ -420,14 +422,30 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	}
 	// The counts below read depths outside the subtree only (both paths lie
 	// outside it), so the depths inside it can shift during the same scan.
-	if st.staleCounts || st.roll.Get(int(n)).distinct == 0 {
+	inside := st.roll.Get(int(n)).distinct
+	if st.staleCounts || inside == 0 {
 		if visit != nil {
-			st.subtreeScan(n, visit)
+			st.eachInSubtree(n, visit)
 		}
 		return
 	}
+	// A large subtree moved beside a small rest of the org (a reorganisation
+	// under the root) is cheaper to count from the outside: the changed
+	// counts are those of the two path segments below the common ancestor,
+	// and what they keep is found in the segments' own subtrees.
+	budget := 2*int(inside) + 16
+	loss, okOld := st.segmentCounts(oldPath, common, n, inside, &budget)
+	gain, okNew := st.segmentCounts(newPath, common, n, inside, &budget)
+	if okOld && okNew {
+		if visit != nil {
+			st.eachInSubtree(n, visit)
+		}
+		tx.applyLevelCounts(oldPath, common, loss, -1)
+		tx.applyLevelCounts(newPath, common, gain, +1)
+		return
+	}
 	inS, users := st.subtreeScan(n, visit)
-	loss, gain := make(levelCounts, len(oldPath)), make(levelCounts, len(newPath))
+	loss, gain = make(levelCounts, len(oldPath)), make(levelCounts, len(newPath))
 	// A few users (a leaf's members) walk each other department up once for
 	// both paths; many share their walks through the memos.
 	var oldMemo, newMemo *depthMemo
@@ -452,15 +470,98 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	}
 	loss.accumulate()
 	gain.accumulate()
-	for i := common; i < len(oldPath); i++ {
-		if loss[i] != 0 {
-			tx.addDistinct(oldPath[i], 1, -loss[i])
+	tx.applyLevelCounts(oldPath, common, loss, -1)
+	tx.applyLevelCounts(newPath, common, gain, +1)
+}
+
+// applyLevelCounts adds sign·counts[i] to the distinct count of path[i]
+// for every depth i from common on.
+func (tx *Tx) applyLevelCounts(path []nid, common int, counts levelCounts, sign int32) {
+	for i := common; i < len(path); i++ {
+		if counts[i] != 0 {
+			tx.addDistinct(path[i], 1, sign*counts[i])
 		}
 	}
-	for i := common; i < len(newPath); i++ {
-		if gain[i] != 0 {
-			tx.addDistinct(newPath[i], 1, gain[i])
+}
+
+// segmentCounts works out, for the nodes of path (root first) from depth
+// common on, how many of the inside users of subtree n (those with a
+// membership in it) have no membership in that node's subtree outside n:
+// the users whose count there n's leaving takes away (path is n's old root
+// path) or n's coming adds (its new one). It scans the subtree of
+// path[common] without n, spending budget (a node and a membership a unit
+// each) and gives up (false) when the budget runs out; with an empty
+// segment it costs nothing.
+func (st *state) segmentCounts(path []nid, common int, n nid, inside int32, budget *int) (levelCounts, bool) {
+	counts := make(levelCounts, len(path))
+	if common >= len(path) {
+		return counts, true
+	}
+	// reach maps each inside user met in the segment's subtree to the
+	// deepest segment level whose subtree holds one of its memberships;
+	// outsider marks the users met with no membership in n.
+	const outsider = -1
+	var reach probeTable[uid]
+	type item struct {
+		n     nid
+		level int
+	}
+	stack := []item{{path[common], common}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		r := st.node(it.n)
+		if *budget -= 1 + len(r.members); *budget < 0 {
+			return nil, false
 		}
+		for _, m := range r.members {
+			had, met := reach.get(m.user)
+			switch {
+			case !met:
+				depts := st.user(m.user).depts
+				*budget -= len(depts)
+				if !slices.ContainsFunc(depts, func(d nid) bool { return st.inSubtree(d, n) }) {
+					reach.put(m.user, outsider)
+					continue
+				}
+				reach.put(m.user, int32(it.level))
+			case had != outsider && int32(it.level) > had:
+				reach.put(m.user, int32(it.level))
+			}
+		}
+		for _, c := range r.children {
+			if c == n {
+				continue
+			}
+			level := it.level
+			if level+1 < len(path) && path[level+1] == c {
+				level++
+			}
+			stack = append(stack, item{c, level})
+		}
+	}
+	// kept[i]: inside users with a membership outside n under path[i].
+	kept := make(levelCounts, len(path)+1)
+	for _, level := range reach.all {
+		if level != outsider {
+			kept[level]++
+		}
+	}
+	for i := len(path) - 1; i >= common; i-- {
+		kept[i] += kept[i+1]
+		counts[i] = inside - kept[i]
+	}
+	return counts, true
+}
+
+// eachInSubtree calls visit for every node of top's subtree.
+func (st *state) eachInSubtree(top nid, visit func(nid)) {
+	stack := []nid{top}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		visit(n)
+		stack = append(stack, st.node(n).children...)
 	}
 }
 

@@ -174,3 +174,49 @@ func seedOrg(t testing.TB, tx *Tx) {
 		require.NoError(t, err)
 	}
 }
+
+// TestMoveCountsFromOutside moves a subtree out of and back into a deep
+// branch whose nodes keep its user through memberships of their own, at a
+// shallow and a deep level of the branch: counted from outside the moved
+// subtree, each level must see the deepest of them.
+func TestMoveCountsFromOutside(t *testing.T) {
+	tr := newTestTree(t)
+	org, err := tr.CreateOrg(OrgInput{Name: "Acme"})
+	require.NoError(t, err)
+	add := func(parent string) string {
+		n, err := tr.AddNode(NodeInput{ParentID: parent, Name: "n"})
+		require.NoError(t, err)
+		return n.ID
+	}
+	a := add(org.RootID)
+	b := add(a)
+	c := add(b)
+	d := add(c)
+	x := add(d) // the subtree that moves
+	other := add(org.RootID)
+	u, err := tr.CreateUser(User{Name: "u"})
+	require.NoError(t, err)
+	v, err := tr.CreateUser(User{Name: "v"})
+	require.NoError(t, err)
+	require.NoError(t, tr.AddMembers(x, u.ID, v.ID))
+	require.NoError(t, tr.AddMembers(a, u.ID)) // met first, at the segment's top
+	require.NoError(t, tr.AddMembers(c, u.ID)) // met later, deeper
+	counts := func() []int {
+		var out []int
+		for _, id := range []string{org.RootID, a, b, c, d, other} {
+			k, err := tr.MemberCount(id, true)
+			require.NoError(t, err)
+			out = append(out, k)
+		}
+		return out
+	}
+	require.Equal(t, []int{2, 2, 2, 2, 2, 0}, counts())
+	_, err = tr.MoveNode(x, other)
+	require.NoError(t, err)
+	checked(t, tr)
+	require.Equal(t, []int{2, 1, 1, 1, 0, 2}, counts())
+	_, err = tr.MoveNode(x, d)
+	require.NoError(t, err)
+	checked(t, tr)
+	require.Equal(t, []int{2, 2, 2, 2, 2, 0}, counts())
+}

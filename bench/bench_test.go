@@ -260,7 +260,7 @@ func TestQuickRunWritesReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole program at a tiny size")
 	}
-	backends := []string{"orgtree", "naive", "memdb", "sqlite-mem", "postgres"}
+	backends := []string{"orgtree", "naive", "memdb", "sqlite-mem", "sqlite-file", "postgres"}
 	url, reason := testPostgres()
 	cfg := config{nodes: 300, users: 400, memberships: 1000, seed: 1, scale: []int{100, 300}, scaleBaselinesUpTo: 100,
 		out: t.TempDir(), backends: backends, budget: 2e6, postgresURL: url, chainTarget: 5000, chainBudget: 50 * time.Millisecond}
@@ -274,6 +274,7 @@ func TestQuickRunWritesReport(t *testing.T) {
 	for _, want := range []string{"| subtree member count, root |", "## Targets", "## orgtree alone", "| search Limit 10, a query matching every node |", "memdb ÷ orgtree", "| `Check()` of the whole tree |", "## Where orgtree is not the fastest"} {
 		require.Contains(t, md, want)
 	}
+	require.Regexp(t, `\| open a store \+ first query \(path of a deepest node\) \| [0-9][^|]+ MB file\) \| – \| – \| – \| [0-9][^|]+ MB file\) \|`, md, "orgtree and sqlite-file open a file")
 	require.Regexp(t, `\| search ASCII, 3\+ runes, all hits \| memdb \| [0-9][^|]+ \| [0-9][^|]+ \|`, md, "memdb runs the curve beyond the other baselines")
 	require.Regexp(t, `\| search ASCII, 3\+ runes, all hits \| naive \| [0-9][^|]+ \| not run \|`, md)
 	require.NoError(t, rep.write(cfg.out, md))

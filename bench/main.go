@@ -362,9 +362,13 @@ type result struct {
 	notRun  string // why the backend did not run; empty when it did
 	perOp   map[string]time.Duration
 	load    time.Duration
-	export  time.Duration
-	exportN int // document bytes
-	imp     time.Duration
+	// open: open the store file and answer the first query (orgtree's
+	// persist store, sqlite-file); 0 where the backend has no file.
+	open      time.Duration
+	openBytes int64 // the size of that file
+	export    time.Duration
+	exportN   int // document bytes
+	imp       time.Duration
 	// writer latency (rename) alone and while a whole-org export runs
 	writeP50, writeP99, writeBusyP50, writeBusyP99 time.Duration
 }
@@ -459,6 +463,10 @@ func runBackend(cfg config, e env, name string, o *synthOrg, w *workload, rep *r
 	}
 	res.load = time.Since(start)
 	fmt.Fprintf(os.Stderr, "%s: loaded in %v\n", name, res.load.Round(time.Millisecond))
+	if res.open, res.openBytes, err = openAStore(cfg, e, b, o, w); err != nil {
+		b.close()
+		return nil, fmt.Errorf("%s: open a store: %w", name, err)
+	}
 	for _, op := range ops {
 		d := measure(cfg.budget, func(i int) { op.run(b, w, i) })
 		res.perOp[op.name] = d / time.Duration(op.perCall)

@@ -18,7 +18,7 @@ type orgtreeBackend struct {
 }
 
 func newOrgtree() *orgtreeBackend {
-	return &orgtreeBackend{t: orgtree.New(orgtree.WithLimits(orgtree.Limits{MaxChildren: -1, MaxImportNodes: -1}))}
+	return &orgtreeBackend{t: orgtree.New(benchTreeOptions...)}
 }
 
 func (b *orgtreeBackend) name() string { return "orgtree" }

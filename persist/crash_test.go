@@ -24,7 +24,14 @@ const (
 	crashChildEnv  = "ORGTREE_PERSIST_CRASH_STORE"
 	crashPrefixEnv = "ORGTREE_PERSIST_CRASH_PREFIX"
 	crashGroupEnv  = "ORGTREE_PERSIST_CRASH_GROUP"
+	// crashCompactEnv makes the child compact after every few hundred
+	// bytes of deltas, so kills land during compactions too.
+	crashCompactEnv = "ORGTREE_PERSIST_CRASH_COMPACT"
 )
+
+// crashCompactMin is the compaction threshold of a child with
+// crashCompactEnv set: a few ops' worth of deltas.
+const crashCompactMin = 512
 
 func withFault(f func() error) Option {
 	return func(c *config) { c.fault = f }
@@ -42,6 +49,9 @@ func crashChild() {
 	opts := []Option{WithHistory(HistoryOptions{MaxEntries: 200})}
 	if group {
 		opts = append(opts, WithGroupCommit(2*time.Millisecond))
+	}
+	if os.Getenv(crashCompactEnv) != "" {
+		opts = append(opts, withCompactMin(crashCompactMin))
 	}
 	db, err := Open(os.Getenv(crashChildEnv), opts...)
 	if err != nil {
@@ -72,6 +82,9 @@ func crashChild() {
 // moments and checks, after every kill, that the store opens, passes Check,
 // and holds exactly a prefix of the ops the child started that includes
 // every acknowledged op: nothing acknowledged is lost, nothing is partial.
+// Every other cycle the child compacts after a few hundred bytes of deltas,
+// so that kills also hit compactions (the log says how many cycles ended
+// with a new full record).
 func TestCrashRecovery(t *testing.T) {
 	cycles := *crashCycles
 	if testing.Short() {
@@ -80,16 +93,27 @@ func TestCrashRecovery(t *testing.T) {
 	path := tempPath(t)
 	model := orgtree.New()
 	r := rand.New(rand.NewPCG(11, 13))
-	lostInGroup := 0
+	lostInGroup, compacted := 0, 0
+	var base uint64
 	for c := range cycles {
-		group := c%3 == 2
-		ops, acked := runCrashChild(t, path, fmt.Sprintf("c%d.", c), group, r)
+		group, compact := c%3 == 2, c%2 == 1
+		ops, acked := runCrashChild(t, path, fmt.Sprintf("c%d.", c), group, compact, r)
 
-		db, err := Open(path)
+		// The reopen compacts like the child did, so the cycle after a
+		// compacting one starts from a store in either state.
+		var opts []Option
+		if compact {
+			opts = append(opts, withCompactMin(crashCompactMin))
+		}
+		db, err := Open(path, opts...)
 		require.NoError(t, err, "cycle %d: reopen after kill", c)
 		require.NoError(t, db.Tree().Check(), "cycle %d", c)
 		requireHistoryHead(t, db)
 		got := project(db.Tree().Snapshot().Dump())
+		if st := readState(t, db); st.base != base {
+			compacted++
+			base = st.base
+		}
 		require.NoError(t, db.Close())
 
 		for _, o := range ops[:acked] {
@@ -111,18 +135,21 @@ func TestCrashRecovery(t *testing.T) {
 			lostInGroup += len(ops) - applied
 		}
 	}
-	t.Logf("%d kill cycles; group commit lost %d unacknowledged ops in total, as allowed", cycles, lostInGroup)
+	t.Logf("%d kill cycles; group commit lost %d unacknowledged ops in total, as allowed; %d cycles left a new full record", cycles, lostInGroup, compacted)
 }
 
 // runCrashChild starts a child on the store, kills it after a random number
 // of acknowledgements or a random time, whichever comes first, and returns
 // the ops it started and how many of them were acknowledged.
-func runCrashChild(t *testing.T, path, prefix string, group bool, r *rand.Rand) ([]op, int) {
+func runCrashChild(t *testing.T, path, prefix string, group, compact bool, r *rand.Rand) ([]op, int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashPrefixEnv+"="+prefix)
 	if group {
 		cmd.Env = append(cmd.Env, crashGroupEnv+"=1")
+	}
+	if compact {
+		cmd.Env = append(cmd.Env, crashCompactEnv+"=1")
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

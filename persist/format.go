@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,9 +18,10 @@ import (
 	"github.com/orgtree/orgtree"
 )
 
-// formatVersion is the on-disk format this build writes. It reads version 1
-// too, and upgrades it on the first read-write Open.
-const formatVersion = 2
+// FormatVersion is the on-disk format this build writes (DB.Format tells
+// the version of an open store's file). It reads version 1 too, and
+// upgrades it on the first read-write Open.
+const FormatVersion = 2
 
 var (
 	bucketMeta = []byte("meta")
@@ -113,7 +115,7 @@ func initialize(tx *bbolt.Tx) error {
 	if _, err := tx.CreateBucket(bucketLog); err != nil {
 		return err
 	}
-	if err := meta.Put(keyFormat, seal(keyFormat, binary.BigEndian.AppendUint32(nil, formatVersion))); err != nil {
+	if err := meta.Put(keyFormat, seal(keyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))); err != nil {
 		return err
 	}
 	return meta.Put(keyLog, seal(keyLog, logState{}.encode()))
@@ -126,7 +128,7 @@ func readAll(tx *bbolt.Tx) (d *orgtree.Dump, version int, fresh bool, err error)
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		if hasNoBuckets(tx) {
-			return &orgtree.Dump{}, formatVersion, true, nil
+			return &orgtree.Dump{}, FormatVersion, true, nil
 		}
 		return nil, 0, false, errForeign
 	}
@@ -342,12 +344,13 @@ func parallel(n int, fn func(i int) error) error {
 // logWriter appends records inside one bbolt write transaction and keeps
 // meta/log in step.
 type logWriter struct {
+	tx        *bbolt.Tx
 	meta, log *bbolt.Bucket
 	st        logState
 }
 
 func newLogWriter(tx *bbolt.Tx) (*logWriter, error) {
-	w := &logWriter{meta: tx.Bucket(bucketMeta), log: tx.Bucket(bucketLog)}
+	w := &logWriter{tx: tx, meta: tx.Bucket(bucketMeta), log: tx.Bucket(bucketLog)}
 	if w.meta == nil || w.log == nil {
 		return nil, fmt.Errorf("%w: meta or log bucket missing", ErrCorrupt)
 	}
@@ -394,27 +397,43 @@ func (w *logWriter) put(seq uint64, parts [][]byte) (int, error) {
 }
 
 // replaceBase writes the full record of version seq and drops every record
-// up to it; the deltas after it stay.
+// up to it; the deltas after it stay. The log bucket is made anew with the
+// records that stay: that costs one pass over the bucket's pages, where
+// deleting the old records one by one through a cursor costs a walk over
+// the emptied leaves for every record (quadratic: a compaction of a log
+// that group commit filled with a million small records took minutes).
 func (w *logWriter) replaceBase(seq uint64, parts [][]byte) error {
+	type kv struct{ k, v []byte }
+	var keep []kv
 	c := w.log.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.First() {
-		if err := c.Delete(); err != nil {
-			return err
-		}
+	for k, v := c.Seek(logKey(seq+1, 0)); k != nil; k, v = c.Next() {
+		// bbolt wants the bytes given to Put valid until the commit, and
+		// these point into pages the bucket's deletion frees.
+		keep = append(keep, kv{bytes.Clone(k), bytes.Clone(v)})
 	}
+	if err := w.tx.DeleteBucket(bucketLog); err != nil {
+		return err
+	}
+	log, err := w.tx.CreateBucket(bucketLog)
+	if err != nil {
+		return err
+	}
+	log.FillPercent = 0.95
+	w.log = log
 	size, err := w.put(seq, parts)
 	if err != nil {
 		return err
 	}
-	st := logState{base: seq, head: max(w.st.head, seq), baseBytes: uint64(size)}
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	st := logState{base: seq, head: max(w.st.head, seq), records: 1, parts: uint64(len(parts)), baseBytes: uint64(size)}
+	for _, r := range keep {
+		if err := log.Put(r.k, r.v); err != nil {
+			return err
+		}
 		st.parts++
-		if binary.BigEndian.Uint32(k[8:]) == 0 {
+		if binary.BigEndian.Uint32(r.k[8:]) == 0 {
 			st.records++
 		}
-		if binary.BigEndian.Uint64(k) > seq {
-			st.logBytes += uint64(len(v) - 4)
-		}
+		st.logBytes += uint64(len(r.v) - 4)
 	}
 	w.st = st
 	return nil
@@ -445,10 +464,10 @@ func upgrade(tx *bbolt.Tx, d *orgtree.Dump) error {
 	if _, err := tx.CreateBucket(bucketLog); err != nil {
 		return err
 	}
-	if err := meta.Put(keyFormat, seal(keyFormat, binary.BigEndian.AppendUint32(nil, formatVersion))); err != nil {
+	if err := meta.Put(keyFormat, seal(keyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))); err != nil {
 		return err
 	}
-	w := &logWriter{meta: meta, log: tx.Bucket(bucketLog)}
+	w := &logWriter{tx: tx, meta: meta, log: tx.Bucket(bucketLog)}
 	w.log.FillPercent = 0.95
 	if d.Seq > 0 {
 		parts := encodeRecord(kindFull, d.Orgs, d.Nodes, d.Users, [3][]string{})

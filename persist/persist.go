@@ -3,7 +3,6 @@ package persist
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"runtime/debug"
@@ -148,9 +147,9 @@ func Open(path string, opts ...Option) (*DB, error) {
 		}
 		if err := db.update(func(tx *bbolt.Tx) error { return upgrade(tx, dump) }); err != nil {
 			_ = b.Close()
-			return nil, fmt.Errorf("persist: open %s: upgrade to format version %d: %w: %w", path, formatVersion, ErrWrite, err)
+			return nil, fmt.Errorf("persist: open %s: upgrade to format version %d: %w: %w", path, FormatVersion, ErrWrite, err)
 		}
-		db.format = formatVersion
+		db.format = FormatVersion
 	}
 	if db.rec, err = db.setupHistory(dump.Seq); err != nil {
 		_ = b.Close()
@@ -185,7 +184,7 @@ func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, v
 			err = fmt.Errorf("persist: open %s: %w: %v", path, ErrCorrupt, r)
 		}
 	}()
-	b, err = bbolt.Open(path, 0o600, opts)
+	b, err = openCurrent(path, opts)
 	switch {
 	case errors.Is(err, bolterr.ErrTimeout):
 		return nil, nil, 0, fmt.Errorf("persist: open %s: %w", path, ErrLocked)
@@ -217,6 +216,28 @@ func openFile(path string, opts *bbolt.Options) (b *bbolt.DB, d *orgtree.Dump, v
 		return nil, nil, 0, fmt.Errorf("persist: open %s: %w", path, err)
 	}
 	return b, d, version, nil
+}
+
+// openCurrent is bbolt.Open, made safe against Restore (and BackupFile),
+// which rename a new file over path while they hold its lock: an Open that
+// waited for that lock holds the replaced file once it gets it, so it
+// checks that path still names the file it opened, and opens the new one if
+// not.
+func openCurrent(path string, opts *bbolt.Options) (*bbolt.DB, error) {
+	before, _ := os.Stat(path)
+	for range 3 {
+		b, err := bbolt.Open(path, 0o600, opts)
+		if err != nil || before == nil {
+			return b, err
+		}
+		after, err := os.Stat(path)
+		if err == nil && os.SameFile(before, after) {
+			return b, nil
+		}
+		_ = b.Close()
+		before = after
+	}
+	return nil, fmt.Errorf("%w: %s was replaced again and again while it was opened", bolterr.ErrTimeout, path)
 }
 
 func isOSError(err error) bool {
@@ -333,29 +354,6 @@ func (db *DB) Sync() error {
 		return nil
 	}
 	return db.g.sync(db.tree.Snapshot().Seq())
-}
-
-// Backup writes a consistent copy of the store file to w while writes go on,
-// and returns the number of bytes written. The copy holds every change
-// acknowledged before the call (in group-commit mode Backup syncs first).
-// Open reads the copy like the original.
-func (db *DB) Backup(w io.Writer) (int64, error) {
-	if err := db.Sync(); err != nil {
-		return 0, err
-	}
-	var n int64
-	err := db.bolt.View(func(tx *bbolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	if errors.Is(err, bolterr.ErrDatabaseNotOpen) {
-		err = ErrClosed
-	}
-	if err != nil {
-		return n, fmt.Errorf("persist: backup %s: %w", db.path, err)
-	}
-	return n, nil
 }
 
 // Close writes what group commit still holds, then closes the file and

@@ -366,42 +366,6 @@ func TestGroupCommitFailureRollsBack(t *testing.T) {
 	assert.Equal(t, want, db.Tree().Snapshot().Dump())
 }
 
-func TestHotBackupWhileWriting(t *testing.T) {
-	for _, opts := range [][]Option{nil, {WithGroupCommit(time.Millisecond)}} {
-		db := mustOpen(t, tempPath(t), opts...)
-		sample(t, db.Tree())
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			w := &workload{r: rand.New(rand.NewPCG(9, 9)), prefix: "bg"}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					_ = w.gen(db.Tree().Snapshot().Dump()).apply(db.Tree())
-				}
-			}
-		})
-		for range 3 {
-			atCall := db.Tree().Snapshot()
-			var buf bytes.Buffer
-			n, err := db.Backup(&buf)
-			require.NoError(t, err)
-			require.Equal(t, int64(buf.Len()), n)
-			copyPath := tempPath(t)
-			require.NoError(t, os.WriteFile(copyPath, buf.Bytes(), 0o600))
-			cp := mustOpen(t, copyPath)
-			require.NoError(t, cp.Tree().Check())
-			assert.GreaterOrEqual(t, cp.Tree().Snapshot().Seq(), atCall.Seq(), "the backup holds what was acknowledged before it")
-			require.NoError(t, cp.Close())
-		}
-		close(stop)
-		wg.Wait()
-		require.NoError(t, db.Close())
-	}
-}
-
 // writeMeta changes a meta value of a closed store behind persist's back.
 func writeMeta(t *testing.T, path string, key, value []byte) {
 	t.Helper()

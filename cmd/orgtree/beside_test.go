@@ -134,7 +134,7 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	_, errOut, err := cli(t, bin, work, "move", "dev", "backend")
 	require.Error(t, err)
 	require.Contains(t, errOut, "cycle")
-	require.Equal(t, "ok: 2 orgs, 7 nodes, 4 users, 5 memberships\n", mustCLI(t, bin, work, "check"))
+	require.Equal(t, "ok: 2 orgs, 7 nodes, 4 users, 5 memberships; store format 2\n", mustCLI(t, bin, work, "check"))
 	// The server's store keeps the history; log reads it there.
 	require.Contains(t, mustCLI(t, bin, work, "log", "--node", "frontend"), "department.moved")
 
@@ -164,6 +164,18 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	require.Contains(t, out, "applied:")
 	require.Contains(t, mustCLI(t, bin, work, append(syncArgs, "--dry-run")...), "nothing to do")
 
+	// backup beside the server: the server copies, the client verifies and
+	// installs the copy; restore refuses to replace a store the server holds.
+	out = mustCLI(t, bin, work, "backup", "copy.db")
+	require.Regexp(t, `^backed up orgtree.db to copy.db: \d+ bytes, format 2, version \d+: 3 orgs, 12 nodes, 7 users, 9 memberships\n$`, out)
+	_, errOut, err = cli(t, bin, work, "restore", "--force", "--lock-wait", "50ms", "copy.db")
+	require.Error(t, err)
+	require.Contains(t, errOut, "stop it first")
+	remoteDir := t.TempDir()
+	out = mustCLI(t, bin, remoteDir, "--server", srv.url, "--token", srv.secret, "backup", "remote.db")
+	require.Contains(t, out, "backed up "+srv.url+" to remote.db")
+	require.Contains(t, mustCLI(t, bin, remoteDir, "--db", "remote.db", "check"), "ok: 3 orgs, 12 nodes")
+
 	// A bad token is refused.
 	_, errOut, err = cli(t, bin, work, "--server", srv.url, "--token", "wrong", "tree")
 	require.Error(t, err)
@@ -175,7 +187,8 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	_, err = os.Stat(filepath.Join(work, "orgtree.db.serve"))
 	require.ErrorIs(t, err, os.ErrNotExist, "the sidecar goes with the server")
 	// Everything is on disk: the local commands see it.
-	require.Equal(t, "ok: 3 orgs, 12 nodes, 7 users, 9 memberships\n", mustCLI(t, bin, work, "check"))
+	require.Equal(t, "ok: 3 orgs, 12 nodes, 7 users, 9 memberships; store format 2\n", mustCLI(t, bin, work, "check"))
+	require.Equal(t, mustCLI(t, bin, work, "tree"), mustCLI(t, bin, work, "--db", "copy.db", "tree"), "the backup holds the same tree")
 	db, err := persist.Open(filepath.Join(work, "orgtree.db"), persist.WithReadOnly())
 	require.NoError(t, err)
 	require.NoError(t, db.Tree().Check())

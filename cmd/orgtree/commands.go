@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/persist"
 )
 
 // storeCommand marks cmd as one that works on the store (and so runs inside
@@ -442,6 +443,9 @@ type checkResult struct {
 	Nodes       int  `json:"nodes"`
 	Users       int  `json:"users"`
 	Memberships int  `json:"memberships"`
+	// Format is the store's format version; absent for a server that keeps
+	// its tree in memory.
+	Format int `json:"format,omitempty"`
 }
 
 func newCheckCommand(o *options) *cobra.Command {
@@ -450,22 +454,41 @@ func newCheckCommand(o *options) *cobra.Command {
 		Short: "Verify the store: checksums, counts and every invariant of the tree",
 		Long: `check opens the store read-only (which verifies every record's checksum and
 the record counts) and runs the engine's invariant checker over the loaded
-tree: links, indexes, paths, member rollups. It exits non-zero on any fault.
-Beside a running server it checks the server's tree.`,
+tree: links, indexes, paths, member rollups. It exits non-zero on any fault,
+and reports the store's format version (a version 1 store is upgraded to 2
+by the first command that writes to it). Beside a running server it checks
+the server's tree.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.withStore(true, func(t *orgtree.Tree) error {
+			return o.withDB(true, func(db *persist.DB, t *orgtree.Tree) error {
 				snap := t.Snapshot()
 				if err := snap.Check(); err != nil {
 					return err
 				}
 				st := snap.Stats()
-				if o.jsonOut {
-					return printJSON(cmd.OutOrStdout(), checkResult{true, st.Orgs, st.Nodes, st.Users, st.Memberships})
+				res := checkResult{true, st.Orgs, st.Nodes, st.Users, st.Memberships, 0}
+				if db != nil {
+					res.Format = db.Format()
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "ok: %d orgs, %d nodes, %d users, %d memberships\n", st.Orgs, st.Nodes, st.Users, st.Memberships)
+				if o.jsonOut {
+					return printJSON(cmd.OutOrStdout(), res)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "ok: %d orgs, %d nodes, %d users, %d memberships; %s\n",
+					st.Orgs, st.Nodes, st.Users, st.Memberships, formatNote(res.Format))
 				return nil
 			})
 		},
 	})
+}
+
+// formatNote says which format the store is in, and what happens to an old
+// one.
+func formatNote(format int) string {
+	switch {
+	case format == 0:
+		return "in memory, no store"
+	case format < persist.FormatVersion:
+		return fmt.Sprintf("store format %d (the next command that writes upgrades it to %d)", format, persist.FormatVersion)
+	}
+	return fmt.Sprintf("store format %d", format)
 }

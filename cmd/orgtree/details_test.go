@@ -88,7 +88,7 @@ func TestCommandLineDetails(t *testing.T) {
 	require.ErrorContains(t, err, "tree --json")
 	var check map[string]any
 	require.NoError(t, json.Unmarshal([]byte(mustRun(t, "--db", db, "--json", "check")), &check))
-	require.Equal(t, map[string]any{"ok": true, "orgs": 1.0, "nodes": 6.0, "users": 4.0, "memberships": 5.0}, check)
+	require.Equal(t, map[string]any{"ok": true, "orgs": 1.0, "nodes": 6.0, "users": 4.0, "memberships": 5.0, "format": 2.0}, check)
 	_, err = run(t, "--db", db, "members", "bj", "--sort", "name")
 	require.ErrorContains(t, err, "CREATEDAT_DESC, CREATEDAT_ASC, UPDATEDAT_DESC or UPDATEDAT_ASC")
 	require.Contains(t, mustRun(t, "members", "--help"), "UPDATEDAT_ASC")

@@ -67,10 +67,10 @@ the oldest entry kept is an error that says where the history starts.`,
 // withHistory runs fn on the store's history (or the server's).
 func (o *options) withHistory(fn func(*persist.History, orgtree.Snapshot) error) (err error) {
 	if o.tree != nil {
-		if o.history == nil {
+		if o.store == nil {
 			return fmt.Errorf("%s keeps no change history (serve --memory): %w", o.where(), persist.ErrNoHistory)
 		}
-		return fn(o.history, o.tree.Snapshot())
+		return fn(o.store.History(), o.tree.Snapshot())
 	}
 	db, err := o.openStore(true)
 	if err != nil {

@@ -53,12 +53,12 @@ type options struct {
 	// tree, when set, is the tree every command works on instead of the
 	// store (commands the server runs for a remote CLI).
 	tree *orgtree.Tree
+	// store is the server's store behind tree; nil when the server keeps
+	// its tree in memory (serve --memory).
+	store *persist.DB
 	// files, when set, stands in for the file system (the remote CLI's
 	// uploaded inputs and the outputs to send back).
 	files *memFiles
-	// history, with tree, is the server's store's change history (nil:
-	// the server keeps none).
-	history *persist.History
 	// progress receives the "opening a large store" line (standard error).
 	progress io.Writer
 }
@@ -116,6 +116,8 @@ store), so they work beside the server.`,
 		newMembersCommand(o),
 		newMoveCommand(o),
 		newCheckCommand(o),
+		newBackupCommand(o),
+		newRestoreCommand(o),
 		newChartCommand(o),
 		newSyncCommand(o),
 		newLogCommand(o),
@@ -170,9 +172,15 @@ func (o *options) openStore(readOnly bool) (*persist.DB, error) {
 
 // withStore runs fn on the store (or the tree the server gave) and closes
 // it, keeping the first error.
-func (o *options) withStore(readOnly bool, fn func(*orgtree.Tree) error) (err error) {
+func (o *options) withStore(readOnly bool, fn func(*orgtree.Tree) error) error {
+	return o.withDB(readOnly, func(_ *persist.DB, t *orgtree.Tree) error { return fn(t) })
+}
+
+// withDB is withStore for the commands that need the store itself (its
+// format, a backup): db is nil on a server that keeps its tree in memory.
+func (o *options) withDB(readOnly bool, fn func(db *persist.DB, t *orgtree.Tree) error) (err error) {
 	if o.tree != nil {
-		return fn(o.tree)
+		return fn(o.store, o.tree)
 	}
 	db, err := o.openStore(readOnly)
 	if err != nil {
@@ -183,7 +191,7 @@ func (o *options) withStore(readOnly bool, fn func(*orgtree.Tree) error) (err er
 			err = cerr
 		}
 	}()
-	return fn(db.Tree())
+	return fn(db, db.Tree())
 }
 
 // where names the store for messages.

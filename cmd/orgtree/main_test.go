@@ -95,7 +95,7 @@ func TestCommands(t *testing.T) {
 	out = mustRun(t, "--db", db, "tree", ops.ID)
 	require.Equal(t, "运营 [ops] (1 member)\n└── 前端 [frontend] (0 members)\n    └── Design <UX> [ux] (0 members)\n", out)
 
-	require.Equal(t, "ok: 1 orgs, 6 nodes, 4 users, 5 memberships\n", mustRun(t, "--db", db, "check"))
+	require.Equal(t, "ok: 1 orgs, 6 nodes, 4 users, 5 memberships; store format 2\n", mustRun(t, "--db", db, "check"))
 
 	// export → import into a fresh store gives the same tree.
 	exported := filepath.Join(t.TempDir(), "export.json")

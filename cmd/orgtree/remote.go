@@ -40,6 +40,9 @@ const (
 	annInputArgs  = "orgtree/input-args"  // "1": positional arguments are input files
 	annInputFlags = "orgtree/input-flags" // comma-separated flags naming input files
 	annOutputFlag = "orgtree/output-flag" // the flag naming an output file
+	// "1": the first positional argument names a store file the command
+	// writes (backup); the client verifies it and installs it atomically.
+	annOutputStore = "orgtree/output-store"
 )
 
 // cliPath is the server endpoint that runs CLI commands.
@@ -231,6 +234,22 @@ func (o *options) tryRemote(ctx context.Context, root *cobra.Command, args []str
 	if resp.Error != "" {
 		return true, errors.New(resp.Error)
 	}
+	if cmd.Annotations[annOutputStore] != "" && len(cmd.Flags().Args()) > 0 {
+		path := cmd.Flags().Args()[0]
+		data, ok := resp.Files[path]
+		if !ok {
+			return true, fmt.Errorf("orgtree server at %s sent no copy for %s", url, path)
+		}
+		info, err := persist.Restore(path, bytes.NewReader(data), persist.WithOpenTimeout(o.lockWait))
+		if err != nil {
+			return true, err
+		}
+		from := o.db
+		if o.server != "" {
+			from = url
+		}
+		return true, o.reportCopy(stdout, "backed up", from, path, info)
+	}
 	return true, nil
 }
 
@@ -286,9 +305,9 @@ func postCLI(ctx context.Context, url, token string, creq cliRequest) (*cliRespo
 	return &out, nil
 }
 
-// cliHandler runs remote CLI commands on tree for a client that presents
-// one of the accepted tokens.
-func cliHandler(tree *orgtree.Tree, history *persist.History, tokens ...string) http.Handler {
+// cliHandler runs remote CLI commands on tree, kept in store (nil: in
+// memory), for a client that presents one of the accepted tokens.
+func cliHandler(tree *orgtree.Tree, store *persist.DB, tokens ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -303,7 +322,7 @@ func cliHandler(tree *orgtree.Tree, history *persist.History, tokens ...string) 
 			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		o := &options{tree: tree, history: history, files: &memFiles{in: req.Files, out: map[string]*bytes.Buffer{}}}
+		o := &options{tree: tree, store: store, files: &memFiles{in: req.Files, out: map[string]*bytes.Buffer{}}}
 		root := newRootCommand(o)
 		if cmd, _, err := root.Find(req.Args); err != nil || cmd.Annotations[annStore] == "" {
 			http.Error(w, fmt.Sprintf("not a store command: %q", req.Args), http.StatusBadRequest)

@@ -217,11 +217,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	defer stopHooks()
 	token := newToken()
 	mux := http.NewServeMux()
-	var history *persist.History
-	if db != nil {
-		history = db.History()
-	}
-	mux.Handle(cliPath, cliHandler(tree, history, token, secret))
+	mux.Handle(cliPath, cliHandler(tree, db, token, secret))
 	mux.Handle("/", srv.Handler())
 	var h http.Handler = mux
 	handler.Store(&h)

@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"log"
-	"os"
 
 	"github.com/orgtree/orgtree"
 	"github.com/orgtree/orgtree/persist"
@@ -27,14 +26,9 @@ func main() {
 		}
 	}
 
-	backup, err := os.Create("org-backup.db") // a consistent copy while writes go on
-	if err != nil {
-		log.Fatal(err)
-	}
-	if _, err := db.Backup(backup); err != nil {
-		log.Fatal(err)
-	}
-	if err := backup.Close(); err != nil {
+	// A consistent copy while writes go on, verified before it replaces the
+	// file (persist.Restore puts one back; db.Backup(w) writes to any writer).
+	if _, err := db.BackupFile("org-backup.db"); err != nil {
 		log.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
