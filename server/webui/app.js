@@ -325,14 +325,19 @@
     let group = li.childElementCount > 1 ? li.lastElementChild : null;
     if (!group) { group = el('ul', { role: 'group' }); li.append(group); }
     const level = Number(li.getAttribute('aria-level')) + 1;
+    // When the same children are shown in the same order (a live refresh
+    // of counts or names), they are repainted in place: the items stay in
+    // the document, so a click or the focus on one is not lost.
+    const shown = group.children;
+    const same = shown.length === children.length && children.every((c, i) => st.items.get(c.id) === shown[i]);
     const frag = document.createDocumentFragment();
     for (const c of children) {
       st.nodes.set(c.id, c);
       let item = st.items.get(c.id);
       if (item) { item.setAttribute('aria-level', level); paintItem(item, c); } else item = makeItem(c, level);
-      frag.append(item);
+      if (!same) frag.append(item);
     }
-    group.replaceChildren(frag);
+    if (!same) group.replaceChildren(frag);
     syncItem(id, li);
   }
   async function loadChildren(id) {
