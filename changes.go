@@ -206,6 +206,9 @@ func (s Snapshot) Dump() *Dump {
 // has handed out (any number will do for a tree that never committed), and
 // no earlier version is an ancestor of the loaded one (see Rollback).
 func (t *Tree) Load(d *Dump) error {
+	if d == nil {
+		return fmt.Errorf("orgtree: load: no dump: %w", ErrInvalidArgument)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if cur := t.cur.Load(); cur.orgs.Len() > 0 || cur.userCount > 0 {

@@ -133,6 +133,7 @@ func TestLoadRejectsBadRecords(t *testing.T) {
 			assert.Equal(t, Stats{}, tr.Snapshot().Stats(), "nothing is loaded")
 		})
 	}
+	require.ErrorIs(t, New().Load(nil), ErrInvalidArgument, "no dump")
 }
 
 func cloneDump(d *Dump) *Dump {

@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"reflect"
@@ -141,23 +142,45 @@ type UserChange struct {
 // version may be the newer one; Diff(a, a) is empty. Snapshots of unrelated
 // trees are compared correctly, only without the shortcut.
 func Diff(older, newer Snapshot) (*Changes, error) {
+	return DiffContext(context.Background(), older, newer)
+}
+
+// DiffContext is Diff that stops when ctx ends: it looks at ctx before it
+// starts, between its phases and every few hundred records it compares,
+// and then returns an error wrapping ctx.Err() and no changes. Diffs of
+// close versions are quick; this is for distant ones (unrelated trees, or
+// versions a whole import apart).
+func DiffContext(ctx context.Context, older, newer Snapshot) (*Changes, error) {
 	if older.st == nil || newer.st == nil {
 		return nil, fmt.Errorf("orgtree: diff: zero Snapshot: %w", ErrInvalidArgument)
 	}
-	d := differ{a: older.st, b: newer.st, out: &Changes{From: older.st.seq, To: newer.st.seq}}
-	d.orgs()
-	d.nodes()
-	d.users()
-	d.sort()
+	d := differ{a: older.st, b: newer.st, out: &Changes{From: older.st.seq, To: newer.st.seq}, c: newCanceller(ctx, "diff")}
+	for _, phase := range []func(){d.orgs, d.nodes, d.users, d.sort} {
+		if d.c.now() {
+			return nil, d.c.stopped()
+		}
+		phase()
+	}
+	if err := d.c.stopped(); err != nil {
+		return nil, err
+	}
 	return d.out, nil
 }
 
 // Diff lists the changes from this version to newer; see the function Diff.
 func (s Snapshot) Diff(newer Snapshot) (*Changes, error) { return Diff(s, newer) }
 
+// DiffContext lists the changes from this version to newer until ctx
+// ends; see the function DiffContext.
+func (s Snapshot) DiffContext(ctx context.Context, newer Snapshot) (*Changes, error) {
+	return DiffContext(ctx, s, newer)
+}
+
 type differ struct {
 	a, b *state
 	out  *Changes
+	// c stops the walks when the caller's context ends (nil: never).
+	c *canceller
 }
 
 func samePtr[T any](x, y *T) bool { return x == y }
@@ -167,9 +190,13 @@ func samePtr[T any](x, y *T) bool { return x == y }
 // only the newer (born) version has. A slot may hold different records in
 // the two versions (versions on two branches of a Rollback, or unrelated
 // trees), so a record that left one slot is paired by id with the same
-// record in another.
-func diffSlots[R any](older, newer pmap.Vec[*R], id func(*R) string, pair func(o, n *R)) (gone, born []*R) {
+// record in another. When c stops it, what it returns is incomplete: the
+// caller looks at c.
+func diffSlots[R any](c *canceller, older, newer pmap.Vec[*R], id func(*R) string, pair func(o, n *R)) (gone, born []*R) {
 	newer.Diff(older, samePtr[R], func(_ int, o, n *R, _, _ bool) bool {
+		if c.stop() {
+			return false
+		}
 		switch {
 		case o == nil && n == nil: // a deleted slot beyond the other's length
 		case o == nil:
@@ -183,7 +210,7 @@ func diffSlots[R any](older, newer pmap.Vec[*R], id func(*R) string, pair func(o
 		}
 		return true
 	})
-	if len(gone) > 0 && len(born) > 0 {
+	if len(gone) > 0 && len(born) > 0 && !c.now() {
 		byID := make(map[string]*R, len(born))
 		for _, n := range born {
 			byID[id(n)] = n
@@ -203,6 +230,9 @@ func diffSlots[R any](older, newer pmap.Vec[*R], id func(*R) string, pair func(o
 
 func (d *differ) orgs() {
 	d.b.orgs.Diff(d.a.orgs, samePtr[orgRec], func(id string, o, n *orgRec, inOld, inNew bool) bool {
+		if d.c.stop() {
+			return false
+		}
 		switch {
 		case !inOld:
 			r := d.b.orgRecord(n)
@@ -224,8 +254,11 @@ func (d *differ) orgs() {
 // nodes in the two versions (versions on two branches of a Rollback, or
 // unrelated trees), so records are matched by id at the end.
 func (d *differ) nodes() {
-	gone, born := diffSlots(d.a.nodes, d.b.nodes, func(r *nodeRec) string { return r.id }, d.nodePair)
+	gone, born := diffSlots(d.c, d.a.nodes, d.b.nodes, func(r *nodeRec) string { return r.id }, d.nodePair)
 	for _, o := range gone {
+		if d.c.stop() {
+			return
+		}
 		r := d.a.nodeRecord(o)
 		d.out.Nodes = append(d.out.Nodes, NodeChange{Kind: Removed, ID: o.id, OrgID: o.orgID, Old: &r})
 		for _, m := range o.members {
@@ -233,6 +266,9 @@ func (d *differ) nodes() {
 		}
 	}
 	for _, n := range born {
+		if d.c.stop() {
+			return
+		}
 		r := d.b.nodeRecord(n)
 		d.out.Nodes = append(d.out.Nodes, NodeChange{Kind: Added, ID: n.id, OrgID: n.orgID, New: &r})
 		for _, m := range n.members {
@@ -304,8 +340,11 @@ func sameNodeFields(o, n *nodeRec) bool {
 }
 
 func (d *differ) users() {
-	gone, born := diffSlots(d.a.users, d.b.users, func(r *userRec) string { return r.id }, d.userPair)
+	gone, born := diffSlots(d.c, d.a.users, d.b.users, func(r *userRec) string { return r.id }, d.userPair)
 	for _, o := range gone {
+		if d.c.stop() {
+			return
+		}
 		u := d.a.userValue(o)
 		d.out.Users = append(d.out.Users, UserChange{Kind: Removed, ID: o.id, Old: &u})
 		if u.MainDepartmentID != "" {
@@ -313,6 +352,9 @@ func (d *differ) users() {
 		}
 	}
 	for _, n := range born {
+		if d.c.stop() {
+			return
+		}
 		u := d.b.userValue(n)
 		d.out.Users = append(d.out.Users, UserChange{Kind: Added, ID: n.id, New: &u})
 		if u.MainDepartmentID != "" {

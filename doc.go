@@ -75,6 +75,16 @@
 // version to keep for a long read (an export, a full listing, a search),
 // which then sees one consistent state and never blocks writers.
 //
+// The reads whose cost grows with the tree have variants that take a
+// context.Context — SearchContext, ListMembersContext, ChildrenContext,
+// ExportOrgContext, ExportAllContext, ExportJSONContext, DiffContext — and
+// stop when it ends: they look at it before they start and every 256 steps
+// of their loops (nodes re-checked, members keyed, nodes copied or written,
+// sort comparisons), then return an error wrapping ctx.Err() and no partial
+// result. A server passes its request's context, so a client that leaves
+// or times out stops the work it asked for. The variants without a context
+// are unchanged: a context that can never end is not looked at.
+//
 // Writes go through Update(func(tx *Tx) error): the transaction copies only
 // what it touches, sees its own changes, and becomes visible atomically
 // when the function returns nil. If the function returns an error or panics

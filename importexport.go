@@ -3,6 +3,7 @@ package orgtree
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -75,11 +76,26 @@ const progressEvery = 1024
 // ExportOrg returns the whole tree of an org, with members unless opt says
 // otherwise. The result is a private copy.
 func (s Snapshot) ExportOrg(orgID string, opt ExportOptions) (*TreeNode, error) {
-	o, err := s.lookupOrg("export org", orgID)
+	return s.ExportOrgContext(context.Background(), orgID, opt)
+}
+
+// ExportOrgContext is ExportOrg that stops when ctx ends: it looks at ctx
+// before it starts and every few hundred nodes it copies, and then returns
+// an error wrapping ctx.Err() and no tree.
+func (s Snapshot) ExportOrgContext(ctx context.Context, orgID string, opt ExportOptions) (*TreeNode, error) {
+	const op = "export org"
+	o, err := s.lookupOrg(op, orgID)
 	if err != nil {
 		return nil, err
 	}
-	t := s.st.buildTree(o.root, opt)
+	c := newCanceller(ctx, op)
+	if c.now() {
+		return nil, c.stopped()
+	}
+	t := s.st.buildTree(c, o.root, opt)
+	if err := c.stopped(); err != nil {
+		return nil, err
+	}
 	t.TenantID = o.tenantID
 	return t, nil
 }
@@ -92,14 +108,29 @@ func (s Snapshot) OrgTree(orgID string) (*TreeNode, error) {
 
 // ExportAll returns every org's tree, oldest org first.
 func (s Snapshot) ExportAll(opt ExportOptions) []*TreeNode {
+	out, _ := s.ExportAllContext(context.Background(), opt) // never ends: no error
+	return out
+}
+
+// ExportAllContext is ExportAll that stops when ctx ends: it looks at ctx
+// before it starts and every few hundred nodes it copies, and then returns
+// an error wrapping ctx.Err() and no trees.
+func (s Snapshot) ExportAllContext(ctx context.Context, opt ExportOptions) ([]*TreeNode, error) {
+	c := newCanceller(ctx, "export")
+	if c.now() {
+		return nil, c.stopped()
+	}
 	orgs := s.sortedOrgs()
 	out := make([]*TreeNode, 0, len(orgs))
 	for _, o := range orgs {
-		t := s.st.buildTree(o.root, opt)
+		t := s.st.buildTree(c, o.root, opt)
+		if err := c.stopped(); err != nil {
+			return nil, err
+		}
 		t.TenantID = o.tenantID
 		out = append(out, t)
 	}
-	return out
+	return out, nil
 }
 
 func (s Snapshot) sortedOrgs() []*orgRec {
@@ -113,15 +144,16 @@ func (s Snapshot) sortedOrgs() []*orgRec {
 	return all
 }
 
-// buildTree copies the subtree of top into TreeNodes, iteratively.
-func (st *state) buildTree(top nid, opt ExportOptions) *TreeNode {
+// buildTree copies the subtree of top into TreeNodes, iteratively. When c
+// stops it, it returns what it has: the caller looks at c.
+func (st *state) buildTree(c *canceller, top nid, opt ExportOptions) *TreeNode {
 	type frame struct {
 		n      nid
 		parent *TreeNode
 	}
 	var root *TreeNode
 	stack := []frame{{top, nil}}
-	for len(stack) > 0 {
+	for len(stack) > 0 && !c.stop() {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		r := st.node(f.n)
@@ -185,8 +217,9 @@ func (st *state) sortedMembers(out []User, recs []*userRec, r *nodeRec) ([]User,
 
 // writeJSON streams the trees under tops as WriteTreeJSON would write their
 // exports, straight from the records: no tree of TreeNodes is built, and
-// the buffers of one node are reused for the next.
-func (st *state) writeJSON(w io.Writer, tops []nid, asArray bool, opt ExportOptions) error {
+// the buffers of one node are reused for the next. When c stops it, it
+// returns c's error (what it wrote before is an incomplete document).
+func (st *state) writeJSON(c *canceller, w io.Writer, tops []nid, asArray bool, opt ExportOptions) error {
 	type item struct {
 		n            nid
 		depth        int
@@ -205,6 +238,10 @@ func (st *state) writeJSON(w io.Writer, tops []nid, asArray bool, opt ExportOpti
 		}
 		stack := []item{{n: top, depth: st.depth(top), first: ti == 0}}
 		for len(stack) > 0 && jw.err == nil {
+			if c.stop() {
+				jw.err = c.stopped()
+				break
+			}
 			it := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if it.close {
@@ -243,19 +280,34 @@ func (st *state) writeJSON(w io.Writer, tops []nid, asArray bool, opt ExportOpti
 // ExportJSON writes one org (orgID set) as a JSON object, or every org
 // (orgID empty) as a JSON array, in the reference service's field names.
 func (s Snapshot) ExportJSON(w io.Writer, orgID string, opt ExportOptions) error {
+	return s.ExportJSONContext(context.Background(), w, orgID, opt)
+}
+
+// ExportJSONContext is ExportJSON that stops when ctx ends: it looks at
+// ctx before it starts and every few hundred nodes it writes, and then
+// returns an error wrapping ctx.Err(). What it wrote to w by then is an
+// incomplete document, as after a write error: discard it.
+func (s Snapshot) ExportJSONContext(ctx context.Context, w io.Writer, orgID string, opt ExportOptions) error {
+	c := newCanceller(ctx, "export")
 	if orgID == "" {
+		if c.now() {
+			return c.stopped()
+		}
 		orgs := s.sortedOrgs()
 		tops := make([]nid, len(orgs))
 		for i, o := range orgs {
 			tops[i] = o.root
 		}
-		return s.st.writeJSON(w, tops, true, opt)
+		return s.st.writeJSON(c, w, tops, true, opt)
 	}
 	o, err := s.lookupOrg("export org", orgID)
 	if err != nil {
 		return err
 	}
-	return s.st.writeJSON(w, []nid{o.root}, false, opt)
+	if c.now() {
+		return c.stopped()
+	}
+	return s.st.writeJSON(c, w, []nid{o.root}, false, opt)
 }
 
 // MarshalJSON encodes the subtree iteratively.
@@ -703,6 +755,24 @@ func (t *Tree) OrgTree(orgID string) (*TreeNode, error) { return t.Snapshot().Or
 
 // ExportAll returns every org's tree, oldest org first.
 func (t *Tree) ExportAll(opt ExportOptions) []*TreeNode { return t.Snapshot().ExportAll(opt) }
+
+// ExportAllContext exports every org until ctx ends; see
+// Snapshot.ExportAllContext.
+func (t *Tree) ExportAllContext(ctx context.Context, opt ExportOptions) ([]*TreeNode, error) {
+	return t.Snapshot().ExportAllContext(ctx, opt)
+}
+
+// ExportOrgContext exports an org until ctx ends; see
+// Snapshot.ExportOrgContext.
+func (t *Tree) ExportOrgContext(ctx context.Context, orgID string, opt ExportOptions) (*TreeNode, error) {
+	return t.Snapshot().ExportOrgContext(ctx, orgID, opt)
+}
+
+// ExportJSONContext writes an export until ctx ends; see
+// Snapshot.ExportJSONContext.
+func (t *Tree) ExportJSONContext(ctx context.Context, w io.Writer, orgID string, opt ExportOptions) error {
+	return t.Snapshot().ExportJSONContext(ctx, w, orgID, opt)
+}
 
 // ExportJSON writes one org, or all orgs when orgID is empty, as JSON from
 // one snapshot: writers are not blocked while it runs.

@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"slices"
@@ -608,7 +609,21 @@ func decodeCursor(c string, o SortBy) (memberKey, error) {
 // ListMembers lists the members of node nodeID (or of its subtree), sorted
 // and paged; see ListMembersOptions.
 func (s Snapshot) ListMembers(nodeID string, opt ListMembersOptions) (MemberPage, error) {
+	return s.ListMembersContext(context.Background(), nodeID, opt)
+}
+
+// ListMembersContext is ListMembers that stops when ctx ends: it looks at
+// ctx before it starts, between its phases and every few hundred members
+// it keys or skips, and then returns an error wrapping ctx.Err() and no
+// page. (One phase, the walk of a subtree that collects its distinct
+// members, is not cut: it reads each node and membership once, tens of
+// milliseconds at a million memberships.)
+func (s Snapshot) ListMembersContext(ctx context.Context, nodeID string, opt ListMembersOptions) (MemberPage, error) {
 	const op = "list members"
+	c := newCanceller(ctx, op)
+	if c.now() {
+		return MemberPage{}, c.stopped()
+	}
 	if opt.SortBy < SortCreatedAtDesc || opt.SortBy > SortUpdatedAtAsc {
 		return MemberPage{}, fmt.Errorf("orgtree: %s: unknown sort order %d: %w", op, opt.SortBy, ErrInvalidArgument)
 	}
@@ -640,12 +655,18 @@ func (s Snapshot) ListMembers(nodeID string, opt ListMembersOptions) (MemberPage
 	var more bool
 	if total > scanThreshold && offset < total/2 {
 		// Few pages deep into a large listing: walk the global user order.
-		keys, more = s.st.pageByScan(n, opt.IncludeDescendants, opt.SortBy, after, offset, limit)
+		keys, more = s.st.pageByScan(c, n, opt.IncludeDescendants, opt.SortBy, after, offset, limit)
 	} else {
 		us := s.st.memberSet(n, opt.IncludeDescendants)
 		keys = make([]memberKey, len(us))
 		for i, u := range us {
+			if c.stop() {
+				return MemberPage{}, c.stopped()
+			}
 			keys[i] = opt.SortBy.key(s.st.user(u))
+		}
+		if c.now() {
+			return MemberPage{}, c.stopped()
 		}
 		slices.SortFunc(keys, opt.SortBy.cmp)
 		if after != nil {
@@ -659,6 +680,9 @@ func (s Snapshot) ListMembers(nodeID string, opt ListMembersOptions) (MemberPage
 		}
 		more = len(keys) > limit
 		keys = keys[:min(limit, len(keys))]
+	}
+	if c.now() {
+		return MemberPage{}, c.stopped()
 	}
 	for _, k := range keys {
 		_, r, _ := s.st.userByID(k.id)
@@ -696,6 +720,12 @@ func (t *Tree) MemberCount(nodeID string, includeDescendants bool) (int, error) 
 // ListMembers lists members sorted and paged; see Snapshot.ListMembers.
 func (t *Tree) ListMembers(nodeID string, opt ListMembersOptions) (MemberPage, error) {
 	return t.Snapshot().ListMembers(nodeID, opt)
+}
+
+// ListMembersContext lists members until ctx ends; see
+// Snapshot.ListMembersContext.
+func (t *Tree) ListMembersContext(ctx context.Context, nodeID string, opt ListMembersOptions) (MemberPage, error) {
+	return t.Snapshot().ListMembersContext(ctx, nodeID, opt)
 }
 
 // CreateUser adds a user record; see Tx.CreateUser.

@@ -2,6 +2,7 @@ package orgtree
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"iter"
@@ -554,6 +555,13 @@ func (s Snapshot) IsRoot(id string) (bool, error) {
 // Children returns the nodes below id down to depth levels (1 = direct
 // children), parents before their children and siblings in sibling order.
 func (s Snapshot) Children(id string, depth int) ([]Node, error) {
+	return s.ChildrenContext(context.Background(), id, depth)
+}
+
+// ChildrenContext is Children that stops when ctx ends: it looks at ctx
+// before it starts and every few hundred nodes, and then returns an error
+// wrapping ctx.Err() and no nodes.
+func (s Snapshot) ChildrenContext(ctx context.Context, id string, depth int) ([]Node, error) {
 	const op = "children"
 	if depth < 1 {
 		return nil, fmt.Errorf("orgtree: %s: depth %d < 1: %w", op, depth, ErrInvalidArgument)
@@ -562,10 +570,14 @@ func (s Snapshot) Children(id string, depth int) ([]Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	c := newCanceller(ctx, op)
+	if c.now() {
+		return nil, c.stopped()
+	}
 	out := []Node{}
-	for r, d := range s.st.walk(n) {
-		if d > depth {
-			continue
+	for r, d := range s.st.walkTo(n, depth) {
+		if c.stop() {
+			return nil, c.stopped()
 		}
 		if d > 0 {
 			out = append(out, s.st.nodeValue(r))
@@ -577,7 +589,12 @@ func (s Snapshot) Children(id string, depth int) ([]Node, error) {
 // walk yields top and every node below it in pre-order (parents first,
 // siblings in order) with its depth relative to top. It is iterative, so it
 // handles any depth, and it may be stopped early.
-func (st *state) walk(top nid) iter.Seq2[*nodeRec, int] {
+func (st *state) walk(top nid) iter.Seq2[*nodeRec, int] { return st.walkTo(top, -1) }
+
+// walkTo is walk down to maxDepth levels below top (any depth if
+// maxDepth < 0): the levels below are not visited at all, so listing the
+// direct children of a root costs its children, not its tree.
+func (st *state) walkTo(top nid, maxDepth int) iter.Seq2[*nodeRec, int] {
 	return func(yield func(*nodeRec, int) bool) {
 		type frame struct {
 			n     nid
@@ -590,6 +607,9 @@ func (st *state) walk(top nid) iter.Seq2[*nodeRec, int] {
 			r := st.node(f.n)
 			if !yield(r, f.depth) {
 				return
+			}
+			if f.depth == maxDepth {
+				continue
 			}
 			for i := len(r.children) - 1; i >= 0; i-- {
 				stack = append(stack, frame{r.children[i], f.depth + 1})
@@ -708,6 +728,12 @@ func (t *Tree) IsRoot(id string) (bool, error) { return t.Snapshot().IsRoot(id) 
 // Children returns the nodes below id down to depth levels; see Snapshot.Children.
 func (t *Tree) Children(id string, depth int) ([]Node, error) {
 	return t.Snapshot().Children(id, depth)
+}
+
+// ChildrenContext returns the nodes below id down to depth levels until
+// ctx ends; see Snapshot.ChildrenContext.
+func (t *Tree) ChildrenContext(ctx context.Context, id string, depth int) ([]Node, error) {
+	return t.Snapshot().ChildrenContext(ctx, id, depth)
 }
 
 // ChildIDs returns the ids of the direct children of id in sibling order.

@@ -3,6 +3,7 @@ package orgtree
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -124,9 +125,26 @@ type hit struct {
 	depth int
 }
 
-func sortHits(hits []hit) {
+func sortHits(hits []hit) { slices.SortFunc(hits, cmpHits) }
+
+func cmpHits(a, b hit) int {
+	return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.depth, b.depth), cmp.Compare(a.r.name, b.r.name), cmp.Compare(a.r.id, b.r.id))
+}
+
+// sortHitsUntil is sortHits that c can cut short: sorting every hit of a
+// query that matches most of a large tree is most of its cost. Once c has
+// stopped, every comparison says equal, so the sort runs out at once; its
+// order, which the caller then discards, is arbitrary.
+func sortHitsUntil(c *canceller, hits []hit) {
+	if c == nil {
+		sortHits(hits)
+		return
+	}
 	slices.SortFunc(hits, func(a, b hit) int {
-		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.depth, b.depth), cmp.Compare(a.r.name, b.r.name), cmp.Compare(a.r.id, b.r.id))
+		if c.stop() {
+			return 0
+		}
+		return cmpHits(a, b)
 	})
 }
 
@@ -172,6 +190,13 @@ var topScanLimit = 2048 // a variable so tests can make small trees take the wal
 // enough hits from whole levels — so a query that matches most of the tree
 // stops after its first levels.
 func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error) {
+	return s.SearchContext(context.Background(), keyword, opt)
+}
+
+// SearchContext is Search that stops when ctx ends: it looks at ctx before
+// it starts and every few hundred nodes it re-checks, and then returns an
+// error wrapping ctx.Err() and no hits.
+func (s Snapshot) SearchContext(ctx context.Context, keyword string, opt SearchOptions) ([]SearchHit, error) {
 	const op = "search"
 	if !utf8.ValidString(keyword) || strings.TrimSpace(keyword) == "" {
 		return nil, fmt.Errorf("orgtree: %s: keyword must be non-empty UTF-8: %w", op, ErrInvalidArgument)
@@ -190,17 +215,27 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 		}
 		root = o.root
 	}
+	c := newCanceller(ctx, op)
+	if c.now() {
+		return nil, c.stopped()
+	}
 	key := foldString(keyword)
 	m := newMatcher(key)
 	var hits []hit
 	if opt.Limit > 0 {
-		hits = s.topHits(m, key, root, opt.Limit)
+		hits = s.topHits(c, m, key, root, opt.Limit)
 	} else {
-		hits = s.rankedHits(m, substringGrams(key), root, -1, 0)
-		sortHits(hits)
+		hits = s.rankedHits(c, m, substringGrams(key), root, -1, 0)
+		sortHitsUntil(c, hits)
+	}
+	if c.stopped() != nil {
+		return nil, c.stopped()
 	}
 	out := make([]SearchHit, len(hits))
 	for i, h := range hits {
+		if c.stop() {
+			return nil, c.stopped()
+		}
 		names := make([]string, h.depth+1)
 		for k, n := h.depth, h.n; k >= 0; k-- {
 			r := s.st.node(n)
@@ -211,17 +246,18 @@ func (s Snapshot) Search(keyword string, opt SearchOptions) ([]SearchHit, error)
 	return out, nil
 }
 
-// topHits returns the best k hits, rank by rank.
-func (s Snapshot) topHits(m *matcher, key string, root nid, k int) []hit {
+// topHits returns the best k hits, rank by rank (or what it has when c
+// stops it).
+func (s Snapshot) topHits(c *canceller, m *matcher, key string, root nid, k int) []hit {
 	var out []hit
-	for rank := MatchExact; rank <= MatchSubstring && len(out) < k; rank++ {
+	for rank := MatchExact; rank <= MatchSubstring && len(out) < k && c.stopped() == nil; rank++ {
 		need := k - len(out)
 		var phase []hit
 		grams := rankGrams(key, rank)
 		if lists, ok := s.st.postings(grams); grams == nil || (ok && lists[0].n > topScanLimit) {
-			phase = s.levelHits(m, root, rank, need)
+			phase = s.levelHits(c, m, root, rank, need)
 		} else {
-			phase = s.rankedHits(m, grams, root, rank, need)
+			phase = s.rankedHits(c, m, grams, root, rank, need)
 		}
 		out = append(out, bestHits(phase, need)...)
 	}
@@ -234,8 +270,9 @@ func (s Snapshot) topHits(m *matcher, key string, root nid, k int) []hit {
 // the shallowest depths that give need of them are sure to be returned:
 // the candidates are re-checked shallowest first (a depth costs far less
 // to read than a name to fold), stopping after the depth that brings the
-// hits to need.
-func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRank, need int) []hit {
+// hits to need. When c stops it, what it returns is incomplete: the caller
+// looks at c.
+func (s Snapshot) rankedHits(c *canceller, m *matcher, grams []string, root nid, rank MatchRank, need int) []hit {
 	st := s.st
 	var hits []hit
 	org := ""
@@ -252,6 +289,9 @@ func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRan
 	}
 	if grams == nil {
 		for i, r := range st.nodes.All() {
+			if c.stop() {
+				return hits
+			}
 			if r != nil {
 				consider(nid(i), r)
 			}
@@ -266,6 +306,9 @@ func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRan
 	if need > 0 && len(ids) > need {
 		for _, level := range st.byDepth(ids) {
 			for _, n := range level {
+				if c.stop() {
+					return hits
+				}
 				if r := st.node(n); r != nil {
 					consider(n, r)
 				}
@@ -277,6 +320,9 @@ func (s Snapshot) rankedHits(m *matcher, grams []string, root nid, rank MatchRan
 		return hits
 	}
 	for _, n := range ids {
+		if c.stop() {
+			return hits
+		}
 		if r := st.node(n); r != nil { // a deleted node stays listed until the fold
 			consider(n, r)
 		}
@@ -321,8 +367,9 @@ func (st *state) byDepth(ids []nid) [][]nid {
 
 // levelHits walks the tree (or root's org) level by level and returns the
 // nodes matching with the given rank from the shallowest levels, stopping
-// after the first level that brings their number to need.
-func (s Snapshot) levelHits(m *matcher, root nid, rank MatchRank, need int) []hit {
+// after the first level that brings their number to need (or when c stops
+// it).
+func (s Snapshot) levelHits(c *canceller, m *matcher, root nid, rank MatchRank, need int) []hit {
 	st := s.st
 	var level []nid
 	if root != 0 {
@@ -336,6 +383,9 @@ func (s Snapshot) levelHits(m *matcher, root nid, rank MatchRank, need int) []hi
 	for depth := 0; len(level) > 0 && len(hits) < need; depth++ {
 		var next []nid
 		for _, n := range level {
+			if c.stop() {
+				return hits
+			}
 			r := st.node(n)
 			if rk, ok := m.rank(r); ok && rk == rank {
 				hits = append(hits, hit{r, n, rk, depth})
@@ -350,4 +400,10 @@ func (s Snapshot) levelHits(m *matcher, root nid, rank MatchRank, need int) []hi
 // Search finds nodes by keyword; see Snapshot.Search.
 func (t *Tree) Search(keyword string, opt SearchOptions) ([]SearchHit, error) {
 	return t.Snapshot().Search(keyword, opt)
+}
+
+// SearchContext finds nodes by keyword until ctx ends; see
+// Snapshot.SearchContext.
+func (t *Tree) SearchContext(ctx context.Context, keyword string, opt SearchOptions) ([]SearchHit, error) {
+	return t.Snapshot().SearchContext(ctx, keyword, opt)
 }

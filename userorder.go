@@ -131,8 +131,9 @@ func (s Snapshot) checkUserOrder(c *checker) {
 var scanThreshold = 2048
 
 // pageByScan walks the user order and keeps members of n (or of its
-// subtree) until it has skip+limit+1 of them.
-func (st *state) pageByScan(n nid, subtree bool, o SortBy, after *memberKey, skip, limit int) (keys []memberKey, more bool) {
+// subtree) until it has skip+limit+1 of them, or c stops it (the caller
+// then looks at c).
+func (st *state) pageByScan(c *canceller, n nid, subtree bool, o SortBy, after *memberKey, skip, limit int) (keys []memberKey, more bool) {
 	r := st.node(n)
 	belongs := func(u uid) bool {
 		if !subtree {
@@ -146,6 +147,9 @@ func (st *state) pageByScan(n nid, subtree bool, o SortBy, after *memberKey, ski
 		return false
 	}
 	for k := range st.usersInOrder(o, after) {
+		if c.stop() {
+			return nil, false // the caller looks at c
+		}
 		if !belongs(k.u) {
 			continue
 		}

@@ -83,8 +83,17 @@
 // with HTTP status 200 as the service answers them (the JS SDK reads an
 // envelope only from a 2xx answer; the Go SDK ignores the status).
 // Codes: 400 bad input, 401 authentication, 403 refused structure change
-// (cycle, root, not empty, cross-org), 404 unknown id, 409 duplicate, 500
-// internal, 501 not served. Values follow the service: timestamps are
+// (cycle, root, not empty, cross-org), 404 unknown id, 409 duplicate, 413
+// answer over Config.MaxAnswerBytes (ask for one org, fewer levels,
+// smaller pages), 500 internal, 501 not served, 503 stopped (past the
+// request's deadline, or its client left) or busy. One exception to the
+// HTTP 200 rule: a request refused because Config.MaxInFlight requests were
+// running and none finished within Config.MaxQueueWait is answered HTTP 503
+// with Retry-After (and the envelope, code 503), so that proxies and
+// retrying clients see the overload. Every request runs under its
+// deadline (Config.RequestTimeout) and its client's connection: the
+// engine's long reads (search, listings, export) take the request's
+// context and stop when it ends. See limits.go for what each limit counts. Values follow the service: timestamps are
 // ISO 8601 UTC strings, unset strings are null, nameI18n and
 // descriptionI18n are JSON strings holding a locale → text object.
 //

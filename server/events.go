@@ -133,7 +133,7 @@ func next(ctx context.Context, tree *orgtree.Tree, from orgtree.Snapshot) (orgtr
 			return from, nil, err
 		}
 		to := tree.Snapshot()
-		c, err := orgtree.Diff(from, to)
+		c, err := orgtree.DiffContext(ctx, from, to)
 		if err != nil {
 			return from, nil, err
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -26,6 +27,12 @@ type obj map[string]any
 
 // lazy computes a field from its coerced arguments.
 type lazy func(args map[string]any) (any, error)
+
+// lazyCtx is a lazy field whose work grows with the tree (a search, a
+// listing): it is given the request's context and passes it to the
+// engine, so that the work stops when the request does (its client left,
+// or its deadline passed) rather than at the next value completed.
+type lazyCtx func(ctx context.Context, args map[string]any) (any, error)
 
 // typenameKey is the meta field every object answers; an obj may carry it
 // to name its concrete type.
@@ -80,7 +87,7 @@ func (r *request) halted() bool {
 		return true
 	}
 	if len(r.buf) > r.maxBytes {
-		r.fatal = fmt.Errorf("%w: the answer would be larger than %d bytes: select fewer fields, use smaller limits or fewer aliases", errTooLarge, r.maxBytes)
+		r.fatal = r.s.tooLarge("select fewer fields, fewer aliases, or page (page and limit arguments)")
 		return true
 	}
 	if r.steps++; r.steps%ctxCheckEvery == 0 {
@@ -122,13 +129,20 @@ func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Pat
 		r.buf = append(r.buf[:start], "null"...)
 		return !t.NonNull
 	}
-	if l, isLazy := v.(lazy); isLazy {
+	var resolve func() (any, error)
+	switch l := v.(type) {
+	case lazy:
+		resolve = func() (any, error) { return l(r.args(fields[0])) }
+	case lazyCtx:
+		resolve = func() (any, error) { return l(r.ctx, r.args(fields[0])) }
+	}
+	if resolve != nil {
 		var err error
-		v, err = r.call(func() (any, error) {
-			args := fields[0].ArgumentMap(r.vars)
-			args[actorArg] = actorOf(r.ctx)
-			return l(args)
-		})
+		v, err = r.call(resolve)
+		if r.fatal == nil && r.ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			// The engine stopped the resolver: the request is over.
+			r.fatal = contextError(r.ctx, r.s.cfg.RequestTimeout)
+		}
 		if r.fatal != nil {
 			return true
 		}
@@ -394,4 +408,12 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// args are a field's arguments, with the request's actor (actor.go) for
+// the resolvers that write.
+func (r *request) args(f *ast.Field) map[string]any {
+	a := f.ArgumentMap(r.vars)
+	a[actorArg] = actorOf(r.ctx)
+	return a
 }

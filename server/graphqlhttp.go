@@ -60,6 +60,7 @@ type requestError struct {
 	code               int // the service's code in the envelope
 	msg                string
 	allow              string // Allow header of a 405
+	busy               bool   // refused by admit: HTTP 503 with Retry-After for both media
 }
 
 // malformed is a request that is not well-formed: 4xx for both media types.
@@ -243,7 +244,9 @@ func (s *Server) runGraphQL(w http.ResponseWriter, req *http.Request, media medi
 	}
 	release, err := s.admit(req.Context())
 	if err != nil {
-		return refused(http.StatusServiceUnavailable, 503, err.Error())
+		e := refused(http.StatusServiceUnavailable, 503, err.Error())
+		e.jsonStatus, e.busy = http.StatusServiceUnavailable, true
+		return e
 	}
 	defer release()
 	r := &request{s: s, ctx: req.Context(), doc: doc, vars: vars, maxBytes: s.cfg.MaxAnswerBytes}
@@ -315,6 +318,8 @@ func extensionCode(code int) string {
 		return "NOT_FOUND"
 	case 409:
 		return "CONFLICT"
+	case 413:
+		return "RESPONSE_TOO_LARGE"
 	case 501:
 		return "NOT_IMPLEMENTED"
 	case 503:
@@ -348,6 +353,10 @@ func (s *Server) writeRequestError(w http.ResponseWriter, media mediaType, e *re
 	}
 	if e.allow != "" {
 		w.Header().Set("Allow", e.allow)
+	}
+	if e.busy {
+		s.writeBusy(w, media, resp)
+		return
 	}
 	writeJSONAs(w, media, status, resp)
 }

@@ -206,7 +206,7 @@ func TestHostileQueries(t *testing.T) {
 		{"orgs(limit: 2^31-1)", `{ orgs(limit: 2147483647) { totalCount list { id } } }`, nil, 0, "", time.Second, 64 << 20},
 		{"2000 aliased isRootNode", aliases(2000, `isRootNode(orgId: "x", nodeId: "y")`), nil, 404, "not found", 2 * time.Second, 128 << 20},
 		{"query over 128 KiB", "{" + strings.Repeat(" __typename", 14000) + " }", nil, 400, "more than the limit of 131072", time.Second, 64 << 20},
-		{"20 MB keyword variable", `query q($k: String!) { searchNodes(keyword: $k) { id } }`, map[string]any{"k": strings.Repeat("D", 20<<20)}, 400, "keyword", 2 * time.Second, 256 << 20},
+		{"20 MB keyword variable", `query q($k: String!) { searchNodes(keyword: $k) { id } }`, map[string]any{"k": strings.Repeat("D", 20<<20)}, 400, "keyword", 5 * time.Second, 256 << 20}, // decoding the 20 MB body is most of it
 	}
 	org := ts.tree.Snapshot().Orgs()[0]
 	for _, c := range cases {
@@ -309,38 +309,51 @@ func TestRequestsStop(t *testing.T) {
 }
 
 // TestManyConnections: many clients at once, each with a heavy query:
-// every one is answered (served, cut off or told the server is busy) and
-// the heap stays bounded by MaxInFlight answers.
+// every one is answered — served (cut off at the answer cap: 413), or told
+// the server is busy (HTTP 503 with Retry-After, after MaxQueueWait) — and
+// the heap stays bounded by MaxInFlight answers. The first MaxInFlight are
+// served whatever the machine's speed: their deadline is stretched under
+// the race detector, which runs them ten times slower. (With a deadline
+// that a heavy query under -race outlives, every answer was a 503 — the
+// admitted ones stopped at their deadline, the others waited for it — and
+// the test showed nothing; TestBusy pins the limiter down exactly.)
 func TestManyConnections(t *testing.T) {
-	ts := hostileServer(t, Config{MaxInFlight: 4, MaxAnswerBytes: 4 << 20, RequestTimeout: 5 * time.Second, MaxCost: 1 << 40})
+	const slots = 4
+	ts := hostileServer(t, Config{MaxInFlight: slots, MaxAnswerBytes: 1 << 20, RequestTimeout: 5 * time.Second * timeFactor, MaxCost: 1 << 40})
 	token := ts.token()
 	body, err := json.Marshal(map[string]any{"query": aliases(3, `searchNodes(keyword: "Dept") { `+nodeFields+` }`)})
 	require.NoError(t, err)
 	const clients = 200
-	codes := make([]int, clients)
+	answers := make([]busyAnswer, clients)
 	d, heap := measure(func() {
 		var wg sync.WaitGroup
 		for i := range clients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, out := ts.do(http.MethodPost, "/graphql/v2", token, body)
-				var r gqlResponse
-				if json.Unmarshal(out, &r) == nil && len(r.Errors) > 0 {
-					codes[i] = r.Errors[0].Message.Code
-				}
+				answers[i] = ts.ask(http.MethodPost, "/graphql/v2", token, body)
 			}()
 		}
 		wg.Wait()
 	})
-	count := map[int]int{}
-	for _, c := range codes {
-		count[c]++
+	count := map[string]int{}
+	served := 0
+	for _, a := range answers {
+		switch {
+		case a.status == http.StatusServiceUnavailable:
+			assert.Equal(t, 503, a.code, a.msg)
+			assert.Equal(t, "1", a.retryAfter)
+			assert.Contains(t, a.msg, "server busy")
+			count["503 busy"]++
+		case a.status == http.StatusOK && (a.code == 200 || a.code == 413):
+			served++
+			count[fmt.Sprint(a.code)]++
+		default:
+			t.Errorf("unexpected answer %+v", a)
+		}
 	}
-	row(t, fmt.Sprintf("%d clients at once, 3 aliased searches each, MaxInFlight 4", clients), fmt.Sprintf("codes %v", count), d, heap)
-	for c := range count {
-		assert.Contains(t, []int{0, 400, 503}, c)
-	}
+	row(t, fmt.Sprintf("%d clients at once, 3 aliased searches each, MaxInFlight %d", clients, slots), fmt.Sprintf("answers %v", count), d, heap)
+	assert.GreaterOrEqual(t, served, slots, "the requests admitted first are served")
 	assert.LessOrEqual(t, heap, uint64(512<<20))
 }
 

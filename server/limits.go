@@ -1,15 +1,22 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/orgtree/orgtree"
 )
 
 // Limits that keep one client from taking the server: what a document may
@@ -28,7 +35,23 @@ import (
 // as JSON as it is completed, so the cap on the answer's size is checked
 // on every value, and the request's context (cancelled when the client
 // goes away, or at the request's deadline) is checked before every resolver
-// and every few values: work stops within microseconds of either.
+// and every few values; the resolvers whose work grows with the tree
+// (searchNodes, childrenNodes, Node.users) pass it to the engine, which
+// looks at it every few hundred nodes: work stops within microseconds of
+// either.
+//
+// A REST answer is capped alike (MaxAnswerBytes). The endpoints that can
+// answer a whole tree (export, by-tenant, children with a depth) first
+// count what they would list, stopping as soon as the count alone proves
+// the answer too large, and then write their answer as JSON while checking
+// its size, so a refused answer is never built in memory; every answer is
+// checked once more as a whole. The refusal is code 413, naming the cap
+// and how to ask for less.
+//
+// Requests beyond MaxInFlight wait for room at most MaxQueueWait (and never
+// past their deadline), then are answered HTTP 503 with Retry-After: a
+// burst is absorbed, an overload is told to come back rather than piling
+// up connections.
 
 var (
 	// errTooComplex: a document over the cost or depth limit, refused
@@ -38,7 +61,7 @@ var (
 	errTooLarge = errors.New("answer too large")
 	// errTimeout: the request ran past its deadline, or its client left.
 	errTimeout = errors.New("request stopped")
-	// errBusy: no room for the request before its deadline.
+	// errBusy: no room for the request within MaxQueueWait.
 	errBusy = errors.New("server busy")
 )
 
@@ -47,6 +70,7 @@ const (
 	defaultMaxAnswerBytes = 32 << 20
 	defaultMaxQueryBytes  = 128 << 10
 	defaultRequestTimeout = 30 * time.Second
+	defaultMaxQueueWait   = time.Second
 	// listEstimate is the size assumed for a list without a limit
 	// argument when a document's cost is counted.
 	listEstimate = 100
@@ -73,6 +97,9 @@ func (c *Config) withLimitDefaults() {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = defaultMaxInFlight()
 	}
+	if c.MaxQueueWait <= 0 {
+		c.MaxQueueWait = defaultMaxQueueWait
+	}
 }
 
 // contextError says why a request's context ended.
@@ -84,22 +111,121 @@ func contextError(ctx context.Context, timeout time.Duration) error {
 }
 
 // admit waits for room among the requests in flight (Config.MaxInFlight)
-// until ctx ends. Every request costs CPU and memory in proportion to what
-// it asks; bounding how many run bounds the server's heap at about
-// MaxInFlight answers of MaxAnswerBytes, and those waiting hold only their
-// connection.
+// for at most Config.MaxQueueWait, and not after ctx ends. Every request
+// costs CPU and memory in proportion to what it asks; bounding how many
+// run bounds the server's heap at about MaxInFlight answers of
+// MaxAnswerBytes, and bounding the wait keeps a queue from growing behind
+// them: the excess is told to retry (errBusy, answered HTTP 503 with
+// Retry-After by writeBusy).
 func (s *Server) admit(ctx context.Context) (release func(), err error) {
 	select {
 	case s.inFlight <- struct{}{}:
 		return func() { <-s.inFlight }, nil
 	default:
 	}
+	wait := time.NewTimer(s.cfg.MaxQueueWait)
+	defer wait.Stop()
 	select {
 	case s.inFlight <- struct{}{}:
 		return func() { <-s.inFlight }, nil
+	case <-wait.C:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %d requests were running and none finished in time: retry later", errBusy, s.cfg.MaxInFlight)
 	}
+	return nil, fmt.Errorf("%w: %d requests were running and none finished within %s: retry in %d s", errBusy,
+		s.cfg.MaxInFlight, s.cfg.MaxQueueWait, s.retryAfter())
+}
+
+// retryAfter is the Retry-After of a busy answer, in whole seconds: the
+// queue's wait, at least 1.
+func (s *Server) retryAfter() int {
+	return max(1, int((s.cfg.MaxQueueWait+time.Second-1)/time.Second))
+}
+
+// writeBusy answers a request refused by admit: HTTP 503 with Retry-After,
+// whatever the endpoint's usual convention of errors in an HTTP 200
+// envelope, so that proxies, load balancers and HTTP clients' retry logic
+// see the overload and back off; the body is still the envelope
+// (errorBody) naming the limit.
+func (s *Server) writeBusy(w http.ResponseWriter, media mediaType, body any) {
+	w.Header().Set("Retry-After", strconv.Itoa(s.retryAfter()))
+	writeJSONAs(w, media, http.StatusServiceUnavailable, body)
+}
+
+// tooLarge is the error of an answer over the cap; ask says how to ask
+// for less.
+func (s *Server) tooLarge(ask string) error {
+	return fmt.Errorf("%w: the answer would be larger than the server's limit of %d bytes: %s", errTooLarge, s.cfg.MaxAnswerBytes, ask)
+}
+
+// answerBuffer is a REST answer being written as JSON, its size checked
+// against MaxAnswerBytes as it grows.
+type answerBuffer struct {
+	bytes.Buffer
+	max int
+	ask string // how to ask for less, when over
+}
+
+func (s *Server) newAnswerBuffer(ask string) *answerBuffer {
+	return &answerBuffer{max: s.cfg.MaxAnswerBytes, ask: ask}
+}
+
+// over reports whether the answer has outgrown its cap.
+func (b *answerBuffer) over() bool { return b.Len() > b.max }
+
+// appendJSON writes v, and fails once the answer outgrows its cap.
+func (s *Server) appendJSON(b *answerBuffer, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b.Write(raw)
+	if b.over() {
+		return s.tooLarge(b.ask)
+	}
+	return nil
+}
+
+// Lower bounds of the size of one node in an answer, for the counts that
+// refuse an answer before it is built: the JSON of an empty node, less a
+// byte for each field (a one-letter string is a byte shorter than null).
+var (
+	minExportNode = sync.OnceValue(func() int {
+		b, _ := json.Marshal(exportNode{})
+		return len(b) + len(`,"children":[]`) - reflect.TypeFor[exportNode]().NumField()
+	})
+	minRESTNode = sync.OnceValue(func() int {
+		b, _ := json.Marshal(obj{"id": "", "orgId": "", "name": "", "nameI18n": nil, "description": nil, "descriptionI18n": nil,
+			"order": 0, "code": nil, "root": false, "isVirtualNode": false, "createdAt": nil, "updatedAt": nil, "depth": 0})
+		return len(b) - 13
+	})
+)
+
+// countNodes counts the nodes below id down to depth levels (id itself
+// included when withTop), in breadth-first order, stopping once the count
+// passes limit: whether a listing would pass its cap is known after
+// reading at most limit+1 node ids.
+func countNodes(snap orgtree.Snapshot, id string, depth int, withTop bool, limit int) (int, error) {
+	n := 0
+	if withTop {
+		n = 1
+	}
+	level := []string{id}
+	for d := 0; d < depth && len(level) > 0 && n <= limit; d++ {
+		var next []string
+		for _, p := range level {
+			kids, err := snap.ChildIDs(p)
+			if err != nil {
+				return 0, err
+			}
+			n += len(kids)
+			if n > limit {
+				return n, nil
+			}
+			next = append(next, kids...)
+		}
+		level = next
+	}
+	return n, nil
 }
 
 // documentCost counts what op may cost to answer (see the top of this

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"iter"
 
@@ -14,58 +15,59 @@ import (
 // rootResolvers returns the Query and Mutation fields orgtree serves: the
 // organization module, the user calls its member operations need, and the
 // token exchange. rootObject makes the other fields answer 501.
-func (s *Server) rootResolvers() (queries, mutations map[string]lazy) {
-	queries = map[string]lazy{
-		"accessToken": s.accessToken,
-		"org":         s.org,
-		"orgs":        s.orgs,
-		"nodeById": func(a map[string]any) (any, error) {
+func (s *Server) rootResolvers() (queries, mutations map[string]any) {
+	queries = map[string]any{
+		"accessToken": lazy(s.accessToken),
+		"org":         lazy(s.org),
+		"orgs":        lazy(s.orgs),
+		"nodeById": lazy(func(a map[string]any) (any, error) {
 			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.Node(optString(a, "id")) })
-		},
-		"nodeByCode": func(a map[string]any) (any, error) {
+		}),
+		"nodeByCode": lazy(func(a map[string]any) (any, error) {
 			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) {
 				return snap.NodeByCode(optString(a, "orgId"), optString(a, "code"))
 			})
-		},
-		"rootNode": func(a map[string]any) (any, error) {
+		}),
+		"rootNode": lazy(func(a map[string]any) (any, error) {
 			return s.readNode(func(snap orgtree.Snapshot) (orgtree.Node, error) { return snap.RootNode(optString(a, "orgId")) })
-		},
-		"isRootNode":    s.isRootNode,
-		"childrenNodes": s.childrenNodes,
-		"searchNodes":   s.searchNodes,
-		"user":          s.user,
+		}),
+		"isRootNode":    lazy(s.isRootNode),
+		"childrenNodes": lazyCtx(s.childrenNodes),
+		"searchNodes":   lazyCtx(s.searchNodes),
+		"user":          lazy(s.user),
 	}
 	for name, resolve := range s.introspectionResolvers() {
 		queries[name] = resolve
 	}
-	mutations = map[string]lazy{
-		"createOrg":         s.createOrg,
-		"deleteOrg":         s.deleteOrg,
-		"addNode":           s.addNode,
-		"addNodeV2":         s.addNodeV2,
-		"updateNode":        s.updateNode,
-		"deleteNode":        s.deleteNode,
-		"moveNode":          s.moveNode,
-		"addMember":         s.addMember,
-		"removeMember":      s.removeMember,
-		"moveMembers":       s.moveMembers,
-		"setMainDepartment": s.setMainDepartment,
-		"createUser":        s.createUser,
+	mutations = map[string]any{
+		"createOrg":         lazy(s.createOrg),
+		"deleteOrg":         lazy(s.deleteOrg),
+		"addNode":           lazy(s.addNode),
+		"addNodeV2":         lazy(s.addNodeV2),
+		"updateNode":        lazy(s.updateNode),
+		"deleteNode":        lazy(s.deleteNode),
+		"moveNode":          lazy(s.moveNode),
+		"addMember":         lazy(s.addMember),
+		"removeMember":      lazy(s.removeMember),
+		"moveMembers":       lazy(s.moveMembers),
+		"setMainDepartment": lazy(s.setMainDepartment),
+		"createUser":        lazy(s.createUser),
 	}
 	return queries, mutations
 }
 
-// rootObject is the root value of one operation type: the served fields,
-// and every other field of the schema answering "not supported" (code 501).
-func rootObject(def *ast.Definition, served map[string]lazy) obj {
+// rootObject is the root value of one operation type: the served fields
+// (each a lazy or a lazyCtx), and every other field of the schema
+// answering "not supported" (code 501).
+func rootObject(def *ast.Definition, served map[string]any) obj {
 	root := obj{}
 	for _, f := range def.Fields {
 		resolve, ok := served[f.Name]
 		if !ok {
 			name := def.Name + "." + f.Name
-			resolve = func(map[string]any) (any, error) {
+			resolve = lazy(func(map[string]any) (any, error) {
 				return nil, fmt.Errorf("%w: %s is part of the service schema but not served by orgtree", errUnsupported, name)
-			}
+			})
 		}
 		root[f.Name] = resolve
 	}
@@ -174,21 +176,21 @@ func (s *Server) isRootNode(a map[string]any) (any, error) {
 	return n.IsRoot(), nil
 }
 
-func (s *Server) childrenNodes(a map[string]any) (any, error) {
+func (s *Server) childrenNodes(ctx context.Context, a map[string]any) (any, error) {
 	snap := s.tree.Snapshot()
 	if _, err := nodeInOrg(snap, optString(a, "orgId"), optString(a, "nodeId")); err != nil {
 		return nil, err
 	}
-	kids, err := snap.Children(optString(a, "nodeId"), 1)
+	kids, err := snap.ChildrenContext(ctx, optString(a, "nodeId"), 1)
 	if err != nil {
 		return nil, err
 	}
 	return s.nodeSeq(snap, slices.Values(kids)), nil
 }
 
-func (s *Server) searchNodes(a map[string]any) (any, error) {
+func (s *Server) searchNodes(ctx context.Context, a map[string]any) (any, error) {
 	snap := s.tree.Snapshot()
-	hits, err := snap.Search(optString(a, "keyword"), orgtree.SearchOptions{})
+	hits, err := snap.SearchContext(ctx, optString(a, "keyword"), orgtree.SearchOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,11 +51,15 @@ func (s *Server) rest(fn func(*http.Request) (string, any, error)) http.HandlerF
 		}
 		release, err := s.admit(req.Context())
 		if err != nil {
-			writeREST(w, http.StatusOK, 503, message(err), nil)
+			s.writeBusy(w, mediaJSON, map[string]any{"code": 503, "message": message(err), "data": nil})
 			return
 		}
 		defer release()
 		msg, data, err := fn(req)
+		var answer []byte
+		if err == nil {
+			answer, err = s.restAnswer(msg, data)
+		}
 		if err != nil {
 			code, text := codeOf(err)
 			s.logFailure("rest endpoint failed", req, code, err)
@@ -62,43 +68,96 @@ func (s *Server) rest(fn func(*http.Request) (string, any, error)) http.HandlerF
 			writeREST(w, http.StatusOK, code, text, nil)
 			return
 		}
-		writeREST(w, http.StatusOK, 200, msg, data)
+		w.Header().Set("Content-Type", string(mediaJSON)+"; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(answer)
 	}
 }
+
+// restAnswer encodes a REST answer in the service's envelope, refused when
+// over MaxAnswerBytes: the last check on every endpoint, whether or not it
+// could tell earlier.
+func (s *Server) restAnswer(msg string, data any) ([]byte, error) {
+	b, err := json.Marshal(map[string]any{"code": 200, "message": msg, "data": data})
+	if err != nil {
+		return nil, fmt.Errorf("%w: answer not encodable: %v", errInternal, err)
+	}
+	if len(b) > s.cfg.MaxAnswerBytes {
+		return nil, s.tooLarge("ask for less (one org, fewer levels, smaller pages)")
+	}
+	return append(b, '\n'), nil
+}
+
+// askExport is how to ask for less than a whole export.
+const askExport = "export one org at a time (GET /api/v2/orgs/export?org_id=ID), " +
+	"or walk the tree a level at a time (GET /api/v2/orgs/children?nodeId=ID)"
 
 // exportOrgs answers GET /api/v2/orgs/export: every org as an array, or
 // the org named by org_id as one object (what the Go SDK decodes).
+// Orgs are exported one at a time, each written as JSON as it is read, so
+// an export holds one org's copy and the answer so far, and is refused as
+// soon as its node count, or then its size, passes MaxAnswerBytes.
 func (s *Server) exportOrgs(req *http.Request) (string, any, error) {
 	snap := s.tree.Snapshot()
+	b := s.newAnswerBuffer(askExport)
 	if orgID := req.URL.Query().Get("org_id"); orgID != "" {
-		t, err := snap.ExportOrg(orgID, orgtree.ExportOptions{OmitPaths: true})
+		org, err := snap.Org(orgID)
 		if err != nil {
 			return "", nil, err
 		}
-		doc, err := s.exportDoc(req.Context(), snap, t)
-		return "导出数据成功", doc, err
+		b.ask = "walk the org a level at a time (GET /api/v2/orgs/children?nodeId=" + org.RootID + ")"
+		if err := s.exportOrg(req.Context(), b, snap, org); err != nil {
+			return "", nil, err
+		}
+		return "导出数据成功", json.RawMessage(b.Bytes()), nil
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('[')
-	for i, t := range snap.ExportAll(orgtree.ExportOptions{OmitPaths: true}) {
+	if n := snap.Stats().Nodes; n > s.cfg.MaxAnswerBytes/minExportNode() {
+		return "", nil, s.tooLarge(fmt.Sprintf("the tree's %d nodes take at least %d bytes; %s", n, n*minExportNode(), askExport))
+	}
+	b.WriteByte('[')
+	for i, org := range snap.Orgs() {
 		if i > 0 {
-			buf.WriteByte(',')
+			b.WriteByte(',')
 		}
-		doc, err := s.exportDoc(req.Context(), snap, t)
-		if err != nil {
+		if err := s.exportOrg(req.Context(), b, snap, org); err != nil {
 			return "", nil, err
 		}
-		buf.Write(doc)
 	}
-	buf.WriteByte(']')
-	return "导出数据成功", json.RawMessage(buf.Bytes()), nil
+	b.WriteByte(']')
+	return "导出数据成功", json.RawMessage(b.Bytes()), nil
 }
 
-// exportDoc writes a nested org in the service's export shape. The walk
-// is iterative: exports of very deep trees must not grow the stack. It
-// stops when ctx ends (the client left, or the deadline passed).
-func (s *Server) exportDoc(ctx context.Context, snap orgtree.Snapshot, root *orgtree.TreeNode) (json.RawMessage, error) {
-	var b bytes.Buffer
+// exportOrg appends one org's export document to b: refused before the
+// org is copied when its node count alone passes the cap, stopped when
+// the request ends.
+func (s *Server) exportOrg(ctx context.Context, b *answerBuffer, snap orgtree.Snapshot, org orgtree.Org) error {
+	room := (b.max - b.Len()) / minExportNode()
+	if n, err := countNodes(snap, org.RootID, math.MaxInt, true, room); err != nil {
+		return err
+	} else if n > room {
+		return s.tooLarge(fmt.Sprintf("org %s has more than %d nodes, which take at least %d bytes; %s", org.ID, room, n*minExportNode(), b.ask))
+	}
+	t, err := snap.ExportOrgContext(ctx, org.ID, orgtree.ExportOptions{OmitPaths: true})
+	if err != nil {
+		return s.stopped(ctx, err)
+	}
+	return s.exportDoc(ctx, b, snap, t)
+}
+
+// stopped turns an engine error that wraps the request context's end into
+// the request's own (errTimeout: code 503, saying why).
+func (s *Server) stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return contextError(ctx, s.cfg.RequestTimeout)
+	}
+	return err
+}
+
+// exportDoc appends a nested org in the service's export shape to b. The
+// walk is iterative: exports of very deep trees must not grow the stack.
+// It stops when ctx ends (the client left, or the deadline passed) or b
+// outgrows its cap.
+func (s *Server) exportDoc(ctx context.Context, b *answerBuffer, snap orgtree.Snapshot, root *orgtree.TreeNode) error {
 	type frame struct {
 		n    *orgtree.TreeNode
 		next int // index of the next child to write
@@ -106,8 +165,8 @@ func (s *Server) exportDoc(ctx context.Context, snap orgtree.Snapshot, root *org
 	orgID := root.OrgID
 	stack := []frame{{n: root}}
 	steps := 0
-	if err := s.openExportNode(&b, snap, root, orgID); err != nil {
-		return nil, err
+	if err := s.openExportNode(&b.Buffer, snap, root, orgID); err != nil {
+		return err
 	}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
@@ -122,14 +181,20 @@ func (s *Server) exportDoc(ctx context.Context, snap orgtree.Snapshot, root *org
 		child := top.n.Children[top.next]
 		top.next++
 		if steps++; steps%ctxCheckEvery == 0 && ctx.Err() != nil {
-			return nil, contextError(ctx, s.cfg.RequestTimeout)
+			return contextError(ctx, s.cfg.RequestTimeout)
 		}
-		if err := s.openExportNode(&b, snap, child, orgID); err != nil {
-			return nil, err
+		if err := s.openExportNode(&b.Buffer, snap, child, orgID); err != nil {
+			return err
+		}
+		if b.over() {
+			return s.tooLarge(b.ask)
 		}
 		stack = append(stack, frame{n: child})
 	}
-	return json.RawMessage(b.Bytes()), nil
+	if b.over() {
+		return s.tooLarge(b.ask)
+	}
+	return nil
 }
 
 // exportNode is a node of the service's export document, without its
@@ -246,14 +311,23 @@ func (s *Server) restChildren(req *http.Request) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	kids, err := snap.Children(nodeID, depth)
-	if err != nil {
+	ask := "ask for fewer levels (depth), or list a level at a time, each child's children with its own nodeId"
+	room := s.cfg.MaxAnswerBytes / minRESTNode()
+	if n, err := countNodes(snap, nodeID, depth, false, room); err != nil {
 		return "", nil, err
+	} else if n > room {
+		return "", nil, s.tooLarge(fmt.Sprintf("the %d levels below %s hold more than %d nodes, which take at least %d bytes; %s", depth, nodeID, room, n*minRESTNode(), ask))
 	}
-	out := make([]any, len(kids))
+	ctx := req.Context()
+	kids, err := snap.ChildrenContext(ctx, nodeID, depth)
+	if err != nil {
+		return "", nil, s.stopped(ctx, err)
+	}
+	b := s.newAnswerBuffer(ask)
+	b.WriteByte('[')
 	for i, k := range kids {
-		if i%ctxCheckEvery == 0 && req.Context().Err() != nil {
-			return "", nil, contextError(req.Context(), s.cfg.RequestTimeout)
+		if i%ctxCheckEvery == 0 && ctx.Err() != nil {
+			return "", nil, contextError(ctx, s.cfg.RequestTimeout)
 		}
 		v, err := s.plain(s.nodeValue(snap, k), "Node")
 		if err != nil {
@@ -261,9 +335,15 @@ func (s *Server) restChildren(req *http.Request) (string, any, error) {
 		}
 		o := v.(obj)
 		o["depth"] = o["depth"].(int) - base
-		out[i] = o
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := s.appendJSON(b, o); err != nil {
+			return "", nil, err
+		}
 	}
-	return "获取成功", out, nil
+	b.WriteByte(']')
+	return "获取成功", json.RawMessage(b.Bytes()), nil
 }
 
 // restOrgPage answers GET /api/v2/orgs/pagination?page=&limit=&sortBy=.
@@ -362,19 +442,18 @@ func (s *Server) restOrgsByTenant(req *http.Request) (string, any, error) {
 		return "", nil, fmt.Errorf("%w: tenant_id is required", orgtree.ErrInvalidArgument)
 	}
 	snap := s.tree.Snapshot()
-	docs := []json.RawMessage{}
-	for _, org := range snap.OrgsByTenant(tenant) {
-		t, err := snap.ExportOrg(org.ID, orgtree.ExportOptions{OmitPaths: true})
-		if err != nil {
+	b := s.newAnswerBuffer(askExport)
+	b.WriteByte('[')
+	for i, org := range snap.OrgsByTenant(tenant) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := s.exportOrg(req.Context(), b, snap, org); err != nil {
 			return "", nil, err
 		}
-		doc, err := s.exportDoc(req.Context(), snap, t)
-		if err != nil {
-			return "", nil, err
-		}
-		docs = append(docs, doc)
 	}
-	return "获取成功", docs, nil
+	b.WriteByte(']')
+	return "获取成功", json.RawMessage(b.Bytes()), nil
 }
 
 // startSyncMessage is the answer to the JS SDK's startSync.

@@ -74,8 +74,12 @@ type Config struct {
 	// fields × list sizes, aliases and fragments counted each time they
 	// are used (default 1,000,000).
 	MaxCost int
-	// MaxAnswerBytes caps a GraphQL answer; one that grows past it is cut
-	// off with an error (default 32 MiB).
+	// MaxAnswerBytes caps an answer, GraphQL or REST (default 32 MiB). A
+	// GraphQL answer that grows past it is cut off; a REST answer that
+	// would is refused, before it is built where a count of what it lists
+	// tells (an export, children to a depth). Either way the answer is
+	// error code 413 (in the service's envelope, HTTP 200) saying how to
+	// ask for less: one org, fewer levels, pages.
 	MaxAnswerBytes int
 	// MaxQueryBytes bounds a GraphQL document's text (default 128 KiB; the
 	// SDKs' largest is under 4 KiB).
@@ -83,9 +87,14 @@ type Config struct {
 	// RequestTimeout is the deadline of every request, from its headers
 	// read to its answer (default 30 s).
 	RequestTimeout time.Duration
-	// MaxInFlight is how many requests run at once; the others wait for
-	// room until their deadline (default 4 per CPU, at least 8).
+	// MaxInFlight is how many requests run at once (default 4 per CPU, at
+	// least 8); the others wait for room, at most MaxQueueWait.
 	MaxInFlight int
+	// MaxQueueWait bounds how long a request waits for room among
+	// MaxInFlight (default 1 s; never past its deadline). A request that
+	// finds none is answered HTTP 503 with Retry-After (the wait in whole
+	// seconds, at least 1) and code 503 in the envelope.
+	MaxQueueWait time.Duration
 }
 
 // Server answers the management API of the organization module over HTTP
@@ -300,8 +309,8 @@ func writeREST(w http.ResponseWriter, status, code int, msg string, data any) {
 // codeOf maps an error to the code and message of the service's envelopes.
 // Codes follow HTTP's meaning (the hosted service's own numbering is not
 // part of its published contract): 400 bad input, 401 auth, 403 refused
-// move or delete, 404 unknown id, 409 conflict, 500 internal, 501 not
-// served, 503 stopped (deadline, busy). An error that joins several
+// move or delete, 404 unknown id, 409 conflict, 413 answer over the cap,
+// 500 internal, 501 not served, 503 stopped (deadline, busy). An error that joins several
 // problems (an import's) takes their common code, or 400 when they differ:
 // the request as a whole was bad input.
 func codeOf(err error) (int, string) {
@@ -337,12 +346,14 @@ func codeOfOne(err error) int {
 		return 501
 	case errors.Is(err, errTimeout), errors.Is(err, errBusy):
 		return 503
+	case errors.Is(err, errTooLarge):
+		return 413
 	case errors.Is(err, errInternal), errors.Is(err, orgtree.ErrCorrupt):
 		return 500
 	case errors.Is(err, errBadRequest), errors.Is(err, orgtree.ErrInvalidArgument),
 		errors.Is(err, orgtree.ErrInvalidName), errors.Is(err, orgtree.ErrInvalidCode),
 		errors.Is(err, orgtree.ErrInvalidJSON), errors.Is(err, orgtree.ErrLimitExceeded),
-		errors.Is(err, orgtree.ErrNotMember), errors.Is(err, errTooComplex), errors.Is(err, errTooLarge):
+		errors.Is(err, orgtree.ErrNotMember), errors.Is(err, errTooComplex):
 		return 400
 	}
 	return 500

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"iter"
@@ -93,8 +94,8 @@ func (s *Server) nodeValue(snap orgtree.Snapshot, n orgtree.Node) obj {
 			}
 			return out, nil
 		}),
-		"users": lazy(func(args map[string]any) (any, error) {
-			return s.members(snap, id, args)
+		"users": lazyCtx(func(ctx context.Context, args map[string]any) (any, error) {
+			return s.members(ctx, snap, id, args)
 		}),
 		"authorizedResources": lazy(func(args map[string]any) (any, error) {
 			list, err := snap.AuthorizedResources(id, orgtree.ResourceFilter{
@@ -110,7 +111,7 @@ func (s *Server) nodeValue(snap orgtree.Snapshot, n orgtree.Node) obj {
 }
 
 // members answers Node.users(page, limit, sortBy, includeChildrenNodes).
-func (s *Server) members(snap orgtree.Snapshot, nodeID string, args map[string]any) (any, error) {
+func (s *Server) members(ctx context.Context, snap orgtree.Snapshot, nodeID string, args map[string]any) (any, error) {
 	page, limit, sortBy, err := paging(args)
 	if err != nil {
 		return nil, err
@@ -119,7 +120,7 @@ func (s *Server) members(snap orgtree.Snapshot, nodeID string, args map[string]a
 	if args["includeChildrenNodes"] == nil {
 		include = true // the schema's default, also when sent as null
 	}
-	mp, err := snap.ListMembers(nodeID, orgtree.ListMembersOptions{
+	mp, err := snap.ListMembersContext(ctx, nodeID, orgtree.ListMembersOptions{
 		IncludeDescendants: include, Page: page, Limit: limit, SortBy: sortBy,
 	})
 	if err != nil {

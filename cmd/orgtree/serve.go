@@ -34,6 +34,11 @@ type serveOptions struct {
 	// webhooks receive the change events (see server.Webhook).
 	webhooks      []string
 	webhookSecret string
+	// limits on one request (server.Config; zero: the server's defaults).
+	maxAnswerBytes int
+	maxInFlight    int
+	queueWait      time.Duration
+	requestTimeout time.Duration
 }
 
 // Settings keys under which serve keeps what it generates in the store.
@@ -80,6 +85,10 @@ closes the store: every acknowledged write is on disk.`,
 	cmd.Flags().StringVar(&so.secret, "secret", os.Getenv("ORGTREE_SECRET"), "user pool secret the SDKs exchange for a token (default: the one kept in the store)")
 	cmd.Flags().DurationVar(&so.shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
 	cmd.Flags().StringArrayVar(&so.webhooks, "webhook", nil, "POST change events to this URL (repeatable; signed with HMAC-SHA256, see GET /api/v2/events for the events)")
+	cmd.Flags().IntVar(&so.maxAnswerBytes, "max-answer-bytes", 32<<20, "refuse (code 413) an answer larger than this, telling the client to ask for less or page")
+	cmd.Flags().IntVar(&so.maxInFlight, "max-in-flight", 0, "requests run at once (0: 4 per CPU, at least 8)")
+	cmd.Flags().DurationVar(&so.queueWait, "queue-wait", time.Second, "how long a request beyond --max-in-flight waits before it is answered 503 with Retry-After")
+	cmd.Flags().DurationVar(&so.requestTimeout, "request-timeout", 30*time.Second, "deadline of every request; its work stops there (code 503)")
 	cmd.Flags().StringVar(&so.webhookSecret, "webhook-secret", os.Getenv("ORGTREE_WEBHOOK_SECRET"), "key of the webhook signatures (default: the user pool secret)")
 	return cmd
 }
@@ -206,7 +215,8 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 		return err
 	}
 	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key, History: events,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		MaxAnswerBytes: so.maxAnswerBytes, MaxInFlight: so.maxInFlight, MaxQueueWait: so.queueWait, RequestTimeout: so.requestTimeout})
 	if err != nil {
 		return err
 	}
