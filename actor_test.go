@@ -28,3 +28,32 @@ func TestActorTravelsWithChangeSet(t *testing.T) {
 		assert.True(t, errors.Is(err, ErrInvalidArgument), "%q: %v", bad, err)
 	}
 }
+
+func TestChangeSetChangesInsideHook(t *testing.T) {
+	var kept *ChangeSet
+	var seen []*Changes
+	tr := newTestTree(t, WithCommitHook(func(cs *ChangeSet) error {
+		c, err := cs.Changes()
+		if err != nil {
+			return err
+		}
+		seen, kept = append(seen, c), cs
+		return nil
+	}))
+	org, err := tr.CreateOrg(OrgInput{Name: "Acme"})
+	require.NoError(t, err)
+	n, err := tr.AddNode(NodeInput{ParentID: org.RootID, Name: "dev"})
+	require.NoError(t, err)
+	_, err = tr.UpdateNode(n.ID, NodeUpdate{Name: new("engineering")})
+	require.NoError(t, err)
+	require.Len(t, seen, 3)
+	last := seen[2]
+	require.Len(t, last.Nodes, 1)
+	assert.Equal(t, Updated, last.Nodes[0].Kind)
+	assert.True(t, last.Nodes[0].Renamed)
+	assert.Equal(t, "dev", last.Nodes[0].Old.Name)
+	assert.Equal(t, "engineering", last.Nodes[0].New.Name)
+
+	_, err = kept.Changes()
+	assert.ErrorIs(t, err, ErrInvalidArgument, "a kept ChangeSet does not keep versions alive")
+}

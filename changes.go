@@ -93,6 +93,24 @@ type ChangeSet struct {
 	// transaction was told (Tx.SetActor); empty when not told.
 	Actor  string `json:"actor,omitempty"`
 	Reason string `json:"reason,omitempty"`
+
+	// from and to are the versions before and after the change, set only
+	// while the commit hook runs (see Changes).
+	from, to *state
+}
+
+// Changes returns what this transaction changed, as Diff(before, after)
+// reports it: moves, renames, member and main-department changes, with
+// the old records beside the new ones (a ChangeSet carries only the new
+// ones). It costs what Diff costs: in proportion to the change. It answers
+// only while the commit hook runs; afterwards it fails with
+// ErrInvalidArgument, so that a ChangeSet a hook keeps does not keep two
+// versions of the tree alive.
+func (cs *ChangeSet) Changes() (*Changes, error) {
+	if cs.from == nil || cs.to == nil {
+		return nil, fmt.Errorf("orgtree: change set %d: Changes is only available inside the commit hook: %w", cs.Seq, ErrInvalidArgument)
+	}
+	return Diff(Snapshot{st: cs.from}, Snapshot{st: cs.to})
 }
 
 func (tx *Tx) changeSet() *ChangeSet {

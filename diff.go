@@ -38,22 +38,43 @@ func (k ChangeKind) String() string {
 	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
 }
 
+// MarshalText encodes the kind as its String, so JSON says "added".
+func (k ChangeKind) MarshalText() ([]byte, error) {
+	switch k {
+	case Added, Removed, Updated:
+		return []byte(k.String()), nil
+	}
+	return nil, fmt.Errorf("orgtree: change kind %d: %w", uint8(k), ErrInvalidArgument)
+}
+
+// UnmarshalText decodes what MarshalText encodes.
+func (k *ChangeKind) UnmarshalText(b []byte) error {
+	for _, c := range []ChangeKind{Added, Removed, Updated} {
+		if string(b) == c.String() {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("orgtree: change kind %q: %w", b, ErrInvalidArgument)
+}
+
 // Changes is what Diff reports: every difference between two versions of a
 // tree, by record. Each list is sorted by id (members by node, then user).
 type Changes struct {
 	// From and To are the version numbers of the older and newer snapshot.
-	From, To uint64
-	Orgs     []OrgChange
-	Nodes    []NodeChange
+	From  uint64       `json:"from"`
+	To    uint64       `json:"to"`
+	Orgs  []OrgChange  `json:"orgs,omitempty"`
+	Nodes []NodeChange `json:"nodes,omitempty"`
 	// Members lists memberships that exist in one version only; a node
 	// or user removed with its memberships lists them here too.
-	Members []MemberChange
+	Members []MemberChange `json:"members,omitempty"`
 	// MainDepartments lists users whose main department differs (an
 	// absent user counts as having none).
-	MainDepartments []MainDepartmentChange
+	MainDepartments []MainDepartmentChange `json:"mainDepartments,omitempty"`
 	// Users lists users added, removed, or with changed fields other
 	// than their main department (see MainDepartments) and memberships.
-	Users []UserChange
+	Users []UserChange `json:"users,omitempty"`
 }
 
 // Empty reports whether the two versions hold the same records.
@@ -64,9 +85,10 @@ func (c *Changes) Empty() bool {
 // OrgChange is one org added, removed or changed. Old is nil when added,
 // New when removed.
 type OrgChange struct {
-	Kind     ChangeKind
-	ID       string
-	Old, New *OrgRecord
+	Kind ChangeKind `json:"kind"`
+	ID   string     `json:"id"`
+	Old  *OrgRecord `json:"old,omitempty"`
+	New  *OrgRecord `json:"new,omitempty"`
 }
 
 // NodeChange is one node added, removed or changed. Old is nil when added,
@@ -75,37 +97,41 @@ type OrgChange struct {
 // show in Old and New. Nodes below a moved node are not listed: their
 // paths change, their records do not.
 type NodeChange struct {
-	Kind     ChangeKind
-	ID       string
-	OrgID    string
-	Old, New *NodeRecord
-	Moved    bool
-	Renamed  bool
+	Kind    ChangeKind  `json:"kind"`
+	ID      string      `json:"id"`
+	OrgID   string      `json:"orgId"`
+	Old     *NodeRecord `json:"old,omitempty"`
+	New     *NodeRecord `json:"new,omitempty"`
+	Moved   bool        `json:"moved,omitempty"`
+	Renamed bool        `json:"renamed,omitempty"`
 }
 
 // MemberChange is one membership that exists in one version only.
 type MemberChange struct {
-	NodeID, UserID string
+	NodeID string `json:"nodeId"`
+	UserID string `json:"userId"`
 	// Joined is true for a membership of the newer version only, false
 	// for one that the newer version no longer has.
-	Joined bool
+	Joined bool `json:"joined"`
 	// JoinedAt is when the membership was made (in the version that has it).
-	JoinedAt time.Time
+	JoinedAt time.Time `json:"joinedAt"`
 }
 
 // MainDepartmentChange is a user whose main department differs; an empty
 // id means none.
 type MainDepartmentChange struct {
-	UserID               string
-	OldNodeID, NewNodeID string
+	UserID    string `json:"userId"`
+	OldNodeID string `json:"oldNodeId,omitempty"`
+	NewNodeID string `json:"newNodeId,omitempty"`
 }
 
 // UserChange is one user added, removed or with changed fields. Old is nil
 // when added, New when removed. MainDepartmentID is as in each version.
 type UserChange struct {
-	Kind     ChangeKind
-	ID       string
-	Old, New *User
+	Kind ChangeKind `json:"kind"`
+	ID   string     `json:"id"`
+	Old  *User      `json:"old,omitempty"`
+	New  *User      `json:"new,omitempty"`
 }
 
 // Diff lists the changes from older to newer, two versions of one tree (or

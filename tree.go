@@ -271,7 +271,11 @@ func (t *Tree) commitWith(tx *Tx, hook bool) error {
 	}
 	tx.settleIndexes(tx.compact)
 	if hook && t.cfg.hook != nil {
-		if err := t.cfg.hook(tx.changeSet()); err != nil {
+		cs := tx.changeSet()
+		cs.from, cs.to = tx.base, tx.st
+		err := t.cfg.hook(cs)
+		cs.from, cs.to = nil, nil
+		if err != nil {
 			return fmt.Errorf("orgtree: commit hook refused change %d: %w", tx.st.seq, err)
 		}
 	}

@@ -23,7 +23,18 @@ var (
 // BenchmarkCommitDurable measures the latency of one durable write: a node
 // rename that returns only after bbolt has fsynced it.
 func BenchmarkCommitDurable(b *testing.B) {
-	db := mustOpen(b, tempPath(b))
+	benchCommitDurable(b)
+}
+
+// BenchmarkCommitDurableHistory is BenchmarkCommitDurable with a change
+// history: the cost of the entry (a Diff, its JSON, two more bbolt keys)
+// and of trimming at the bound.
+func BenchmarkCommitDurableHistory(b *testing.B) {
+	benchCommitDurable(b, WithHistory(HistoryOptions{MaxEntries: 1000}))
+}
+
+func benchCommitDurable(b *testing.B, opts ...Option) {
+	db := mustOpen(b, tempPath(b), opts...)
 	defer db.Close()
 	org, err := db.Tree().CreateOrg(orgtree.OrgInput{Name: "Acme"})
 	require.NoError(b, err)
@@ -208,4 +219,40 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkBulkCommit is one transaction adding 10k departments under a
+// root, without and with a change history: the history's entry of a bulk
+// change is as large as the change (every new record, as JSON).
+func BenchmarkBulkCommit(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{{"plain", nil}, {"history", []Option{WithHistory(HistoryOptions{})}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var bytes int64
+			for range b.N {
+				b.StopTimer()
+				db := mustOpen(b, tempPath(b), tc.opts...)
+				org, err := db.Tree().CreateOrg(orgtree.OrgInput{Name: "Acme"})
+				require.NoError(b, err)
+				b.StartTimer()
+				err = db.Tree().Update(func(tx *orgtree.Tx) error {
+					for i := range 10_000 {
+						if _, err := tx.AddNode(orgtree.NodeInput{ParentID: org.RootID, Name: fmt.Sprint("team ", i)}); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				b.StopTimer()
+				require.NoError(b, err)
+				if info, err := db.History().Info(); err == nil {
+					bytes = info.Bytes
+				}
+				require.NoError(b, db.Close())
+			}
+			b.ReportMetric(float64(bytes)/10_000, "history-B/node")
+		})
+	}
 }

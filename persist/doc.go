@@ -27,6 +27,21 @@
 //     (orgtree.Tree.Rollback), the error is returned by Sync, and the DB
 //     refuses every later write with ErrFailed: reopen it to go on.
 //
+// # Change history
+//
+// WithHistory turns on an append-only history of the committed
+// transactions (History: Since a version, SinceTime, Node). Each entry holds
+// the version, a time, the transaction's actor and reason and its
+// orgtree.Changes (old and new records of what it changed); it is written
+// in the bbolt transaction of the change itself, so a crash never keeps one
+// without the other. The history is bounded by age, size and count
+// (HistoryOptions) and trimmed from the oldest end at every write and at
+// Open; a query reaching past the trimmed end fails with
+// ErrHistoryTrimmed. The store remembers that it keeps a history and its
+// bounds, so an Open without WithHistory does not leave a hole in it;
+// WithoutHistory drops it. Its layout is in history.go, in a bucket of its
+// own that the tree's format does not depend on.
+//
 // # On-disk format (version 2)
 //
 // The store is a log: one full record (a snapshot of the whole content at

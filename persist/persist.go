@@ -53,6 +53,10 @@ type config struct {
 	// beforeUpgrade, when set, runs just before a version 1 store is
 	// rewritten; the upgrade crash test times its kill from it.
 	beforeUpgrade func()
+	// history and noHistory: WithHistory and WithoutHistory (history.go).
+	history        *HistoryOptions
+	historyDefault bool
+	noHistory      bool
 }
 
 // defaultCompactMin: below a megabyte of deltas the log is never compacted;
@@ -102,6 +106,7 @@ type DB struct {
 	tree *orgtree.Tree
 	g    *group     // nil unless group commit is on
 	c    *compactor // nil on a read-only store
+	rec  *recorder  // nil unless the store records a change history
 	// format is the format version of the file: 1 only for a version 1
 	// store opened read-only, which is upgraded by the next read-write Open.
 	format int
@@ -145,6 +150,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 			return nil, fmt.Errorf("persist: open %s: upgrade to format version %d: %w: %w", path, FormatVersion, ErrWrite, err)
 		}
 		db.format = FormatVersion
+	}
+	if db.rec, err = db.setupHistory(dump.Seq); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("persist: open %s: %w", path, err)
 	}
 	if !db.cfg.readOnly {
 		db.c = startCompactor(db)
@@ -254,16 +263,30 @@ func (db *DB) commit(cs *orgtree.ChangeSet) error {
 	if db.cfg.readOnly {
 		return fmt.Errorf("persist: %s: %w: %w", db.path, ErrWrite, bolterr.ErrDatabaseReadOnly)
 	}
+	if db.rec != nil {
+		// The entry is made here, where the version before the change
+		// is at hand, and written with the change.
+		if err := db.rec.record(cs); err != nil {
+			return fmt.Errorf("persist: %s: history entry of version %d: %w", db.path, cs.Seq, err)
+		}
+	}
+	var err error
 	if db.g != nil {
-		return db.g.enqueue(cs)
+		err = db.g.enqueue(cs)
+	} else {
+		db.mu.Lock()
+		closed := db.closed
+		db.mu.Unlock()
+		if closed {
+			err = ErrClosed
+		} else {
+			err = db.write([]*orgtree.ChangeSet{cs})
+		}
 	}
-	db.mu.Lock()
-	closed := db.closed
-	db.mu.Unlock()
-	if closed {
-		return ErrClosed
+	if err != nil && db.rec != nil {
+		db.rec.drop(cs.Seq)
 	}
-	return db.write([]*orgtree.ChangeSet{cs})
+	return err
 }
 
 // write stores change sets in one bbolt transaction, one log record each.
@@ -280,8 +303,21 @@ func (db *DB) write(batch []*orgtree.ChangeSet) error {
 			}
 		}
 		st = w.st
-		return w.finish()
+		if err := w.finish(); err != nil {
+			return err
+		}
+		if db.rec != nil {
+			// In the same bbolt transaction: a change is never on disk
+			// without its history entry, nor an entry without its change.
+			return db.rec.append(tx, batch)
+		}
+		return nil
 	})
+	if db.rec != nil {
+		for _, cs := range batch {
+			db.rec.drop(cs.Seq)
+		}
+	}
 	if err == nil && db.c != nil && st.logBytes >= max(db.cfg.compactMin, st.baseBytes/2) {
 		db.c.kick()
 	}

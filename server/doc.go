@@ -132,5 +132,9 @@
 // orgtree serve --webhook URL) POST the same events as JSON arrays signed
 // with HMAC-SHA256 (X-Orgtree-Signature: sha256=<hex>), at least once, in
 // version order, retried with exponential backoff; Webhook.Deliveries is the
-// delivery log. Event names and shapes are in events.go.
+// delivery log. Event names and shapes are in events.go. With a History
+// (Config.History: a store's durable change history, or a MemoryHistory)
+// events carry their transaction's actor and reason, and a client that
+// reconnects with Last-Event-ID resumes after the last event it saw; an id
+// that cannot be resumed from gets a stream.reset event.
 package server

@@ -37,9 +37,26 @@ import (
 //	user.main_department.changed
 //	user.created user.updated user.deleted
 //
-// Each event is {"type", "orgId" (when it has one), "seq", "data"}, data
-// being the record (the new one, or the old one for a deletion), or for
-// members {"nodeId", "userId", "joinedAt"}.
+// Each event is {"type", "orgId" (when it has one), "seq", "data",
+// "actor", "reason"}, data being the record (the new one, or the old one
+// for a deletion), or for members {"nodeId", "userId", "joined",
+// "joinedAt"}, for main departments {"userId", "oldNodeId", "newNodeId"}.
+//
+// With a History (Config.History; orgtree serve always has one) the
+// stream reads commits one by one from it instead of diffing: every event
+// carries its transaction's actor and reason, and the SSE id
+// "<seq>-<n>" (the nth event of version seq) is the same on every
+// connection and across restarts of a durable history. A client that
+// reconnects with the Last-Event-ID header (EventSource does so by itself)
+// gets the events after that one. Without a History the stream resumes
+// from the last 64 batches this process sent. When it cannot resume (the
+// id is older than the history reaches, or unknown) it sends one event
+//
+//	stream.reset  {"lastEventId": "<the id sent>", "reason": "..."}
+//
+// with id "<seq>" and then the changes after version seq: the client must
+// reload what it shows. The same event comes when a History is trimmed
+// past a client that lags that far.
 
 // Event is one change, as the stream and the webhooks send it.
 type Event struct {
@@ -48,6 +65,10 @@ type Event struct {
 	// Seq is the version that has the change.
 	Seq  uint64 `json:"seq"`
 	Data any    `json:"data"`
+	// Actor and Reason are those of the transaction that made the change
+	// (orgtree.Tx.SetActor), when the server has a History to tell.
+	Actor  string `json:"actor,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Events turns the changes between two versions into events: orgs first,
@@ -122,69 +143,6 @@ func next(ctx context.Context, tree *orgtree.Tree, from orgtree.Snapshot) (orgtr
 	}
 }
 
-// eventsPath is the event stream's endpoint.
-const eventsPath = "/api/v2/events"
-
-// serveEvents answers GET /api/v2/events: an endless Server-Sent Events
-// stream of the changes committed after the request, authenticated like
-// every endpoint. Each SSE message has the event type as its event name,
-// "<seq>-<n>" as its id and the Event as JSON data. A comment line is sent
-// every 15 s so that proxies keep the connection.
-func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
-	if err := s.authenticate(req); err != nil {
-		writeREST(w, http.StatusUnauthorized, 401, err.Error(), nil)
-		return
-	}
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		writeREST(w, http.StatusInternalServerError, 500, "streaming unsupported", nil)
-		return
-	}
-	// The stream outlives the server's write timeout, which is for
-	// ordinary answers.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	// The cursor is taken before the opening line: a client that writes
-	// after reading it sees its change.
-	cursor := s.tree.Snapshot()
-	fmt.Fprintf(w, ": orgtree events from version %d\n\n", cursor.Seq())
-	fl.Flush()
-	ctx := req.Context()
-	for {
-		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
-		to, c, err := next(wait, s.tree, cursor)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-			fl.Flush()
-			continue
-		}
-		var buf bytes.Buffer
-		for i, e := range Events(c) {
-			data, err := json.Marshal(e)
-			if err != nil {
-				s.cfg.Logger.Error("event stream: encoding an event", "err", err)
-				return
-			}
-			fmt.Fprintf(&buf, "id: %d-%d\nevent: %s\ndata: %s\n\n", to.Seq(), i, e.Type, data)
-		}
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return
-		}
-		fl.Flush()
-		cursor = to
-	}
-}
-
 // WebhookConfig configures one webhook receiver.
 type WebhookConfig struct {
 	URL string
@@ -203,6 +161,12 @@ type WebhookConfig struct {
 	LogSize int
 	// Client sends the POSTs (default: a client with Timeout).
 	Client *http.Client
+	// History, when set, feeds the webhook commit by commit, as it feeds
+	// the event stream (Config.History): each event carries its actor and
+	// reason, and a POST holds whole commits. A receiver down for longer
+	// than the History reaches gets a stream.reset event, then the
+	// changes after the newest version.
+	History History
 }
 
 // Delivery is one attempt to deliver a batch, as the delivery log keeps it.
@@ -269,6 +233,9 @@ func Sign(secret string, body []byte) string {
 // Run delivers changes committed after it starts until ctx is done; it
 // returns ctx's error.
 func (wh *Webhook) Run(ctx context.Context) error {
+	if wh.cfg.History != nil {
+		return wh.runHistory(ctx)
+	}
 	cursor := wh.tree.Snapshot()
 	for {
 		to, c, err := next(ctx, wh.tree, cursor)
@@ -364,4 +331,45 @@ func (wh *Webhook) Delivered() uint64 {
 	wh.mu.Lock()
 	defer wh.mu.Unlock()
 	return wh.delivered
+}
+
+// runHistory is Run with a History: commit by commit.
+func (wh *Webhook) runHistory(ctx context.Context) error {
+	f := &historyFeed{tree: wh.tree, hist: wh.cfg.History, cursor: wh.tree.Snapshot().Seq()}
+	backoff := wh.cfg.MinBackoff
+	for {
+		from := f.cursor
+		msgs, err := f.next(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			// The history failed to read: retry it like a delivery.
+			wh.record(Delivery{ID: fmt.Sprintf("%d-history", from), At: time.Now(), Error: err.Error()})
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			backoff = min(2*backoff, wh.cfg.MaxBackoff)
+			continue
+		}
+		backoff = wh.cfg.MinBackoff
+		events := make([]Event, len(msgs))
+		for i, m := range msgs {
+			events[i] = m.ev
+		}
+		for part := 0; part*wh.cfg.MaxBatch < len(events); part++ {
+			batch := events[part*wh.cfg.MaxBatch : min(len(events), (part+1)*wh.cfg.MaxBatch)]
+			id := fmt.Sprintf("%d-%d-%d", from, f.cursor, part)
+			if err := wh.deliver(ctx, id, batch); err != nil {
+				return err
+			}
+		}
+		wh.mu.Lock()
+		wh.delivered = f.cursor
+		wh.mu.Unlock()
+	}
 }

@@ -132,9 +132,9 @@ func (r *request) complete(v any, t *ast.Type, fields []*ast.Field, path ast.Pat
 	var resolve func() (any, error)
 	switch l := v.(type) {
 	case lazy:
-		resolve = func() (any, error) { return l(fields[0].ArgumentMap(r.vars)) }
+		resolve = func() (any, error) { return l(r.args(fields[0])) }
 	case lazyCtx:
-		resolve = func() (any, error) { return l(r.ctx, fields[0].ArgumentMap(r.vars)) }
+		resolve = func() (any, error) { return l(r.ctx, r.args(fields[0])) }
 	}
 	if resolve != nil {
 		var err error
@@ -408,4 +408,12 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// args are a field's arguments, with the request's actor (actor.go) for
+// the resolvers that write.
+func (r *request) args(f *ast.Field) map[string]any {
+	a := f.ArgumentMap(r.vars)
+	a[actorArg] = actorOf(r.ctx)
+	return a
 }

@@ -217,13 +217,11 @@ func (s *Server) user(a map[string]any) (any, error) {
 }
 
 func (s *Server) createOrg(a map[string]any) (any, error) {
-	var org orgtree.Org
-	err := s.update(func(tx *orgtree.Tx) (err error) {
-		org, err = tx.CreateOrg(orgtree.OrgInput{
+	org, err := write1(s, a, func(tx *orgtree.Tx) (orgtree.Org, error) {
+		return tx.CreateOrg(orgtree.OrgInput{
 			Name: optString(a, "name"), Code: optString(a, "code"), Description: optString(a, "description"),
 			TenantID: optString(a, "tenantId"),
 		})
-		return err
 	})
 	if err != nil {
 		return nil, err
@@ -232,7 +230,7 @@ func (s *Server) createOrg(a map[string]any) (any, error) {
 }
 
 func (s *Server) deleteOrg(a map[string]any) (any, error) {
-	if err := s.update(func(tx *orgtree.Tx) error { return tx.DeleteOrg(optString(a, "id")) }); err != nil {
+	if err := s.write(a, func(tx *orgtree.Tx) error { return tx.DeleteOrg(optString(a, "id")) }); err != nil {
 		return nil, err
 	}
 	return ok("delete org succeed"), nil
@@ -280,7 +278,7 @@ func (s *Server) insertNode(a map[string]any) (string, error) {
 	orgID := optString(a, "orgId")
 	parentID := optString(a, "parentNodeId")
 	var added orgtree.Node
-	err = s.update(func(tx *orgtree.Tx) error {
+	err = s.write(a, func(tx *orgtree.Tx) error {
 		if parentID == "" {
 			root, err := tx.RootNode(orgID)
 			if err != nil {
@@ -313,7 +311,7 @@ func (s *Server) updateNode(a map[string]any) (any, error) {
 		u.Description = &v
 	}
 	id := optString(a, "id")
-	if err := s.update(func(tx *orgtree.Tx) error { _, err := tx.UpdateNode(id, u); return err }); err != nil {
+	if _, err := write1(s, a, func(tx *orgtree.Tx) (orgtree.Node, error) { return tx.UpdateNode(id, u) }); err != nil {
 		return nil, err
 	}
 	return s.nodeAfter(id)
@@ -321,7 +319,7 @@ func (s *Server) updateNode(a map[string]any) (any, error) {
 
 func (s *Server) deleteNode(a map[string]any) (any, error) {
 	orgID, nodeID := optString(a, "orgId"), optString(a, "nodeId")
-	err := s.update(func(tx *orgtree.Tx) error {
+	err := s.write(a, func(tx *orgtree.Tx) error {
 		if _, err := nodeInOrg(tx.Snapshot, orgID, nodeID); err != nil {
 			return err
 		}
@@ -335,7 +333,7 @@ func (s *Server) deleteNode(a map[string]any) (any, error) {
 
 func (s *Server) moveNode(a map[string]any) (any, error) {
 	orgID, nodeID, target := optString(a, "orgId"), optString(a, "nodeId"), optString(a, "targetParentId")
-	err := s.update(func(tx *orgtree.Tx) error {
+	err := s.write(a, func(tx *orgtree.Tx) error {
 		snap := tx.Snapshot
 		if _, err := nodeInOrg(snap, orgID, nodeID); err != nil {
 			return err
@@ -395,7 +393,7 @@ func (s *Server) changeMembers(a map[string]any, change func(tx *orgtree.Tx, nod
 		return nil, err
 	}
 	var nodeID string
-	err = s.update(func(tx *orgtree.Tx) error {
+	err = s.write(a, func(tx *orgtree.Tx) error {
 		if nodeID, err = memberNode(tx.Snapshot, a); err != nil {
 			return err
 		}
@@ -412,7 +410,7 @@ func (s *Server) moveMembers(a map[string]any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.update(func(tx *orgtree.Tx) error {
+	if err := s.write(a, func(tx *orgtree.Tx) error {
 		return tx.MoveMembers(optString(a, "sourceNodeId"), optString(a, "targetNodeId"), userIDs...)
 	}); err != nil {
 		return nil, err
@@ -421,7 +419,7 @@ func (s *Server) moveMembers(a map[string]any) (any, error) {
 }
 
 func (s *Server) setMainDepartment(a map[string]any) (any, error) {
-	if err := s.update(func(tx *orgtree.Tx) error {
+	if err := s.write(a, func(tx *orgtree.Tx) error {
 		return tx.SetMainDepartment(optString(a, "userId"), optString(a, "departmentId"))
 	}); err != nil {
 		return nil, err
@@ -437,16 +435,14 @@ func (s *Server) createUser(a map[string]any) (any, error) {
 			return nil, err
 		}
 	}
-	var u orgtree.User
-	err := s.update(func(tx *orgtree.Tx) (err error) {
-		u, err = tx.CreateUser(orgtree.User{
+	u, err := write1(s, a, func(tx *orgtree.Tx) (orgtree.User, error) {
+		return tx.CreateUser(orgtree.User{
 			Username:   optString(info, "username"),
 			Email:      optString(info, "email"),
 			Phone:      optString(info, "phone"),
 			Name:       optString(info, "name"),
 			ExternalID: optString(info, "externalId"),
 		})
-		return err
 	})
 	if err != nil {
 		return nil, err

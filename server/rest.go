@@ -499,9 +499,17 @@ func (s *Server) restImport(req *http.Request) (string, any, error) {
 			return "", nil, fmt.Errorf("%w: file: %v", errBadRequest, err)
 		}
 	}
+	// Parsed before the transaction, so the writer lock is not held
+	// while the document is read (as Tree.ImportJSON does).
+	roots, _, err := orgtree.ParseTreeJSON(bytes.NewReader(doc), s.tree.Limits())
+	if err != nil {
+		return "", nil, err
+	}
+	who := actorOf(req.Context())
 	var orgs []orgtree.Org
-	err := s.update(func(tx *orgtree.Tx) (err error) {
-		orgs, err = tx.ImportJSON(bytes.NewReader(doc), orgtree.ImportOptions{})
+	err = s.updateAs(who.name, who.reason, func(tx *orgtree.Tx) error {
+		var err error
+		orgs, err = tx.Import(roots, orgtree.ImportOptions{})
 		return err
 	})
 	if err != nil {

@@ -66,6 +66,12 @@ type Config struct {
 	// cluster's log instead of the local tree.
 	Update func(fn func(*orgtree.Tx) error) error
 
+	// History, when set, feeds the event stream commit by commit: events
+	// carry actor and reason, and Last-Event-ID resumes across restarts
+	// of a durable one (see History). Without it the stream diffs
+	// versions and resumes only from its last few batches in memory.
+	History History
+
 	// Limits on what one request may take (see limits.go); zero takes
 	// the default.
 	//
@@ -111,6 +117,9 @@ type Server struct {
 	passwords               passwordKeys
 	// inFlight holds a token per request running (see admit).
 	inFlight chan struct{}
+	// batches are the event stream's last batches without a History
+	// (stream.go).
+	batches batchRing
 }
 
 // documentCache keeps parsed and validated documents by their text: the
@@ -168,6 +177,16 @@ func (s *Server) update(fn func(*orgtree.Tx) error) error {
 	return s.tree.Update(fn)
 }
 
+// updateAs is update with the transaction's actor and reason set first.
+func (s *Server) updateAs(actor, reason string, fn func(*orgtree.Tx) error) error {
+	return s.update(func(tx *orgtree.Tx) error {
+		if err := tx.SetActor(actor, reason); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
 // New returns a server over tree.
 func New(tree *orgtree.Tree, cfg Config) (*Server, error) {
 	if cfg.UserPoolID == "" || cfg.Secret == "" {
@@ -214,6 +233,7 @@ func (s *Server) Handler() http.Handler {
 			}
 		}()
 		req.Body = http.MaxBytesReader(w, req.Body, s.cfg.MaxBodyBytes)
+		req = withActor(req)
 		if req.URL.Path == eventsPath {
 			s.mux.ServeHTTP(w, req) // a stream: no deadline, it ends when the client goes
 			return

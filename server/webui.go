@@ -21,6 +21,12 @@ import (
 //	GET /api/v2/ui/subtree?nodeId=&depth=&max=  a flat, parent-first slice of the subtree (org chart)
 //	GET /api/v2/ui/search?orgId=&q=&limit= hits with their name and id paths (to reveal them)
 //
+// The page follows the event stream (GET /api/v2/events, read with fetch
+// so that it can send the token, reconnecting with Last-Event-ID): a change
+// made anywhere shows in the open tree, its counts and the open panel
+// without a reload; a stream.reset reloads the org. Its own writes carry
+// X-Orgtree-Actor: ui.
+//
 // The counts of a summary (children, direct and distinct subtree members)
 // come from the engine's rollups: O(1) each, so a level of 1,000 children
 // costs one snapshot and 1,000 map lookups.

@@ -542,3 +542,71 @@ func BenchmarkWebUI100k(b *testing.B) {
 	b.ReportMetric(expand/n, "expand-1000-ms")
 	b.ReportMetric(search/n, "search-ms")
 }
+
+// TestWebUILiveUpdates: changes made through the API by someone else show
+// in the open tree and its counts without a reload, also after the event
+// stream's connection drops (the page reconnects with Last-Event-ID).
+func TestWebUILiveUpdates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	f := startUI(t, orgtreetest.Spec{Nodes: 60, MinFanOut: 3, MaxFanOut: 5, MaxDepth: 3, Users: 50, Memberships: 100, Seed: 7})
+	f.signIn()
+	f.eval("helpers", uiHelpers, nil)
+	f.waitJS("stream connected", `window.orgtreeLive.connected`)
+	root, err := f.tree.Snapshot().RootNode(f.orgID)
+	require.NoError(t, err)
+	kids, err := f.tree.ChildIDs(root.ID)
+	require.NoError(t, err)
+	first := kids[0]
+	nameOf := func(id string) string {
+		var s string
+		f.eval("name", `t.item(`+jsq(id)+`) ? t.item(`+jsq(id)+`).querySelector('.name').textContent : ''`, &s)
+		return s
+	}
+
+	// A department added elsewhere appears under the open root.
+	start := time.Now()
+	added, err := f.tree.AddNode(orgtree.NodeInput{ParentID: root.ID, Name: "Live team"})
+	require.NoError(t, err)
+	f.waitJS("new department shown", `t.item(`+jsq(added.ID)+`) && t.item(`+jsq(added.ID)+`).offsetParent !== null`)
+	t.Logf("a department added through the engine is shown after %v", time.Since(start))
+	assert.Equal(t, "Live team", nameOf(added.ID))
+
+	// A member added: the counts of the department and the root follow.
+	u, err := f.tree.CreateUser(orgtree.User{Name: "Newcomer"})
+	require.NoError(t, err)
+	require.NoError(t, f.tree.AddMembers(first, u.ID))
+	snap := f.tree.Snapshot()
+	direct, _ := snap.MemberCount(root.ID, false)
+	total, _ := snap.MemberCount(root.ID, true)
+	fDirect, _ := snap.MemberCount(first, false)
+	fTotal, _ := snap.MemberCount(first, true)
+	f.waitJS("root counts", `t.counts(`+jsq(root.ID)+`) === `+jsq(fmt.Sprintf("%d / %d", direct, total)))
+	f.waitJS("department counts", `t.counts(`+jsq(first)+`) === `+jsq(fmt.Sprintf("%d / %d", fDirect, fTotal)))
+
+	// A rename, shown in the tree and in the open panel.
+	f.run("select", chromedp.Click(chromedp.CSS(`#tree [data-id="`+first+`"] .name`)))
+	f.waitJS("panel", `document.querySelector('#details h2') && document.querySelector('#details h2').textContent === `+jsq(nameOf(first)))
+	_, err = f.tree.UpdateNode(first, orgtree.NodeUpdate{Name: new("Renamed elsewhere")})
+	require.NoError(t, err)
+	f.waitJS("renamed in the tree", `t.item(`+jsq(first)+`).querySelector('.name').textContent === 'Renamed elsewhere'`)
+	f.waitJS("renamed in the panel", `document.querySelector('#details h2').textContent === 'Renamed elsewhere'`)
+
+	// The connection drops; a change made meanwhile still arrives.
+	var lastID string
+	f.eval("last id", `window.orgtreeLive.lastEventId`, &lastID)
+	assert.NotEmpty(t, lastID)
+	f.http.CloseClientConnections()
+	require.NoError(t, f.tree.DeleteNode(added.ID, orgtree.Cascade))
+	f.waitJS("deleted department gone", `!t.item(`+jsq(added.ID)+`)`)
+	f.waitJS("reconnected", `window.orgtreeLive.connected`)
+	var resets int
+	f.eval("resets", `window.orgtreeLive.resets`, &resets)
+	assert.Zero(t, resets, "resumed after the last event seen, not reloaded")
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	assert.Empty(t, f.external)
+	assert.Empty(t, f.problems)
+}

@@ -135,6 +135,8 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, errOut, "cycle")
 	require.Equal(t, "ok: 2 orgs, 7 nodes, 4 users, 5 memberships; store format 2\n", mustCLI(t, bin, work, "check"))
+	// The server's store keeps the history; log reads it there.
+	require.Contains(t, mustCLI(t, bin, work, "log", "--node", "frontend"), "department.moved")
 
 	// The write went through the server: SDK clients see it.
 	c, err := management.NewClientWithError(srv.pool, srv.secret, srv.url)
@@ -191,4 +193,5 @@ func TestCommandsBesideRunningServer(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, db.Tree().Check())
 	require.NoError(t, db.Close())
+	require.Contains(t, mustCLI(t, bin, work, "log", "--since", "1"), "department.moved", "and so does the local command")
 }

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -384,14 +387,15 @@ func displayName(u orgtree.User) string {
 }
 
 func newMoveCommand(o *options) *cobra.Command {
-	return storeCommand(&cobra.Command{
+	var reason string
+	cmd := &cobra.Command{
 		Use:   "move NODE PARENT",
 		Short: "Give a department a new parent (refused if PARENT is inside NODE)",
 		Args:  args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return o.withStore(false, func(t *orgtree.Tree) error {
 				var moved orgtree.Node
-				err := t.Update(func(tx *orgtree.Tx) error {
+				err := t.UpdateAs(cliActor(), reason, func(tx *orgtree.Tx) error {
 					n, err := resolveNode(tx.Snapshot, a[0])
 					if err != nil {
 						return err
@@ -417,7 +421,19 @@ func newMoveCommand(o *options) *cobra.Command {
 				return nil
 			})
 		},
-	})
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why: kept with the change in the store's history (orgtree log)")
+	return storeCommand(cmd)
+}
+
+// cliActor is who the change history says made a change from the command
+// line: "cli", with the login name when the environment has one.
+func cliActor() string {
+	u := os.Getenv("USER")
+	if u == "" || len(u) > 64 || !utf8.ValidString(u) || strings.ContainsFunc(u, unicode.IsControl) {
+		return "cli"
+	}
+	return "cli:" + u
 }
 
 // checkResult is check's JSON output.

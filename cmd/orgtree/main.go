@@ -120,6 +120,7 @@ store), so they work beside the server.`,
 		newRestoreCommand(o),
 		newChartCommand(o),
 		newSyncCommand(o),
+		newLogCommand(o),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nusage: %s", err, c.UseLine())
@@ -144,6 +145,9 @@ var treeOptions = []orgtree.Option{orgtree.WithIDGenerator(server.NewObjectID)}
 // openStore opens the --db store; readOnly takes a shared lock.
 func (o *options) openStore(readOnly bool) (*persist.DB, error) {
 	opts := []persist.Option{persist.WithOpenTimeout(o.lockWait), persist.WithTreeOptions(treeOptions...)}
+	if !readOnly {
+		opts = append(opts, persist.WithDefaultHistory(cliHistory))
+	}
 	if readOnly {
 		if _, err := os.Stat(o.db); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no store at %s (import a file or run serve first, or pass --db)", o.db)

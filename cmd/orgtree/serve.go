@@ -170,6 +170,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	var settings settingStore
 	var update func(fn func(*orgtree.Tx) error) error
 	where := o.db
+	var events server.History
 	if so.etcd != "" {
 		rep, es, err := openReplica(ctx, so)
 		if err != nil {
@@ -180,7 +181,9 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 		tree, settings, where = rep.Tree(), es, "etcd "+so.etcd+" "+so.etcdPrefix
 		update = func(fn func(*orgtree.Tx) error) error { return rep.Update(context.Background(), fn) }
 	} else if so.memory {
-		tree, where = orgtree.New(treeOptions...), "memory"
+		mh := server.NewMemoryHistory(memoryHistory)
+		tree, where = orgtree.New(append(treeOptions, orgtree.WithCommitHook(mh.Hook))...), "memory"
+		events = mh
 	} else {
 		start := time.Now()
 		if fi, err := os.Stat(o.db); err == nil && fi.Size() >= largeStore {
@@ -196,6 +199,9 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 			}
 		}()
 		tree, settings = db.Tree(), db
+		if _, err := db.History().Info(); err == nil {
+			events = storeHistory{db.History()}
+		}
 		if d := time.Since(start); d >= time.Second {
 			st := tree.Snapshot().Stats()
 			fmt.Fprintf(out, "opened %s in %s: %d orgs, %d nodes, %d users\n", o.db, d.Round(10*time.Millisecond), st.Orgs, st.Nodes, st.Users)
@@ -235,13 +241,13 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key, Update: update,
+	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key, History: events, Update: update,
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		MaxAnswerBytes: so.maxAnswerBytes, MaxInFlight: so.maxInFlight, MaxQueueWait: so.queueWait, RequestTimeout: so.requestTimeout})
 	if err != nil {
 		return err
 	}
-	stopHooks, err := startWebhooks(ctx, tree, so, secret, out)
+	stopHooks, err := startWebhooks(ctx, tree, events, so, secret, out)
 	if err != nil {
 		return err
 	}
@@ -330,4 +336,27 @@ func credential(db settingStore, key, given string, gen func() string) (value st
 		return string(v), func(where string) string { return "(generated, kept in " + where + ")" }, nil
 	}
 	return string(v), func(where string) string { return "(kept in " + where + ")" }, nil
+}
+
+// memoryHistory is how many commits serve --memory keeps for the event
+// stream's Last-Event-ID.
+const memoryHistory = 4096
+
+// storeHistory gives the store's change history to the server's event
+// stream.
+type storeHistory struct{ h *persist.History }
+
+func (s storeHistory) Since(seq uint64, limit int) ([]server.Commit, error) {
+	entries, err := s.h.Since(seq, limit)
+	if errors.Is(err, persist.ErrHistoryTrimmed) {
+		return nil, fmt.Errorf("%w: %w", server.ErrHistoryGone, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.Commit, len(entries))
+	for i, e := range entries {
+		out[i] = server.Commit{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Reason: e.Reason, Changes: e.Changes}
+	}
+	return out, nil
 }

@@ -15,7 +15,7 @@ import (
 
 // startWebhooks starts one delivery loop per --webhook URL and returns
 // the function that stops them (and waits for them).
-func startWebhooks(ctx context.Context, tree *orgtree.Tree, so *serveOptions, secret string, out io.Writer) (func(), error) {
+func startWebhooks(ctx context.Context, tree *orgtree.Tree, history server.History, so *serveOptions, secret string, out io.Writer) (func(), error) {
 	if len(so.webhooks) == 0 {
 		return func() {}, nil
 	}
@@ -27,7 +27,7 @@ func startWebhooks(ctx context.Context, tree *orgtree.Tree, so *serveOptions, se
 	var wg sync.WaitGroup
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	for _, url := range so.webhooks {
-		wh, err := server.NewWebhook(tree, server.WebhookConfig{URL: url, Secret: key})
+		wh, err := server.NewWebhook(tree, server.WebhookConfig{URL: url, Secret: key, History: history})
 		if err != nil {
 			cancel()
 			wg.Wait()

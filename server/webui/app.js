@@ -28,7 +28,9 @@
   };
   class APIError extends Error { constructor(code, msg) { super(msg); this.code = code; } }
   function headers() {
-    const h = { 'Content-Type': 'application/json', 'x-authing-userpool-id': session.pool };
+    // X-Orgtree-Actor: the change history and the events say the UI made
+    // the changes it sends.
+    const h = { 'Content-Type': 'application/json', 'x-authing-userpool-id': session.pool, 'X-Orgtree-Actor': 'ui' };
     if (session.token) h.Authorization = 'Bearer ' + session.token;
     return h;
   }
@@ -93,6 +95,7 @@
     }
   });
   function signOut(reason) {
+    stopLive();
     session.clear();
     $('#app-view').hidden = true; $('#signin-view').hidden = false;
     for (const s of ['.orgpick', '.searchbox', '#signout']) $(s).hidden = true;
@@ -103,6 +106,12 @@
   async function start() {
     $('#signin-view').hidden = true; $('#app-view').hidden = false;
     for (const s of ['.orgpick', '.searchbox', '#signout']) $(s).hidden = false;
+    // The stream is connected before anything is loaded, so no change
+    // falls between what is shown and what the events bring.
+    await startLive();
+    await loadOrgs();
+  }
+  async function loadOrgs() {
     const orgs = await rest('/api/v2/orgs', { page: 1, limit: 100, sortBy: 'CREATEDAT_ASC' });
     const sel = $('#org');
     sel.replaceChildren(...orgs.map((o) => el('option', { value: o.id, text: o.rootNode ? o.rootNode.name : o.id })));
@@ -112,6 +121,150 @@
     await openOrg(sel.value);
   }
   $('#org').addEventListener('change', (e) => openOrg(e.target.value));
+
+  // ---- live updates ----
+  // The page follows GET /api/v2/events: a change made anywhere (another
+  // tab, the API, the CLI) shows in the open tree and its counts without a
+  // reload. The stream is read with fetch rather than EventSource, which
+  // cannot send the Authorization header (and a token in the URL would end
+  // up in logs); like EventSource it reconnects with Last-Event-ID, so the
+  // server resumes after the last event seen, or says stream.reset, and
+  // then the org is reloaded.
+  const liveState = (window.orgtreeLive = { connected: false, events: 0, applied: 0, resets: 0, lastEventId: '' });
+  let liveAbort = null, livePending = [], liveTimer = 0, liveBusy = Promise.resolve();
+  function stopLive() {
+    if (liveAbort) liveAbort.abort();
+    liveAbort = null; liveState.connected = false; liveState.lastEventId = '';
+  }
+  // startLive resolves once the stream is connected (or has failed once:
+  // the page works without it and it keeps retrying).
+  function startLive() {
+    stopLive();
+    const ctl = new AbortController();
+    liveAbort = ctl;
+    return new Promise((connected) => {
+      (async () => {
+        let delay = 500;
+        while (!ctl.signal.aborted) {
+          try {
+            const h = headers();
+            if (liveState.lastEventId) h['Last-Event-ID'] = liveState.lastEventId;
+            const r = await fetch('../api/v2/events', { headers: h, signal: ctl.signal });
+            if (r.status === 401) { connected(); signOut('Signed out: the session expired.'); return; }
+            if (!r.ok || !r.body) throw new Error('event stream: HTTP ' + r.status);
+            liveState.connected = true; delay = 500;
+            connected();
+            const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+            let buf = '';
+            for (;;) {
+              const { value, done } = await reader.read();
+              if (done) break;
+              buf += value;
+              let i;
+              while ((i = buf.indexOf('\n\n')) >= 0) {
+                const block = buf.slice(0, i);
+                buf = buf.slice(i + 2);
+                let id = '', data = '';
+                for (const line of block.split('\n')) {
+                  if (line.startsWith('id: ')) id = line.slice(4);
+                  else if (line.startsWith('data: ')) data += line.slice(6);
+                }
+                if (id) liveState.lastEventId = id;
+                if (data) onLiveEvent(JSON.parse(data));
+              }
+            }
+          } catch (err) {
+            if (ctl.signal.aborted) return;
+          }
+          liveState.connected = false;
+          connected();
+          await new Promise((res) => setTimeout(res, delay));
+          delay = Math.min(2 * delay, 10000);
+        }
+      })();
+    });
+  }
+  function onLiveEvent(ev) {
+    liveState.events++;
+    livePending.push(ev);
+    // Events of one commit come together: apply them as one batch.
+    clearTimeout(liveTimer);
+    liveTimer = setTimeout(() => {
+      const evs = livePending;
+      livePending = [];
+      liveBusy = liveBusy.then(() => applyLive(evs)).catch(fail);
+    }, 30);
+  }
+  const parentOf = (id) => (st.nodes.get(id) || {}).parentId;
+  async function applyLive(evs) {
+    if (!st.orgId) {
+      // No org was shown: the first one created opens.
+      if (evs.some((e) => e.type === 'org.created')) await loadOrgs();
+      return;
+    }
+    const reload = new Set();
+    let details = false, orgs = false;
+    // touched: the children or counts of id changed, so id and its shown
+    // ancestors are reloaded (each reload repaints a level's summaries).
+    const touched = (id) => {
+      for (let cur = id; cur; cur = parentOf(cur)) {
+        if (!st.items.has(cur)) continue;
+        reload.add(cur);
+        if (cur === st.selected) details = true;
+      }
+    };
+    for (const ev of evs) {
+      const d = ev.data || {};
+      switch (ev.type) {
+        case 'stream.reset': liveState.resets++; return openOrg(st.orgId);
+        case 'org.created': case 'org.deleted': orgs = true; break;
+        case 'department.created':
+          if (ev.orgId === st.orgId) touched(d.parentId);
+          break;
+        case 'department.deleted':
+          if (st.nodes.has(d.id)) {
+            const p = parentOf(d.id) || d.parentId;
+            const wasSelected = st.selected === d.id;
+            forget(d.id);
+            touched(p);
+            if (wasSelected) { st.selected = ''; await select(p); }
+          }
+          break;
+        case 'department.moved':
+          if (st.nodes.has(d.id)) touched(parentOf(d.id));
+          if (ev.orgId === st.orgId) { touched(d.parentId); if (st.selected === d.id) details = true; }
+          break;
+        case 'department.updated': case 'department.renamed':
+          if (st.nodes.has(d.id)) { touched(parentOf(d.id) || d.id); if (st.selected === d.id) details = true; }
+          break;
+        case 'member.added': case 'member.removed':
+          touched(d.nodeId);
+          break;
+        case 'user.updated': case 'user.deleted': case 'user.main_department.changed':
+          details = true;
+          break;
+      }
+    }
+    if (orgs) {
+      const cur = st.orgId;
+      await loadOrgsKeeping(cur);
+      if (st.orgId !== cur) return;
+    }
+    await Promise.all([...reload].filter((id) => st.items.has(id)).map((id) => loadChildren(id).catch(() => {})));
+    if (details && st.selected && st.nodes.has(st.selected)) await renderDetails();
+    liveState.applied += evs.length;
+    timing.lastLive = performance.now();
+  }
+  // loadOrgsKeeping refreshes the org picker; the open org stays open
+  // unless it was deleted.
+  async function loadOrgsKeeping(orgId) {
+    const orgs = await rest('/api/v2/orgs', { page: 1, limit: 100, sortBy: 'CREATEDAT_ASC' });
+    const sel = $('#org');
+    sel.replaceChildren(...orgs.map((o) => el('option', { value: o.id, text: o.rootNode ? o.rootNode.name : o.id })));
+    if (orgs.some((o) => o.id === orgId)) { sel.value = orgId; return; }
+    if (orgs.length) await openOrg(sel.value);
+    else { st.orgId = ''; $('#tree').replaceChildren(el('li', { class: 'hint', text: 'No orgs yet.' })); }
+  }
 
   // ---- tree ----
   async function openOrg(orgId) {
@@ -172,14 +325,19 @@
     let group = li.childElementCount > 1 ? li.lastElementChild : null;
     if (!group) { group = el('ul', { role: 'group' }); li.append(group); }
     const level = Number(li.getAttribute('aria-level')) + 1;
+    // When the same children are shown in the same order (a live refresh
+    // of counts or names), they are repainted in place: the items stay in
+    // the document, so a click or the focus on one is not lost.
+    const shown = group.children;
+    const same = shown.length === children.length && children.every((c, i) => st.items.get(c.id) === shown[i]);
     const frag = document.createDocumentFragment();
     for (const c of children) {
       st.nodes.set(c.id, c);
       let item = st.items.get(c.id);
       if (item) { item.setAttribute('aria-level', level); paintItem(item, c); } else item = makeItem(c, level);
-      frag.append(item);
+      if (!same) frag.append(item);
     }
-    group.replaceChildren(frag);
+    if (!same) group.replaceChildren(frag);
     syncItem(id, li);
   }
   async function loadChildren(id) {
