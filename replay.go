@@ -642,23 +642,9 @@ func (tx *Tx) verifyReplay(ci *changeIndex) error {
 			return mismatch("node", id)
 		}
 	}
-	for n := range tx.dirty.nodes {
-		r, b := st.node(n), base.node(n)
-		var id string
-		switch {
-		case r != nil:
-			id = r.id
-		case b != nil:
-			id = b.id
-		default:
-			continue // added and deleted again: impossible here, harmless
-		}
-		if ci.nodes[id] != nil || ci.delNodes[id] {
-			continue
-		}
-		if (r == nil) != (b == nil) || (r != nil && !same(st.nodeRecord(r), base.nodeRecord(b))) {
-			return mismatch("node", id)
-		}
+	listedNode := func(id string) bool { return ci.nodes[id] != nil || ci.delNodes[id] }
+	if id, changed := unlistedChange(tx.dirty.nodes, st, base, nodeRecordOf, listedNode, same); changed {
+		return mismatch("node", id)
 	}
 	for id, rec := range ci.users {
 		u, r, ok := st.userByID(id)
@@ -671,23 +657,44 @@ func (tx *Tx) verifyReplay(ci *changeIndex) error {
 			return mismatch("user", id)
 		}
 	}
-	for u := range tx.dirty.users {
-		r, b := st.user(u), base.user(u)
-		var id string
-		switch {
-		case r != nil:
-			id = r.id
-		case b != nil:
-			id = b.id
-		default:
-			continue
-		}
-		if ci.users[id] != nil || ci.delUsers[id] {
-			continue
-		}
-		if (r == nil) != (b == nil) || (r != nil && !same(st.userRecord(u, r), base.userRecord(u, b))) {
-			return mismatch("user", id)
-		}
+	listedUser := func(id string) bool { return ci.users[id] != nil || ci.delUsers[id] }
+	if id, changed := unlistedChange(tx.dirty.users, st, base, userRecordOf, listedUser, same); changed {
+		return mismatch("user", id)
 	}
 	return nil
+}
+
+// unlistedChange returns the id of a record the replay touched (dirty) that
+// the change set does not list and that is not as it was in base.
+func unlistedChange[H nid | uid](dirty map[H]struct{}, st, base *state, record func(*state, H) (string, any), listed func(string) bool, same func(a, b any) bool) (string, bool) {
+	for h := range dirty {
+		id, now := record(st, h)
+		was, before := record(base, h)
+		if id == "" {
+			id = was
+		}
+		if id == "" || listed(id) {
+			continue // added and deleted again, or named by the change set
+		}
+		if (now == nil) != (before == nil) || (now != nil && !same(now, before)) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// nodeRecordOf and userRecordOf give a handle's id and stored record in a
+// version, or "" and nil when the handle is not live there.
+func nodeRecordOf(st *state, n nid) (string, any) {
+	if r := st.node(n); r != nil {
+		return r.id, st.nodeRecord(r)
+	}
+	return "", nil
+}
+
+func userRecordOf(st *state, u uid) (string, any) {
+	if r := st.user(u); r != nil {
+		return r.id, st.userRecord(u, r)
+	}
+	return "", nil
 }

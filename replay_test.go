@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -374,6 +375,38 @@ func TestApplyRefuses(t *testing.T) {
 			sameDump(t, "after refusal", before, tr.Snapshot().Dump())
 		})
 	}
+}
+
+// TestApplyRefusesUnlistedChanges: deleting a department changes its
+// members' records too; a change set that deletes it without listing them
+// would leave replicas disagreeing about those users, so it is refused.
+func TestApplyRefusesUnlistedChanges(t *testing.T) {
+	var log []*orgtree.ChangeSet
+	src := orgtree.New(orgtree.WithCommitHook(func(cs *orgtree.ChangeSet) error { log = append(log, cs); return nil }))
+	if _, err := src.CreateOrg(orgtree.OrgInput{ID: "o", RootID: "root", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.AddNode(orgtree.NodeInput{ID: "b", ParentID: "root", Name: "B"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.CreateUser(orgtree.User{ID: "u", Name: "U"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.AddMembers("b", "u"); err != nil {
+		t.Fatal(err)
+	}
+	dst := orgtree.New()
+	for _, cs := range log {
+		if err := dst.Apply(cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, seq := dst.Snapshot().Dump(), dst.Snapshot().Seq()
+	err := dst.Apply(&orgtree.ChangeSet{Seq: seq + 1, DeletedNodes: []string{"b"}})
+	if !errors.Is(err, orgtree.ErrBadChangeSet) || !strings.Contains(err.Error(), `user "u"`) {
+		t.Fatalf("got %v, want ErrBadChangeSet naming user u", err)
+	}
+	sameDump(t, "after refusal", before, dst.Snapshot().Dump())
 }
 
 // TestApplyLimitsOnTheResult: a change that is within the limits may pass
