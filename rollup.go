@@ -434,9 +434,12 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	// counts are those of the two path segments below the common ancestor,
 	// and what they keep is found in the segments' own subtrees.
 	budget := 2*int(inside) + 16
-	loss, okOld := st.segmentCounts(oldPath, common, n, inside, &budget)
-	gain, okNew := st.segmentCounts(newPath, common, n, inside, &budget)
-	if okOld && okNew {
+	loss, ok := st.segmentCounts(oldPath, common, n, inside, &budget)
+	var gain levelCounts
+	if ok {
+		gain, ok = st.segmentCounts(newPath, common, n, inside, &budget)
+	}
+	if ok {
 		if visit != nil {
 			st.eachInSubtree(n, visit)
 		}
@@ -493,10 +496,17 @@ func (tx *Tx) applyLevelCounts(path []nid, common int, counts levelCounts, sign 
 // each) and gives up (false) when the budget runs out; with an empty
 // segment it costs nothing.
 func (st *state) segmentCounts(path []nid, common int, n nid, inside int32, budget *int) (levelCounts, bool) {
-	counts := make(levelCounts, len(path))
 	if common >= len(path) {
-		return counts, true
+		return make(levelCounts, len(path)), true
 	}
+	// The users counted at the segment's top, less the inside ones, have a
+	// membership each in what the scan would read: when they alone exceed
+	// the budget (a leaf moved within a big org), give up before starting.
+	if outside := int(st.roll.Get(int(path[common])).distinct) - int(inside); outside > *budget {
+		*budget = -1
+		return nil, false
+	}
+	counts := make(levelCounts, len(path))
 	// reach maps each inside user met in the segment's subtree to the
 	// deepest segment level whose subtree holds one of its memberships;
 	// outsider marks the users met with no membership in n.
