@@ -433,29 +433,14 @@ func (tx *Tx) MoveNode(id, newParentID string) (Node, error) {
 	if err := tx.writable(op); err != nil {
 		return Node{}, err
 	}
-	n, r, err := tx.lookupNode(op, id)
+	n, p, r, pr, err := tx.st.moveTarget(op, id, newParentID)
 	if err != nil {
 		return Node{}, err
-	}
-	p, pr, err := tx.lookupNode(op, newParentID)
-	if err != nil {
-		return Node{}, err
-	}
-	if r.parent == 0 {
-		return Node{}, fmt.Errorf("orgtree: %s: node %q is the root of org %q: %w", op, id, r.orgID, ErrRootNode)
-	}
-	if pr.orgID != r.orgID {
-		return Node{}, fmt.Errorf("orgtree: %s: node %q is in org %q, parent %q in org %q: %w", op, id, r.orgID, newParentID, pr.orgID, ErrCrossOrg)
 	}
 	if r.parent == p {
 		return tx.st.nodeValue(r), nil
 	}
-	// n would become its own ancestor if it is the new parent's ancestor
-	// at n's depth: a walk of depth(p)-depth(n) parents.
 	newParentDepth := tx.st.depth(p)
-	if tx.st.inSubtree(p, n) {
-		return Node{}, &cycleError{id: id, parentID: newParentID}
-	}
 	lim := tx.st.cfg.limits
 	if tx.replaying {
 		lim.MaxChildren, lim.MaxDepth = maxInt, maxInt // Apply checks the result
@@ -780,25 +765,35 @@ func (t *Tree) MoveNode(id, newParentID string) (Node, error) {
 	// A move under the node's own subtree is refused on the newest version,
 	// before any transaction begins: that is the answer a transaction begun
 	// at that instant would give, so the refusal costs the ancestor walk.
-	if err := t.Snapshot().st.moveCycle(id, newParentID); err != nil {
+	if _, _, _, _, err := t.Snapshot().st.moveTarget("move node", id, newParentID); errors.Is(err, ErrCycle) {
 		return Node{}, err
 	}
 	return update1(t, func(tx *Tx) (Node, error) { return tx.MoveNode(id, newParentID) })
 }
 
-// moveCycle returns the error Tx.MoveNode would give on this version if
-// that error is ErrCycle, else nil (the move may be fine, or be refused for
-// another reason Tx.MoveNode reports).
-func (st *state) moveCycle(id, newParentID string) error {
-	n, r, ok := st.nodeByID(id)
-	if !ok {
-		return nil
+// moveTarget resolves a move of id under newParentID and checks what does
+// not depend on limits: both nodes exist, id is not a root, both are in one
+// org, and (unless newParentID already is id's parent) the new parent is not
+// in id's subtree. It returns the error Tx.MoveNode gives for each.
+func (st *state) moveTarget(op, id, newParentID string) (n, p nid, r, pr *nodeRec, err error) {
+	s := Snapshot{st: st}
+	if n, r, err = s.lookupNode(op, id); err != nil {
+		return 0, 0, nil, nil, err
 	}
-	p, pr, ok := st.nodeByID(newParentID)
-	if !ok || r.parent == 0 || pr.orgID != r.orgID || r.parent == p || !st.inSubtree(p, n) {
-		return nil
+	if p, pr, err = s.lookupNode(op, newParentID); err != nil {
+		return 0, 0, nil, nil, err
 	}
-	return &cycleError{id: id, parentID: newParentID}
+	switch {
+	case r.parent == 0:
+		err = fmt.Errorf("orgtree: %s: node %q is the root of org %q: %w", op, id, r.orgID, ErrRootNode)
+	case pr.orgID != r.orgID:
+		err = fmt.Errorf("orgtree: %s: node %q is in org %q, parent %q in org %q: %w", op, id, r.orgID, newParentID, pr.orgID, ErrCrossOrg)
+	case r.parent != p && st.inSubtree(p, n):
+		// n would become its own ancestor: p lies below it, a walk of
+		// depth(p)-depth(n) parents.
+		err = &cycleError{id: id, parentID: newParentID}
+	}
+	return n, p, r, pr, err
 }
 
 // cycleError refuses a move under the node itself or its descendants. It is

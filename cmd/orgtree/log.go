@@ -16,6 +16,7 @@ import (
 
 	"github.com/orgtree/orgtree"
 	"github.com/orgtree/orgtree/persist"
+	"github.com/orgtree/orgtree/server"
 )
 
 // cliHistory is the change history every store the commands write keeps
@@ -176,44 +177,29 @@ func printLog(w io.Writer, entries []persist.HistoryEntry) error {
 	return nil
 }
 
-// logLines returns a (type, description) pair per change, the types named
-// like the server's change events (server.Events), in the same order.
+// logLines returns a (type, description) pair per change. The types are
+// those of the server's change events (server.Events), which list the
+// changes in the same order, one event each.
 func logLines(c *orgtree.Changes) [][2]string {
 	if c == nil {
 		return nil
 	}
-	kind := func(k orgtree.ChangeKind) string {
-		switch k {
-		case orgtree.Added:
-			return "created"
-		case orgtree.Removed:
-			return "deleted"
-		}
-		return "updated"
-	}
-	var out [][2]string
+	var descs []string
 	for _, o := range c.Orgs {
-		out = append(out, [2]string{"org." + kind(o.Kind), o.ID})
+		descs = append(descs, o.ID)
 	}
 	for _, n := range c.Nodes {
-		typ := "department." + kind(n.Kind)
-		switch {
-		case n.Moved:
-			typ = "department.moved"
-		case n.Renamed:
-			typ = "department.renamed"
-		}
-		out = append(out, [2]string{typ, describeNode(n)})
+		descs = append(descs, describeNode(n))
 	}
 	for _, m := range c.Members {
 		if m.Joined {
-			out = append(out, [2]string{"member.added", fmt.Sprintf("user %s to %s", m.UserID, m.NodeID)})
+			descs = append(descs, fmt.Sprintf("user %s to %s", m.UserID, m.NodeID))
 		} else {
-			out = append(out, [2]string{"member.removed", fmt.Sprintf("user %s from %s", m.UserID, m.NodeID)})
+			descs = append(descs, fmt.Sprintf("user %s from %s", m.UserID, m.NodeID))
 		}
 	}
 	for _, m := range c.MainDepartments {
-		out = append(out, [2]string{"user.main_department.changed", fmt.Sprintf("user %s: %s → %s", m.UserID, orNone(m.OldNodeID), orNone(m.NewNodeID))})
+		descs = append(descs, fmt.Sprintf("user %s: %s → %s", m.UserID, orNone(m.OldNodeID), orNone(m.NewNodeID)))
 	}
 	for _, u := range c.Users {
 		r := u.New
@@ -224,7 +210,11 @@ func logLines(c *orgtree.Changes) [][2]string {
 		if r != nil {
 			name = fmt.Sprintf("%q ", r.Name)
 		}
-		out = append(out, [2]string{"user." + kind(u.Kind), name + "(" + u.ID + ")"})
+		descs = append(descs, name+"("+u.ID+")")
+	}
+	out := make([][2]string, len(descs))
+	for i, ev := range server.Events(c) {
+		out[i] = [2]string{ev.Type, descs[i]}
 	}
 	return out
 }
