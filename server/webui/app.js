@@ -62,6 +62,7 @@
     kids: new Map(),       // id → [child ids] once loaded
     items: new Map(),      // id → <li role=treeitem>
     expanded: new Set(),
+    win: new Map(),        // id → {a, b}: a windowed level renders its rows [a, b) (and its pinned ones)
     selected: '', focused: '', cut: '',
     members: { page: 1, limit: 10, sortBy: 'CREATEDAT_DESC', include: false },
     tab: 'details',
@@ -270,7 +271,7 @@
   async function openOrg(orgId) {
     timing.openStart = performance.now();
     history.replaceState(null, '', '#org=' + encodeURIComponent(orgId));
-    st.orgId = orgId; st.nodes.clear(); st.kids.clear(); st.items.clear(); st.expanded.clear();
+    st.orgId = orgId; st.nodes.clear(); st.kids.clear(); st.items.clear(); st.expanded.clear(); st.win.clear();
     st.selected = st.focused = st.cut = '';
     const d = await gql('query($id: String!) { org(id: $id) { rootNode { id } } }', { id: orgId });
     st.rootId = d.org.rootNode.id;
@@ -317,6 +318,123 @@
     const group = li.childElementCount > 1 ? li.lastElementChild : null;
     if (group) group.hidden = !open;
   }
+  // ---- long levels ----
+  // A level of more than WINDOW_MIN children is windowed: only the rows in
+  // view and WINDOW_MARGIN more on each side are in the document, plus the
+  // rows that must stay (open, focused, selected, cut or dragged
+  // departments). Each run of rows left out is one empty spacer of their
+  // height, so the scroll bar, the scroll position and the rows around stay
+  // where they would be; scrolling moves the window. Rows left out are
+  // collapsed ones (open ones stay), so a spacer is exactly rowH per row.
+  // Every item says where it stands (aria-posinset of aria-setsize), so a
+  // screen reader still announces "7 of 10000" although most of the level
+  // is not in the document. Keyboard moves, reveal and drops go through
+  // st.kids (every child's id is known), and show a row before they use it.
+  const WINDOW_MIN = 200, WINDOW_MARGIN = 40;
+  let rowH = 0; // the height of one collapsed row, measured once
+  const spacerTemplate = el('li', { role: 'none', class: 'spacer', 'aria-hidden': 'true' });
+  const pinned = (id) => st.expanded.has(id) || id === st.focused || id === st.selected || id === st.cut || id === dragId;
+  function placeItem(item, level, i, n) {
+    // Compared first: a live refresh of an unchanged level writes nothing.
+    if (item.getAttribute('aria-level') !== String(level)) item.setAttribute('aria-level', level);
+    if (item.getAttribute('aria-posinset') !== String(i + 1)) item.setAttribute('aria-posinset', i + 1);
+    if (item.getAttribute('aria-setsize') !== String(n)) item.setAttribute('aria-setsize', n);
+  }
+  // renderGroup puts a windowed level's rows in its group: the window, the
+  // pinned rows and a spacer for each gap. Items that stay are neither
+  // moved nor replaced (a focus or a click on one is not lost); new ones
+  // go in by fragments, and nothing is measured but rowH, once.
+  function renderGroup(id) {
+    const li = st.items.get(id), kids = st.kids.get(id), w = st.win.get(id);
+    const group = li.lastElementChild, n = kids.length;
+    w.a = Math.max(0, Math.min(w.a, n)); w.b = Math.max(w.a, Math.min(w.b, n));
+    if (!rowH) rowH = li.firstChild.getBoundingClientRect().height || 24;
+    const level = Number(li.getAttribute('aria-level')) + 1;
+    const want = [];
+    let gap = -1;
+    const spacer = (from, to) => {
+      const sp = spacerTemplate.cloneNode(false);
+      sp.dataset.from = from; sp.dataset.to = to;
+      sp.style.height = (to - from) * rowH + 'px';
+      want.push(sp);
+    };
+    for (let i = 0; i < n; i++) {
+      const k = kids[i];
+      if ((i < w.a || i >= w.b) && !pinned(k)) { if (gap < 0) gap = i; continue; }
+      if (gap >= 0) { spacer(gap, i); gap = -1; }
+      const item = st.items.get(k) || makeItem(st.nodes.get(k), level);
+      placeItem(item, level, i, n);
+      want.push(item);
+    }
+    if (gap >= 0) spacer(gap, n);
+    const keep = new Set(want);
+    for (const c of [...group.children]) {
+      if (keep.has(c)) continue;
+      c.remove();
+      // A row of this level scrolled out: what was loaded below it is
+      // dropped too (it is collapsed; opening it again reloads it).
+      const cid = c.dataset.id;
+      if (cid && st.items.get(cid) === c && parentOf(cid) === id) { for (const k of st.kids.get(cid) || []) forget(k); st.kids.delete(cid); st.items.delete(cid); }
+    }
+    let cur = group.firstChild, frag = null;
+    for (const e of want) {
+      if (e === cur) {
+        if (frag) { group.insertBefore(frag, cur); frag = null; }
+        cur = cur.nextSibling;
+      } else (frag ||= document.createDocumentFragment()).append(e);
+    }
+    if (frag) group.insertBefore(frag, cur);
+  }
+  // rowAt is the index of the row of a windowed group at viewport height y.
+  function rowAt(group, y, n) {
+    for (const e of group.children) {
+      const r = e.getBoundingClientRect();
+      if (y >= r.bottom) continue;
+      if (e.classList.contains('spacer')) return Math.min(Number(e.dataset.to) - 1, Number(e.dataset.from) + Math.max(0, Math.floor((y - r.top) / rowH)));
+      return Number(e.getAttribute('aria-posinset')) - 1;
+    }
+    return n - 1;
+  }
+  // updateWindows moves the window of each open windowed level in view
+  // to the rows in view: all reads first, then the writes.
+  const pane = $('.tree-pane');
+  function updateWindows() {
+    if (!st.win.size) return;
+    const pr = pane.getBoundingClientRect(), M = WINDOW_MARGIN, todo = [];
+    for (const [id, w] of st.win) {
+      const li = st.items.get(id);
+      if (!li || !li.isConnected || !st.expanded.has(id) || li.childElementCount < 2) continue;
+      const group = li.lastElementChild, gr = group.getBoundingClientRect();
+      if (gr.bottom <= pr.top || gr.top >= pr.bottom || !gr.height) continue;
+      const n = st.kids.get(id).length;
+      const i0 = rowAt(group, Math.max(pr.top, gr.top), n), i1 = rowAt(group, Math.min(pr.bottom, gr.bottom) - 1, n);
+      if ((w.a > 0 && i0 - w.a < M / 2) || (w.b < n && w.b - 1 - i1 < M / 2) || w.b - w.a > i1 - i0 + 1 + 4 * M) todo.push([w, id, Math.max(0, i0 - M), Math.min(n, i1 + 1 + M)]);
+    }
+    for (const [w, id, a, b] of todo) { w.a = a; w.b = b; renderGroup(id); }
+    timing.windowMoves = (timing.windowMoves || 0) + todo.length;
+  }
+  let winFrame = 0;
+  function scheduleWindows() {
+    if (!winFrame && st.win.size) winFrame = requestAnimationFrame(() => { winFrame = 0; updateWindows(); });
+  }
+  pane.addEventListener('scroll', scheduleWindows, { passive: true });
+  window.addEventListener('resize', scheduleWindows);
+  // ensureShown puts a department's item in the document when its level
+  // is open, moving the windows of the levels above it to it.
+  function ensureShown(id) {
+    const chain = [];
+    for (let cur = id; cur && !(st.items.get(cur) || {}).isConnected; cur = parentOf(cur)) chain.push(cur);
+    for (let j = chain.length - 1; j >= 0; j--) {
+      const c = chain[j], p = parentOf(c), w = st.win.get(p);
+      if (!w || !st.items.has(p)) continue;
+      const i = st.kids.get(p).indexOf(c);
+      if (i < 0) continue;
+      w.a = Math.max(0, i - WINDOW_MARGIN); w.b = i + WINDOW_MARGIN + 1;
+      renderGroup(p);
+    }
+    return st.items.get(id);
+  }
+
   // fillChildren renders a node's children from their summaries, keeping
   // the items (and open subtrees) of children already shown.
   function fillChildren(id, children) {
@@ -325,18 +443,29 @@
     let group = li.childElementCount > 1 ? li.lastElementChild : null;
     if (!group) { group = el('ul', { role: 'group' }); li.append(group); }
     const level = Number(li.getAttribute('aria-level')) + 1;
+    const n = children.length;
+    if (n > WINDOW_MIN) {
+      for (const c of children) { st.nodes.set(c.id, c); const item = st.items.get(c.id); if (item) paintItem(item, c); }
+      if (!st.win.has(id)) st.win.set(id, { a: 0, b: Math.ceil(window.innerHeight / (rowH || 24)) + WINDOW_MARGIN });
+      renderGroup(id);
+      syncItem(id, li);
+      scheduleWindows();
+      return;
+    }
+    st.win.delete(id);
     // When the same children are shown in the same order (a live refresh
     // of counts or names), they are repainted in place: the items stay in
     // the document, so a click or the focus on one is not lost.
     const shown = group.children;
-    const same = shown.length === children.length && children.every((c, i) => st.items.get(c.id) === shown[i]);
+    const same = shown.length === n && children.every((c, i) => st.items.get(c.id) === shown[i]);
     const frag = document.createDocumentFragment();
-    for (const c of children) {
+    children.forEach((c, i) => {
       st.nodes.set(c.id, c);
       let item = st.items.get(c.id);
-      if (item) { item.setAttribute('aria-level', level); paintItem(item, c); } else item = makeItem(c, level);
+      if (item) paintItem(item, c); else item = makeItem(c, level);
+      placeItem(item, level, i, n);
       if (!same) frag.append(item);
-    }
+    });
     if (!same) group.replaceChildren(frag);
     syncItem(id, li);
   }
@@ -344,6 +473,7 @@
     const t0 = performance.now();
     const lvl = await rest('/api/v2/ui/children', { nodeId: id });
     timing.fetchMs = performance.now() - t0;
+    if (!st.items.has(id)) return; // dropped meanwhile (scrolled out, deleted)
     st.nodes.set(id, lvl.node);
     paintItem(st.items.get(id), lvl.node);
     fillChildren(id, lvl.children);
@@ -352,12 +482,15 @@
     const n = st.nodes.get(id);
     if (!n || n.childCount === 0 || st.expanded.has(id)) return;
     const t0 = performance.now();
+    if (!ensureShown(id)) return;
     if (!st.kids.has(id)) await loadChildren(id);
+    if (!st.items.has(id)) return;
     st.expanded.add(id);
     syncItem(id);
+    scheduleWindows();
     timing.lastExpand = performance.now() - t0;
   }
-  function collapse(id) { st.expanded.delete(id); syncItem(id); }
+  function collapse(id) { st.expanded.delete(id); syncItem(id); scheduleWindows(); }
   async function toggle(id) { if (st.expanded.has(id)) collapse(id); else await expand(id); }
 
   function visibleItems() {
@@ -374,22 +507,25 @@
     const old = st.items.get(st.focused);
     if (old) old.tabIndex = -1;
     st.focused = id;
-    const li = st.items.get(id);
+    const li = ensureShown(id);
     if (!li) return;
     li.tabIndex = 0;
     if (focus) { li.focus({ preventScroll: true }); li.firstChild.scrollIntoView({ block: 'nearest' }); }
   }
 
   const tree = $('#tree');
+  // A spacer stands for rows not in the document: it is not its level's
+  // parent, so a click or a drop on one does nothing.
+  const itemOf = (e) => (e.target.closest && !e.target.closest('.spacer') ? e.target.closest('[role=treeitem]') : null);
   tree.addEventListener('click', (e) => {
-    const li = e.target.closest('[role=treeitem]');
+    const li = itemOf(e);
     if (!li) return;
     const id = li.dataset.id;
     setFocus(id, true);
     if (e.target.classList.contains('twisty')) toggle(id).catch(fail);
     else select(id).catch(fail);
   });
-  tree.addEventListener('dblclick', (e) => { const li = e.target.closest('[role=treeitem]'); if (li) toggle(li.dataset.id).catch(fail); });
+  tree.addEventListener('dblclick', (e) => { const li = itemOf(e); if (li) toggle(li.dataset.id).catch(fail); });
   tree.addEventListener('keydown', async (e) => {
     const id = st.focused;
     if (!id) return;
@@ -438,7 +574,7 @@
     dragId = li.dataset.id;
     if (e.dataTransfer) { e.dataTransfer.setData('text/plain', dragId); e.dataTransfer.effectAllowed = 'move'; }
   });
-  const dropRow = (e) => { const li = e.target.closest && e.target.closest('[role=treeitem]'); return li ? li.firstChild : null; };
+  const dropRow = (e) => { const li = itemOf(e); return li ? li.firstChild : null; };
   tree.addEventListener('dragover', (e) => { const r = dropRow(e); if (r && dragId) { e.preventDefault(); r.classList.add('drop'); } });
   tree.addEventListener('dragleave', (e) => { const r = dropRow(e); if (r) r.classList.remove('drop'); });
   tree.addEventListener('drop', (e) => {
@@ -694,7 +830,7 @@
   }
   function forget(id) {
     const stack = [id];
-    while (stack.length) { const c = stack.pop(); for (const k of st.kids.get(c) || []) stack.push(k); st.items.delete(c); st.nodes.delete(c); st.kids.delete(c); st.expanded.delete(c); }
+    while (stack.length) { const c = stack.pop(); for (const k of st.kids.get(c) || []) stack.push(k); st.items.delete(c); st.nodes.delete(c); st.kids.delete(c); st.expanded.delete(c); st.win.delete(c); }
   }
   async function addMembers() {
     const id = st.selected;
