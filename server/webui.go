@@ -17,7 +17,7 @@ import (
 // and every change, plus the three read endpoints below, which answer what
 // a lazily opened tree needs in one request per level:
 //
-//	GET /api/v2/ui/children?nodeId=        the node and its direct children, each with counts
+//	GET /api/v2/ui/children?nodeId=&offset=&limit=&ids=  the node and (a page of) its direct children, each with counts
 //	GET /api/v2/ui/subtree?nodeId=&depth=&max=  a flat, parent-first slice of the subtree (org chart)
 //	GET /api/v2/ui/search?orgId=&q=&limit= hits with their name and id paths (to reveal them)
 //
@@ -99,11 +99,29 @@ func userLabel(u orgtree.User) string {
 	return u.ID
 }
 
-// uiChildren answers GET /api/v2/ui/children?nodeId=: {node, children},
-// summaries in the engine's child order.
+// uiChildren answers GET /api/v2/ui/children?nodeId=&offset=&limit=&ids=:
+// {node, total, offset, children[, ids]}, summaries in the engine's child
+// order. Without limit every child comes; with it, the children
+// [offset, offset+limit) (limit at most 5,000), and ids=true adds the ids
+// of all the children. That is what a windowed level of 10,000 needs: every
+// id (keyboard moves and reveal go by them, ~10 bytes each) but summaries
+// only for the rows in view, one snapshot for both, so they agree.
 func (s *Server) uiChildren(req *http.Request) (string, any, error) {
+	q := req.URL.Query()
+	offset := 0
+	if v := q.Get("offset"); v != "" {
+		var err error
+		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
+			return "", nil, fmt.Errorf("%w: offset must be a non-negative integer", orgtree.ErrInvalidArgument)
+		}
+	}
+	limit, err := intParam(req, "limit", 0, 5000)
+	if err != nil {
+		return "", nil, err
+	}
+	withIDs := q.Get("ids") == "true" || q.Get("ids") == "1"
 	snap := s.tree.Snapshot()
-	n, err := snap.Node(req.URL.Query().Get("nodeId"))
+	n, err := snap.Node(q.Get("nodeId"))
 	if err != nil {
 		return "", nil, err
 	}
@@ -111,17 +129,34 @@ func (s *Server) uiChildren(req *http.Request) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	kids, err := snap.Children(n.ID, 1)
+	ids, err := snap.ChildIDs(n.ID)
 	if err != nil {
 		return "", nil, err
 	}
-	out := make([]uiNode, len(kids))
-	for i, k := range kids {
+	page := ids
+	switch {
+	case offset >= len(ids):
+		page = nil
+	case limit > 0:
+		page = ids[offset:min(len(ids), offset+limit)]
+	default:
+		page = ids[offset:]
+	}
+	out := make([]uiNode, len(page))
+	for i, id := range page {
+		k, err := snap.Node(id)
+		if err != nil {
+			return "", nil, err
+		}
 		if out[i], err = uiSummary(snap, k); err != nil {
 			return "", nil, err
 		}
 	}
-	return "获取成功", map[string]any{"node": self, "children": out}, nil
+	answer := map[string]any{"node": self, "total": len(ids), "offset": offset, "children": out}
+	if withIDs {
+		answer["ids"] = ids
+	}
+	return "获取成功", answer, nil
 }
 
 // intParam reads a positive integer query parameter, def when absent.

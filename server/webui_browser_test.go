@@ -701,15 +701,19 @@ func TestWebUILongLevels(t *testing.T) {
 	// Expanding renders a window of rows, each saying where it stands.
 	f.run("expand 1000", chromedp.Click(chromedp.CSS(`#tree [data-id="`+wide1+`"] > .row .twisty`)))
 	f.waitJS("expanded", `t.item(`+jsq(wide1)+`).getAttribute('aria-expanded') === 'true' && t.rows(`+jsq(wide1)+`).length > 0`)
+	// checkRows waits for the rows' summaries (fetched a page at a time)
+	// and checks every row in the document against the engine.
 	checkRows := func(what, parent string, kids []string, maxRendered int) {
 		t.Helper()
+		f.waitJS(what+": summaries loaded", `t.rows(`+jsq(parent)+`).every((e) => !e.hasAttribute('aria-busy'))`)
 		var rows []struct {
-			ID            string
-			Pos, Size     string
-			Level         string
-			Label, Expand string
+			ID        string
+			Pos, Size string
+			Level     string
+			Name      string
+			Label     string
 		}
-		f.eval(what, `t.rows(`+jsq(parent)+`).map((e) => ({ ID: e.dataset.id, Pos: e.getAttribute('aria-posinset'), Size: e.getAttribute('aria-setsize'), Level: e.getAttribute('aria-level'), Label: e.getAttribute('aria-label') || '' }))`, &rows)
+		f.eval(what, `t.rows(`+jsq(parent)+`).map((e) => ({ ID: e.dataset.id, Pos: e.getAttribute('aria-posinset'), Size: e.getAttribute('aria-setsize'), Level: e.getAttribute('aria-level'), Name: e.querySelector('.name').textContent, Label: e.getAttribute('aria-label') || '' }))`, &rows)
 		require.NotEmpty(t, rows, what)
 		assert.Less(t, len(rows), maxRendered, what+": only a window of the rows is in the document")
 		for _, r := range rows {
@@ -720,7 +724,10 @@ func TestWebUILongLevels(t *testing.T) {
 			require.True(t, pos >= 1 && pos <= len(kids), what)
 			assert.Equal(t, kids[pos-1], r.ID, what+": the row at its position")
 			assert.Equal(t, "3", r.Level, what)
-			assert.NotEmpty(t, r.Label, what)
+			node, err := f.tree.Node(r.ID)
+			require.NoError(t, err)
+			assert.Equal(t, node.Name, r.Name, what)
+			assert.True(t, strings.HasPrefix(r.Label, node.Name+", "), what+": "+r.Label)
 		}
 	}
 	checkRows("window of 1000", wide1, kids1, 200)
@@ -734,6 +741,9 @@ func TestWebUILongLevels(t *testing.T) {
 		p.scrollTop += g.getBoundingClientRect().top - p.getBoundingClientRect().top + 500 * `+fmt.Sprint(rowH)+` - p.clientHeight / 2; })()`, nil)
 	f.waitJS("row 500 rendered in view", `t.inView(`+jsq(kids1[500])+`) || t.inView(`+jsq(kids1[499])+`) || t.inView(`+jsq(kids1[501])+`)`)
 	checkRows("window at 500", wide1, kids1, 200)
+	var rowLoads int
+	f.eval("row loads", `window.orgtreeTiming.rowLoads || 0`, &rowLoads)
+	assert.Positive(t, rowLoads, "the summaries of rows beyond the first page were fetched as a page")
 	var missing bool
 	f.eval("row 0 left", `!t.item(`+jsq(kids1[0])+`)`, &missing)
 	assert.True(t, missing, "rows scrolled far out of view leave the document")

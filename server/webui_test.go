@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -88,6 +89,104 @@ func TestUIChildren(t *testing.T) {
 	status, body := ts.do(http.MethodGet, "/api/v2/ui/children?nodeId="+ids["rd"], "", nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, string(body), `"code":401`, "a token is required")
+}
+
+// TestUIChildrenPages: offset and limit cut a page of summaries out of the
+// child order, ids=true adds every child's id, and bad paging is refused.
+func TestUIChildrenPages(t *testing.T) {
+	ts := startServer(t)
+	org, _ := uiOrg(t, ts)
+	parent, err := ts.tree.AddNode(orgtree.NodeInput{ParentID: org.RootID, Name: "宽部门"})
+	require.NoError(t, err)
+	for i := range 25 {
+		_, err := ts.tree.AddNode(orgtree.NodeInput{ParentID: parent.ID, Name: fmt.Sprintf("组 %02d", i)})
+		require.NoError(t, err)
+	}
+	all, err := ts.tree.ChildIDs(parent.ID)
+	require.NoError(t, err)
+	type level struct {
+		Node     uiNode
+		Total    int
+		Offset   int
+		Children []uiNode
+		IDs      []string
+	}
+	idsOf := func(l level) []string {
+		out := make([]string, len(l.Children))
+		for i, c := range l.Children {
+			out[i] = c.ID
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		query      string
+		from, to   int
+		wantIDs    bool
+		wantOffset int
+	}{
+		{"", 0, 25, false, 0},
+		{"&offset=10&limit=5", 10, 15, false, 10},
+		{"&offset=20&limit=10&ids=true", 20, 25, true, 20},
+		{"&offset=0&limit=3&ids=1", 0, 3, true, 0},
+		{"&offset=30&limit=3", 25, 25, false, 30},
+		{"&offset=7", 7, 25, false, 7},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			var l level
+			code, msg := ts.getREST("/api/v2/ui/children?nodeId="+parent.ID+tc.query, &l)
+			require.Equal(t, 200, code, msg)
+			assert.Equal(t, 25, l.Total)
+			assert.Equal(t, 25, l.Node.Children)
+			assert.Equal(t, tc.wantOffset, l.Offset)
+			assert.Equal(t, all[tc.from:tc.to], idsOf(l))
+			if tc.wantIDs {
+				assert.Equal(t, all, l.IDs)
+			} else {
+				assert.Nil(t, l.IDs)
+			}
+		})
+	}
+	for _, bad := range []string{"&offset=-1", "&offset=x", "&limit=0", "&limit=-3"} {
+		code, _ := ts.getREST("/api/v2/ui/children?nodeId="+parent.ID+bad, nil)
+		assert.Equal(t, 400, code, bad)
+	}
+}
+
+// BenchmarkUIChildren: a level of 10,000 children in one answer, against
+// its first page of 100 with every id (what a windowed level asks for).
+func BenchmarkUIChildren(b *testing.B) {
+	ts := startServer(b)
+	org, err := ts.tree.CreateOrg(orgtree.OrgInput{Name: "公司"})
+	require.NoError(b, err)
+	var wide string
+	require.NoError(b, ts.tree.Update(func(tx *orgtree.Tx) error {
+		n, err := tx.AddNode(orgtree.NodeInput{ParentID: org.RootID, Name: "万子部"})
+		if err != nil {
+			return err
+		}
+		wide = n.ID
+		for i := range 10_000 {
+			if _, err := tx.AddNode(orgtree.NodeInput{ParentID: n.ID, Name: fmt.Sprintf("子部门 %d", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	tok := ts.token()
+	for _, q := range []string{"", "&offset=0&limit=100&ids=true"} {
+		b.Run("q="+q, func(b *testing.B) {
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				status, body := ts.do(http.MethodGet, "/api/v2/ui/children?nodeId="+wide+q, tok, nil)
+				if status != http.StatusOK {
+					b.Fatal(status)
+				}
+				size = len(body)
+			}
+			b.ReportMetric(float64(size), "bytes/answer")
+		})
+	}
 }
 
 func TestUISubtree(t *testing.T) {

@@ -60,6 +60,7 @@
     orgId: '', rootId: '',
     nodes: new Map(),      // id → summary {id, parentId, name, code, leader, childCount, memberCount, subtreeCount}
     kids: new Map(),       // id → [child ids] once loaded
+    parent: new Map(),     // child id → parent id, for every child id loaded (summary or not)
     items: new Map(),      // id → <li role=treeitem>
     expanded: new Set(),
     win: new Map(),        // id → {a, b}: a windowed level renders its rows [a, b) (and its pinned ones)
@@ -196,7 +197,10 @@
       liveBusy = liveBusy.then(() => applyLive(evs)).catch(fail);
     }, 30);
   }
-  const parentOf = (id) => (st.nodes.get(id) || {}).parentId;
+  // A child of a long level may be known by id only (its summary comes
+  // when its row is shown), so its parent is taken from the level.
+  const parentOf = (id) => st.parent.get(id) || (st.nodes.get(id) || {}).parentId;
+  const nameOf = (id) => (st.nodes.get(id) || { name: id }).name;
   async function applyLive(evs) {
     if (!st.orgId) {
       // No org was shown: the first one created opens.
@@ -223,7 +227,7 @@
           if (ev.orgId === st.orgId) touched(d.parentId);
           break;
         case 'department.deleted':
-          if (st.nodes.has(d.id)) {
+          if (st.nodes.has(d.id) || st.parent.has(d.id)) {
             const p = parentOf(d.id) || d.parentId;
             const wasSelected = st.selected === d.id;
             forget(d.id);
@@ -232,11 +236,11 @@
           }
           break;
         case 'department.moved':
-          if (st.nodes.has(d.id)) touched(parentOf(d.id));
+          if (st.parent.has(d.id) || st.nodes.has(d.id)) touched(parentOf(d.id));
           if (ev.orgId === st.orgId) { touched(d.parentId); if (st.selected === d.id) details = true; }
           break;
         case 'department.updated': case 'department.renamed':
-          if (st.nodes.has(d.id)) { touched(parentOf(d.id) || d.id); if (st.selected === d.id) details = true; }
+          if (st.nodes.has(d.id) || st.parent.has(d.id)) { touched(parentOf(d.id) || d.id); if (st.selected === d.id) details = true; }
           break;
         case 'member.added': case 'member.removed':
           touched(d.nodeId);
@@ -271,15 +275,15 @@
   async function openOrg(orgId) {
     timing.openStart = performance.now();
     history.replaceState(null, '', '#org=' + encodeURIComponent(orgId));
-    st.orgId = orgId; st.nodes.clear(); st.kids.clear(); st.items.clear(); st.expanded.clear(); st.win.clear();
+    st.orgId = orgId; st.nodes.clear(); st.kids.clear(); st.items.clear(); st.expanded.clear(); st.win.clear(); st.parent.clear();
     st.selected = st.focused = st.cut = '';
     const d = await gql('query($id: String!) { org(id: $id) { rootNode { id } } }', { id: orgId });
     st.rootId = d.org.rootNode.id;
-    const lvl = await rest('/api/v2/ui/children', { nodeId: st.rootId });
+    const lvl = await rest('/api/v2/ui/children', { nodeId: st.rootId, ids: true, offset: 0, limit: WINDOW_MIN });
     st.nodes.set(lvl.node.id, lvl.node);
     const tree = $('#tree');
     tree.replaceChildren(makeItem(lvl.node, 1));
-    fillChildren(st.rootId, lvl.children);
+    fillChildren(st.rootId, lvl.children, lvl.ids, lvl.offset);
     st.expanded.add(st.rootId);
     syncItem(st.rootId);
     setFocus(st.rootId);
@@ -304,6 +308,13 @@
   }
   function paintItem(li, n) {
     const row = li.firstChild;
+    if (n.pending) {
+      // A row of a long level whose summary is on its way.
+      row.children[1].textContent = '…'; row.children[2].textContent = '';
+      li.setAttribute('aria-label', 'Loading…'); li.setAttribute('aria-busy', 'true');
+      return;
+    }
+    if (li.hasAttribute('aria-busy')) li.removeAttribute('aria-busy');
     row.children[1].textContent = n.name;
     row.children[2].textContent = n.memberCount + ' / ' + n.subtreeCount;
     row.children[2].title = n.memberCount + ' direct members, ' + n.subtreeCount + ' in the subtree';
@@ -351,7 +362,7 @@
     if (!rowH) rowH = li.firstChild.getBoundingClientRect().height || 24;
     const level = Number(li.getAttribute('aria-level')) + 1;
     const want = [];
-    let gap = -1;
+    let gap = -1, missing = false;
     const spacer = (from, to) => {
       const sp = spacerTemplate.cloneNode(false);
       sp.dataset.from = from; sp.dataset.to = to;
@@ -362,7 +373,9 @@
       const k = kids[i];
       if ((i < w.a || i >= w.b) && !pinned(k)) { if (gap < 0) gap = i; continue; }
       if (gap >= 0) { spacer(gap, i); gap = -1; }
-      const item = st.items.get(k) || makeItem(st.nodes.get(k), level);
+      const sum = st.nodes.get(k);
+      if (!sum) missing = true;
+      const item = st.items.get(k) || makeItem(sum || { id: k, pending: true }, level);
       placeItem(item, level, i, n);
       want.push(item);
     }
@@ -384,6 +397,34 @@
       } else (frag ||= document.createDocumentFragment()).append(e);
     }
     if (frag) group.insertBefore(frag, cur);
+    if (missing) loadRows(id);
+  }
+  // loadRows fetches the summaries a windowed level's window lacks (a page
+  // of offset/limit: the rows between the first and the last one missing),
+  // one request per level at a time, again while the window moved on.
+  // When the level changed meanwhile (the ids of the page are not the ones
+  // shown), the level is reloaded.
+  const rowLoads = new Set();
+  function loadRows(id) {
+    if (rowLoads.has(id)) return;
+    const w = st.win.get(id), kids = st.kids.get(id);
+    if (!w || !kids) return;
+    let a = w.a, b = Math.min(w.b, kids.length);
+    while (a < b && st.nodes.has(kids[a])) a++;
+    while (b > a && st.nodes.has(kids[b - 1])) b--;
+    if (a >= b) return;
+    rowLoads.add(id);
+    timing.rowLoads = (timing.rowLoads || 0) + 1;
+    rest('/api/v2/ui/children', { nodeId: id, offset: a, limit: b - a }).then((lvl) => {
+      const cur = st.kids.get(id);
+      if (!cur || !st.items.has(id)) return;
+      if (lvl.total !== cur.length || lvl.children.some((c, i) => cur[a + i] !== c.id)) return loadChildren(id);
+      for (const c of lvl.children) { st.nodes.set(c.id, c); const it = st.items.get(c.id); if (it) paintItem(it, c); }
+    }).catch(fail).finally(() => {
+      rowLoads.delete(id);
+      const w2 = st.win.get(id), cur = st.kids.get(id);
+      if (w2 && cur && st.items.has(id) && cur.slice(w2.a, w2.b).some((k) => !st.nodes.has(k))) loadRows(id);
+    });
   }
   // rowAt is the index of the row of a windowed group at viewport height y.
   function rowAt(group, y, n) {
@@ -437,15 +478,23 @@
 
   // fillChildren renders a node's children from their summaries, keeping
   // the items (and open subtrees) of children already shown.
-  function fillChildren(id, children) {
+  // ids are all the children's (children may be a page of them, from
+  // offset on: then the level is windowed).
+  function fillChildren(id, children, ids = children.map((c) => c.id), offset = 0) {
     const li = st.items.get(id);
-    st.kids.set(id, children.map((c) => c.id));
+    st.kids.set(id, ids);
+    for (const k of ids) st.parent.set(k, id);
     let group = li.childElementCount > 1 ? li.lastElementChild : null;
     if (!group) { group = el('ul', { role: 'group' }); li.append(group); }
     const level = Number(li.getAttribute('aria-level')) + 1;
-    const n = children.length;
+    const n = ids.length;
     if (n > WINDOW_MIN) {
-      for (const c of children) { st.nodes.set(c.id, c); const item = st.items.get(c.id); if (item) paintItem(item, c); }
+      // Summaries not in this page may be stale: they are fetched again
+      // when their rows are shown (pinned rows keep theirs: an open one is
+      // reloaded on its own, the focused and the selected one with the panel).
+      const got = new Set();
+      for (const c of children) { got.add(c.id); st.nodes.set(c.id, c); const item = st.items.get(c.id); if (item) paintItem(item, c); }
+      for (const k of ids) if (!got.has(k) && !pinned(k)) st.nodes.delete(k);
       if (!st.win.has(id)) st.win.set(id, { a: 0, b: Math.ceil(window.innerHeight / (rowH || 24)) + WINDOW_MARGIN });
       renderGroup(id);
       syncItem(id, li);
@@ -453,6 +502,7 @@
       return;
     }
     st.win.delete(id);
+    if (offset > 0 || children.length < n) { loadChildren(id).catch(fail); return; } // a page of a level that shrank: all of it
     // When the same children are shown in the same order (a live refresh
     // of counts or names), they are repainted in place: the items stay in
     // the document, so a click or the focus on one is not lost.
@@ -469,22 +519,30 @@
     if (!same) group.replaceChildren(frag);
     syncItem(id, li);
   }
+  // loadChildren (re)loads a level: every child's id and the summaries of
+  // the first WINDOW_MIN children, or of the window if the level is
+  // windowed, in one request. A level of up to WINDOW_MIN comes whole.
   async function loadChildren(id) {
     const t0 = performance.now();
-    const lvl = await rest('/api/v2/ui/children', { nodeId: id });
+    const w = st.win.get(id);
+    const offset = w ? w.a : 0;
+    const lvl = await rest('/api/v2/ui/children', { nodeId: id, ids: true, offset, limit: Math.max(WINDOW_MIN, w ? w.b - w.a : 0) });
     timing.fetchMs = performance.now() - t0;
     if (!st.items.has(id)) return; // dropped meanwhile (scrolled out, deleted)
     st.nodes.set(id, lvl.node);
     paintItem(st.items.get(id), lvl.node);
-    fillChildren(id, lvl.children);
+    fillChildren(id, lvl.children, lvl.ids, lvl.offset);
   }
   async function expand(id) {
-    const n = st.nodes.get(id);
-    if (!n || n.childCount === 0 || st.expanded.has(id)) return;
+    if (st.expanded.has(id)) return;
     const t0 = performance.now();
     if (!ensureShown(id)) return;
-    if (!st.kids.has(id)) await loadChildren(id);
-    if (!st.items.has(id)) return;
+    const n = st.nodes.get(id);
+    if (n && n.childCount === 0) return;
+    // A row known by id only (reveal deep in a long level) gets its
+    // summary with its children.
+    if (!st.kids.has(id) || !n) await loadChildren(id);
+    if (!st.items.has(id) || !(st.nodes.get(id) || {}).childCount) return;
     st.expanded.add(id);
     syncItem(id);
     scheduleWindows();
@@ -529,7 +587,7 @@
   tree.addEventListener('keydown', async (e) => {
     const id = st.focused;
     if (!id) return;
-    const n = st.nodes.get(id);
+    const n = st.nodes.get(id) || { id, childCount: 0, parentId: parentOf(id) }; // a row still loading
     const vis = () => visibleItems();
     let handled = true;
     try {
@@ -562,7 +620,7 @@
     if (old) old.classList.remove('cut');
     st.cut = id;
     const li = st.items.get(id);
-    if (li) { li.classList.add('cut'); say('Cut "' + st.nodes.get(id).name + '": focus the new parent and press Ctrl+V (Esc cancels).'); }
+    if (li) { li.classList.add('cut'); say('Cut "' + nameOf(id) + '": focus the new parent and press Ctrl+V (Esc cancels).'); }
   }
 
   // drag and drop: the dragged id also lives in a variable, so a drop works
@@ -590,8 +648,8 @@
   tree.addEventListener('dragend', () => { dragId = ''; });
 
   async function moveNode(id, target) {
-    const n = st.nodes.get(id), t = st.nodes.get(target);
-    const oldParent = n.parentId;
+    const n = { name: nameOf(id) }, t = { name: nameOf(target) };
+    const oldParent = parentOf(id);
     try {
       await gql('mutation($orgId: String!, $nodeId: String!, $targetParentId: String!) { moveNode(orgId: $orgId, nodeId: $nodeId, targetParentId: $targetParentId) { id } }',
         { orgId: st.orgId, nodeId: id, targetParentId: target });
@@ -612,7 +670,7 @@
   // its ancestors (what a move, delete or member change alters).
   async function refreshUp(id) {
     const chain = [];
-    for (let cur = id; cur; cur = (st.nodes.get(cur) || {}).parentId) chain.push(cur);
+    for (let cur = id; cur; cur = parentOf(cur)) chain.push(cur);
     for (const cur of chain) {
       if (!st.items.has(cur)) continue;
       if (st.kids.has(cur) || cur === id) await loadChildren(cur);
@@ -830,7 +888,7 @@
   }
   function forget(id) {
     const stack = [id];
-    while (stack.length) { const c = stack.pop(); for (const k of st.kids.get(c) || []) stack.push(k); st.items.delete(c); st.nodes.delete(c); st.kids.delete(c); st.expanded.delete(c); st.win.delete(c); }
+    while (stack.length) { const c = stack.pop(); for (const k of st.kids.get(c) || []) stack.push(k); st.items.delete(c); st.nodes.delete(c); st.kids.delete(c); st.expanded.delete(c); st.win.delete(c); st.parent.delete(c); }
   }
   async function addMembers() {
     const id = st.selected;
