@@ -46,7 +46,7 @@
 //	GET  /api/v2/users/{id}/orgs              per membership: [org, root … node]
 //	GET  /api/v2/.well-known                  {publicKey}: password encryption (no token needed)
 //	GET  /healthz                             (no token needed)
-//	GET  /api/v2/ui/children?nodeId=          the web UI's reads (webui.go):
+//	GET  /api/v2/ui/children?nodeId=&offset=&limit=&ids=  the web UI's reads (webui.go):
 //	GET  /api/v2/ui/subtree?nodeId=&depth=&max=  node summaries with direct
 //	GET  /api/v2/ui/search?orgId=&q=&limit=   and subtree member counts
 //

@@ -29,7 +29,11 @@ import (
 //
 // The counts of a summary (children, direct and distinct subtree members)
 // come from the engine's rollups: O(1) each, so a level of 1,000 children
-// costs one snapshot and 1,000 map lookups.
+// costs one snapshot and 1,000 map lookups. A level of more than 200
+// children is windowed in the page (only the rows in view are in the
+// document) and asks for a page of summaries with every child's id
+// (offset, limit, ids=true): 10,000 children cost 3 ms and ~280 kB instead
+// of 18 ms and 1.4 MB (BenchmarkUIChildren).
 
 //go:embed webui
 var webuiFiles embed.FS

@@ -381,13 +381,17 @@
     }
     if (gap >= 0) spacer(gap, n);
     const keep = new Set(want);
+    let ofLevel = null;
     for (const c of [...group.children]) {
       if (keep.has(c)) continue;
       c.remove();
       // A row of this level scrolled out: what was loaded below it is
-      // dropped too (it is collapsed; opening it again reloads it).
+      // dropped too (it is collapsed; opening it again reloads it). A row
+      // that left the level (moved) keeps its item for its new parent.
       const cid = c.dataset.id;
-      if (cid && st.items.get(cid) === c && parentOf(cid) === id) { for (const k of st.kids.get(cid) || []) forget(k); st.kids.delete(cid); st.items.delete(cid); }
+      if (!cid || st.items.get(cid) !== c) continue;
+      ofLevel ||= new Set(kids);
+      if (ofLevel.has(cid)) { for (const k of st.kids.get(cid) || []) forget(k); st.kids.delete(cid); st.items.delete(cid); }
     }
     let cur = group.firstChild, frag = null;
     for (const e of want) {
@@ -415,15 +419,17 @@
     if (a >= b) return;
     rowLoads.add(id);
     timing.rowLoads = (timing.rowLoads || 0) + 1;
+    let again = false; // only after a page that matched: a failing request is not repeated in a loop
     rest('/api/v2/ui/children', { nodeId: id, offset: a, limit: b - a }).then((lvl) => {
       const cur = st.kids.get(id);
       if (!cur || !st.items.has(id)) return;
       if (lvl.total !== cur.length || lvl.children.some((c, i) => cur[a + i] !== c.id)) return loadChildren(id);
       for (const c of lvl.children) { st.nodes.set(c.id, c); const it = st.items.get(c.id); if (it) paintItem(it, c); }
+      again = true;
     }).catch(fail).finally(() => {
       rowLoads.delete(id);
       const w2 = st.win.get(id), cur = st.kids.get(id);
-      if (w2 && cur && st.items.has(id) && cur.slice(w2.a, w2.b).some((k) => !st.nodes.has(k))) loadRows(id);
+      if (again && w2 && cur && st.items.has(id) && cur.slice(w2.a, w2.b).some((k) => !st.nodes.has(k))) loadRows(id);
     });
   }
   // rowAt is the index of the row of a windowed group at viewport height y.
@@ -604,7 +610,14 @@
           if (st.expanded.has(id)) collapse(id); else if (n.parentId) setFocus(n.parentId, true);
           break;
         case 'Enter': case ' ': await select(id); break;
-        case '*': for (const k of st.kids.get(n.parentId) || []) await expand(k); break;
+        case '*': {
+          // Opens the siblings; not in a windowed level (a request and
+          // the rows of each of hundreds of departments).
+          const sib = st.kids.get(n.parentId) || [];
+          if (sib.length > WINDOW_MIN) say('Too many departments here to open them all (' + sib.length + ').', true);
+          else for (const k of sib) await expand(k);
+          break;
+        }
         case 'F2': await select(id); await editNode(); break;
         case 'Delete': await select(id); await deleteNode(); break;
         case 'x': if (e.ctrlKey || e.metaKey) { markCut(id); } else handled = false; break;
