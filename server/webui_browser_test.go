@@ -857,6 +857,9 @@ func TestWebUILongLevels(t *testing.T) {
 	assert.Equal(t, "10000", pos)
 	checkRows("window at the end of 10000", wide2, kids2, 200)
 	keyTo(kb.ArrowUp, kids2[len(kids2)-2])
+	keyTo(kb.ArrowLeft, wide2) // 9,998 rows up: the parent
+	f.run("close", chromedp.KeyEvent(kb.ArrowLeft))
+	f.waitJS("closed", `t.item(`+jsq(wide2)+`).getAttribute('aria-expanded') === 'false' && t.item(`+jsq(wide2)+`).lastElementChild.hidden`)
 	require.NoError(t, f.tree.Check())
 
 	f.mu.Lock()
