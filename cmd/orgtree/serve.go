@@ -220,6 +220,9 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 			if tx.Stats().Orgs > 0 { // another replica seeded first
 				return nil
 			}
+			if err := tx.SetActor("serve", "seed "+so.seed); err != nil {
+				return err
+			}
 			orgs, err = tx.ImportJSON(f, orgtree.ImportOptions{})
 			return err
 		})
