@@ -186,3 +186,48 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestWebhookSurvivesKill: the real crash. serve is killed with SIGKILL
+// while its receiver fails; the next serve on the store delivers every
+// event of the history, in order, the ones written through the first
+// server included.
+func TestWebhookSurvivesKill(t *testing.T) {
+	bin, work := binary(t), t.TempDir()
+	orgJSON, err := filepath.Abs("testdata/org.json")
+	require.NoError(t, err)
+	rc := &hookReceiver{secret: "hook-key", fail: true}
+	hs := httptest.NewServer(rc)
+	defer hs.Close()
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--webhook", hs.URL, "--webhook-secret", rc.secret}
+	srv := startServe(t, bin, work, args...)
+	mustCLI(t, bin, work, "import", orgJSON) // inside the server
+	mustCLI(t, bin, work, "move", "frontend", "bj/ops")
+	waitUntil(t, func() bool { return rc.tries() >= 2 })
+	require.NoError(t, srv.cmd.Process.Kill())
+	_ = srv.cmd.Wait()
+
+	rc.setFail(false)
+	srv = startServe(t, bin, work, args...)
+	defer srv.stop(t)
+	var entries []persist.HistoryEntry
+	require.NoError(t, json.Unmarshal([]byte(mustCLI(t, bin, work, "--json", "log")), &entries))
+	require.Len(t, entries, 2)
+	var want []string
+	for _, e := range entries {
+		for i := range server.Events(e.Changes) {
+			want = append(want, fmt.Sprintf("%d-%d", e.Seq, i))
+		}
+	}
+	waitUntil(t, func() bool {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.got) >= len(want)
+	})
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var got []string
+	for _, e := range rc.got {
+		got = append(got, e.ID)
+	}
+	assert.Equal(t, want, got, "all of it, once, in order: nothing was acknowledged before the kill")
+}
