@@ -3,7 +3,6 @@ package persist
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,7 +26,8 @@ import (
 // An entry is the 8-byte big-endian unix-nanosecond time of the commit, a
 // uvarint count of node ids and the ids (each uvarint length and bytes:
 // what history/nodes holds for it, so trimming drops those keys without
-// decoding the entry), then the JSON of its HistoryEntry.
+// decoding the entry), then its body: the binary encoding of the entry, or
+// in entries older builds wrote, its JSON (historycodec.go).
 
 var (
 	bucketHistory = []byte("history")
@@ -282,24 +282,20 @@ func (r *recorder) record(cs *orgtree.ChangeSet) error {
 		return err
 	}
 	now := r.clock()
-	e := HistoryEntry{Seq: cs.Seq, Time: now.UTC(), Actor: cs.Actor, Reason: cs.Reason, Changes: c}
-	js, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
+	body := encodeEntryBody(HistoryEntry{Seq: cs.Seq, Actor: cs.Actor, Reason: cs.Reason, Changes: c})
 	nodes := touchedNodes(c)
 	p := &pendingEntry{time: now.UnixNano(), nodes: nodes}
 	n := 0
 	for _, id := range nodes {
 		n += binary.MaxVarintLen64 + len(id)
 	}
-	v := make([]byte, 8, 8+binary.MaxVarintLen64+n+len(js))
+	v := make([]byte, 8, 8+binary.MaxVarintLen64+n+len(body))
 	v = binary.AppendUvarint(v, uint64(len(nodes)))
 	for _, id := range nodes {
 		v = binary.AppendUvarint(v, uint64(len(id)))
 		v = append(v, id...)
 	}
-	p.value = append(v, js...)
+	p.value = append(v, body...)
 	r.mu.Lock()
 	r.pending[cs.Seq] = p
 	r.mu.Unlock()
@@ -430,7 +426,7 @@ func trimHistory(h *bbolt.Bucket, st *historyState, now int64) error {
 }
 
 // entryNodes reads the node ids of an entry (after its time) and returns
-// them with the rest: the JSON.
+// them with the rest: the body (historycodec.go).
 func entryNodes(v []byte) ([]string, []byte, error) {
 	n, k := binary.Uvarint(v)
 	if k <= 0 || n > uint64(len(v)) {
@@ -458,12 +454,10 @@ func decodeEntry(k, sealed []byte) (HistoryEntry, error) {
 	if len(v) < 8 || len(k) != 8 {
 		return e, fmt.Errorf("%w: history entry %x", ErrCorrupt, k)
 	}
-	_, js, err := entryNodes(v[8:])
+	seq := binary.BigEndian.Uint64(k)
+	_, body, err := entryNodes(v[8:])
 	if err == nil {
-		err = json.Unmarshal(js, &e)
-	}
-	if err == nil && e.Seq != binary.BigEndian.Uint64(k) {
-		err = fmt.Errorf("entry says version %d", e.Seq)
+		e, err = decodeEntryBody(seq, int64(binary.BigEndian.Uint64(v)), body)
 	}
 	if err != nil {
 		return e, fmt.Errorf("%w: history entry %d: %w", ErrCorrupt, binary.BigEndian.Uint64(k), err)
