@@ -71,73 +71,32 @@ func encodeEntryBody(e HistoryEntry) []byte {
 		nodes []orgtree.NodeRecord
 		users []orgtree.UserRecord
 	}
-	flags := func(kind orgtree.ChangeKind, hasOld, hasNew bool) byte {
-		f := byte(kind) & ecKind
-		if hasOld {
-			f |= ecOld
-		}
-		if hasNew {
-			f |= ecNew
-		}
-		return f
-	}
 	en.uvarint(uint64(len(c.Orgs)))
 	for _, o := range c.Orgs {
-		f := flags(o.Kind, o.Old != nil, o.New != nil)
-		if rec := cmpOr(o.New, o.Old); rec == nil || rec.ID != o.ID || (o.Old != nil && o.New != nil && o.Old.ID != o.New.ID) {
-			f |= ecIDs
-		}
-		en.b = append(en.b, f)
-		if f&ecIDs != 0 {
-			en.str(o.ID)
-		}
-		if o.Old != nil {
-			olds.orgs = append(olds.orgs, *o.Old)
-		}
-		if o.New != nil {
-			news.orgs = append(news.orgs, *o.New)
-		}
+		putChange(en, o.Kind, 0, o.Old, o.New, func(r *orgtree.OrgRecord) bool { return r.ID == o.ID }, &olds.orgs, &news.orgs, o.ID)
 	}
 	en.uvarint(uint64(len(c.Nodes)))
 	for _, n := range c.Nodes {
-		f := flags(n.Kind, n.Old != nil, n.New != nil)
+		var extra byte
 		if n.Moved {
-			f |= ecMoved
+			extra |= ecMoved
 		}
 		if n.Renamed {
-			f |= ecRenamed
+			extra |= ecRenamed
 		}
-		if !nodeIDsImplied(n) {
-			f |= ecIDs
-		}
-		en.b = append(en.b, f)
-		if f&ecIDs != 0 {
-			en.str(n.ID)
-			en.str(n.OrgID)
-		}
-		if n.Old != nil {
-			olds.nodes = append(olds.nodes, *n.Old)
-		}
-		if n.New != nil {
-			news.nodes = append(news.nodes, *n.New)
-		}
+		putChange(en, n.Kind, extra, n.Old, n.New, func(r *orgtree.NodeRecord) bool { return r.ID == n.ID && r.OrgID == n.OrgID },
+			&olds.nodes, &news.nodes, n.ID, n.OrgID)
 	}
 	en.uvarint(uint64(len(c.Users)))
+	var oldUsers, newUsers []orgtree.User
 	for _, u := range c.Users {
-		f := flags(u.Kind, u.Old != nil, u.New != nil)
-		if rec := cmpOr(u.New, u.Old); rec == nil || rec.ID != u.ID || (u.Old != nil && u.New != nil && u.Old.ID != u.New.ID) {
-			f |= ecIDs
-		}
-		en.b = append(en.b, f)
-		if f&ecIDs != 0 {
-			en.str(u.ID)
-		}
-		if u.Old != nil {
-			olds.users = append(olds.users, orgtree.UserRecord{User: *u.Old})
-		}
-		if u.New != nil {
-			news.users = append(news.users, orgtree.UserRecord{User: *u.New})
-		}
+		putChange(en, u.Kind, 0, u.Old, u.New, func(r *orgtree.User) bool { return r.ID == u.ID }, &oldUsers, &newUsers, u.ID)
+	}
+	for _, u := range oldUsers {
+		olds.users = append(olds.users, orgtree.UserRecord{User: u})
+	}
+	for _, u := range newUsers {
+		news.users = append(news.users, orgtree.UserRecord{User: u})
 	}
 	for _, r := range []struct {
 		orgs  []orgtree.OrgRecord
@@ -175,14 +134,34 @@ func encodeEntryBody(e HistoryEntry) []byte {
 	return en.b
 }
 
-// nodeIDsImplied tells whether a node change's ids are its records'.
-func nodeIDsImplied(n orgtree.NodeChange) bool {
-	for _, r := range []*orgtree.NodeRecord{n.Old, n.New} {
-		if r != nil && (r.ID != n.ID || r.OrgID != n.OrgID) {
-			return false
+// putChange writes one change's flags (its kind, which records it has,
+// extra, and ecIDs unless every record it has carries its ids: matches)
+// and then, with ecIDs, its ids; its records go to olds and news.
+func putChange[R any](en *enc, kind orgtree.ChangeKind, extra byte, old, new *R, matches func(*R) bool, olds, news *[]R, ids ...string) {
+	f := byte(kind)&ecKind | extra
+	if old == nil && new == nil {
+		f |= ecIDs
+	}
+	if old != nil {
+		f |= ecOld
+		*olds = append(*olds, *old)
+		if !matches(old) {
+			f |= ecIDs
 		}
 	}
-	return n.Old != nil || n.New != nil
+	if new != nil {
+		f |= ecNew
+		*news = append(*news, *new)
+		if !matches(new) {
+			f |= ecIDs
+		}
+	}
+	en.b = append(en.b, f)
+	if f&ecIDs != 0 {
+		for _, id := range ids {
+			en.str(id)
+		}
+	}
 }
 
 // cmpOr returns the first of a and b that is not nil.
@@ -219,35 +198,21 @@ func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 	c := e.Changes
 	e.Actor, e.Reason = d.str(), d.str()
 	c.From, c.To = d.uvarint(), d.uvarint()
-	// Each change takes at least its flag byte: count bounds what the
-	// lists allocate by the bytes left.
-	orgFlags := make([]byte, d.count())
+	orgFlags, orgIDs := getChanges(d, 1)
 	c.Orgs = make([]orgtree.OrgChange, len(orgFlags))
-	for i := range c.Orgs {
-		orgFlags[i] = d.byte()
-		c.Orgs[i].Kind = orgtree.ChangeKind(orgFlags[i] & ecKind)
-		if orgFlags[i]&ecIDs != 0 {
-			c.Orgs[i].ID = d.str()
-		}
+	for i, f := range orgFlags {
+		c.Orgs[i] = orgtree.OrgChange{Kind: orgtree.ChangeKind(f & ecKind), ID: orgIDs[i][0]}
 	}
-	nodeFlags := make([]byte, d.count())
+	nodeFlags, nodeIDs := getChanges(d, 2)
 	c.Nodes = make([]orgtree.NodeChange, len(nodeFlags))
-	for i := range c.Nodes {
-		f := d.byte()
-		nodeFlags[i] = f
-		c.Nodes[i] = orgtree.NodeChange{Kind: orgtree.ChangeKind(f & ecKind), Moved: f&ecMoved != 0, Renamed: f&ecRenamed != 0}
-		if f&ecIDs != 0 {
-			c.Nodes[i].ID, c.Nodes[i].OrgID = d.str(), d.str()
-		}
+	for i, f := range nodeFlags {
+		c.Nodes[i] = orgtree.NodeChange{Kind: orgtree.ChangeKind(f & ecKind), ID: nodeIDs[i][0], OrgID: nodeIDs[i][1],
+			Moved: f&ecMoved != 0, Renamed: f&ecRenamed != 0}
 	}
-	userFlags := make([]byte, d.count())
+	userFlags, userIDs := getChanges(d, 1)
 	c.Users = make([]orgtree.UserChange, len(userFlags))
-	for i := range c.Users {
-		userFlags[i] = d.byte()
-		c.Users[i].Kind = orgtree.ChangeKind(userFlags[i] & ecKind)
-		if userFlags[i]&ecIDs != 0 {
-			c.Users[i].ID = d.str()
-		}
+	for i, f := range userFlags {
+		c.Users[i] = orgtree.UserChange{Kind: orgtree.ChangeKind(f & ecKind), ID: userIDs[i][0]}
 	}
 	var recs [2]*record
 	for i := range recs {
@@ -313,22 +278,33 @@ func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 		return e, err
 	}
 	// What JSON leaves out (omitempty) decodes as nil: the same here.
-	if len(c.Orgs) == 0 {
-		c.Orgs = nil
-	}
-	if len(c.Nodes) == 0 {
-		c.Nodes = nil
-	}
-	if len(c.Users) == 0 {
-		c.Users = nil
-	}
-	if len(c.Members) == 0 {
-		c.Members = nil
-	}
-	if len(c.MainDepartments) == 0 {
-		c.MainDepartments = nil
-	}
+	c.Orgs, c.Nodes, c.Users = nilIfEmpty(c.Orgs), nilIfEmpty(c.Nodes), nilIfEmpty(c.Users)
+	c.Members, c.MainDepartments = nilIfEmpty(c.Members), nilIfEmpty(c.MainDepartments)
 	return e, nil
+}
+
+// getChanges reads a list of changes: each one's flags and, when they
+// say ecIDs, its n ids (n is 1 or 2). Each change takes at least its flag
+// byte, so the count bounds what the lists allocate by the bytes left.
+func getChanges(d *dec, n int) ([]byte, [][2]string) {
+	flags := make([]byte, d.count())
+	ids := make([][2]string, len(flags))
+	for i := range flags {
+		flags[i] = d.byte()
+		if flags[i]&ecIDs != 0 {
+			for j := range n {
+				ids[i][j] = d.str()
+			}
+		}
+	}
+	return flags, ids
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // checkKinds refuses a change of no kind the engine makes: readers
@@ -358,94 +334,71 @@ func checkKinds(c *orgtree.Changes) error {
 // placeRecords gives the changes their old (recs[0]) and new (recs[1])
 // records, in order, and the ids those imply.
 func placeRecords(c *orgtree.Changes, recs [2]*record, orgFlags, nodeFlags, userFlags []byte) error {
-	var next [2]struct{ orgs, nodes, users int }
-	take := func(have int, n *int) (int, bool) {
-		if *n >= have {
-			return 0, false
-		}
-		*n++
-		return *n - 1, true
-	}
-	bits := [2]byte{ecOld, ecNew}
-	for i := range c.Orgs {
+	err := place("org", orgFlags, recs[0].orgs, recs[1].orgs, func(i int, old, new *orgtree.OrgRecord) {
 		o := &c.Orgs[i]
-		for w, r := range recs {
-			if orgFlags[i]&bits[w] == 0 {
-				continue
-			}
-			j, ok := take(len(r.orgs), &next[w].orgs)
-			if !ok {
-				return fmt.Errorf("%w: more org changes than records", errEntry)
-			}
-			rec := r.orgs[j]
-			if w == 0 {
-				o.Old = &rec
-			} else {
-				o.New = &rec
-			}
-			if orgFlags[i]&ecIDs == 0 {
-				o.ID = rec.ID
-			}
+		o.Old, o.New = old, new
+		if orgFlags[i]&ecIDs == 0 {
+			o.ID = cmpOr(new, old).ID
 		}
-		if orgFlags[i]&(ecOld|ecNew|ecIDs) == 0 {
-			return fmt.Errorf("%w: an org change with no id", errEntry)
-		}
+	})
+	if err != nil {
+		return err
 	}
-	for i := range c.Nodes {
+	err = place("node", nodeFlags, recs[0].nodes, recs[1].nodes, func(i int, old, new *orgtree.NodeRecord) {
 		n := &c.Nodes[i]
-		for w, r := range recs {
-			if nodeFlags[i]&bits[w] == 0 {
-				continue
-			}
-			j, ok := take(len(r.nodes), &next[w].nodes)
-			if !ok {
-				return fmt.Errorf("%w: more node changes than records", errEntry)
-			}
-			rec := r.nodes[j]
-			if w == 0 {
-				n.Old = &rec
-			} else {
-				n.New = &rec
-			}
-			if nodeFlags[i]&ecIDs == 0 {
-				n.ID, n.OrgID = rec.ID, rec.OrgID
-			}
+		n.Old, n.New = old, new
+		if nodeFlags[i]&ecIDs == 0 {
+			r := cmpOr(new, old)
+			n.ID, n.OrgID = r.ID, r.OrgID
 		}
-		if nodeFlags[i]&(ecOld|ecNew|ecIDs) == 0 {
-			return fmt.Errorf("%w: a node change with no id", errEntry)
-		}
+	})
+	if err != nil {
+		return err
 	}
-	for i := range c.Users {
-		u := &c.Users[i]
-		for w, r := range recs {
-			if userFlags[i]&bits[w] == 0 {
-				continue
-			}
-			j, ok := take(len(r.users), &next[w].users)
-			if !ok {
-				return fmt.Errorf("%w: more user changes than records", errEntry)
-			}
-			if len(r.users[j].Memberships) > 0 {
+	var users [2][]orgtree.User
+	for w, r := range recs {
+		for _, u := range r.users {
+			if len(u.Memberships) > 0 {
 				return fmt.Errorf("%w: a user change with memberships", errEntry)
 			}
-			rec := r.users[j].User
-			if w == 0 {
-				u.Old = &rec
-			} else {
-				u.New = &rec
-			}
-			if userFlags[i]&ecIDs == 0 {
-				u.ID = rec.ID
-			}
-		}
-		if userFlags[i]&(ecOld|ecNew|ecIDs) == 0 {
-			return fmt.Errorf("%w: a user change with no id", errEntry)
+			users[w] = append(users[w], u.User)
 		}
 	}
-	for w, r := range recs {
-		if next[w].orgs != len(r.orgs) || next[w].nodes != len(r.nodes) || next[w].users != len(r.users) {
-			return fmt.Errorf("%w: records no change names", errEntry)
+	return place("user", userFlags, users[0], users[1], func(i int, old, new *orgtree.User) {
+		u := &c.Users[i]
+		u.Old, u.New = old, new
+		if userFlags[i]&ecIDs == 0 {
+			u.ID = cmpOr(new, old).ID
 		}
+	})
+}
+
+// place hands the records of one kind to its changes, in order: change i
+// takes the next old record when its flags say ecOld and the next new one
+// when they say ecNew, and set stores them. Every record goes to a change,
+// and a change without records has its ids written out.
+func place[R any](what string, flags []byte, olds, news []R, set func(i int, old, new *R)) error {
+	var next [2]int
+	lists := [2][]R{olds, news}
+	for i, f := range flags {
+		var got [2]*R
+		for w, bit := range [2]byte{ecOld, ecNew} {
+			if f&bit == 0 {
+				continue
+			}
+			if next[w] >= len(lists[w]) {
+				return fmt.Errorf("%w: more %s changes than records", errEntry, what)
+			}
+			got[w] = &lists[w][next[w]]
+			next[w]++
+		}
+		if f&(ecOld|ecNew|ecIDs) == 0 {
+			return fmt.Errorf("%w: a %s change with no id", errEntry, what)
+		}
+		set(i, got[0], got[1])
+	}
+	if next[0] != len(olds) || next[1] != len(news) {
+		return fmt.Errorf("%w: %s records no change names", errEntry, what)
 	}
 	return nil
 }

@@ -38,8 +38,8 @@ import (
 //	user.main_department.changed
 //	user.created user.updated user.deleted
 //
-// Each event is {"type", "orgId" (when it has one), "seq", "data",
-// "actor", "reason"}, data being the record (the new one, or the old one
+// Each event is {"id", "type", "orgId" (when it has one), "seq", "data",
+// "actor", "reason"}, id being "<seq>-<n>" (the SSE id), data being the record (the new one, or the old one
 // for a deletion), or for members {"nodeId", "userId", "joined",
 // "joinedAt"}, for main departments {"userId", "oldNodeId", "newNodeId"}.
 //
