@@ -123,7 +123,7 @@ func TestEntryBodyRoundTrip(t *testing.T) {
 // BenchmarkHistoryEntrySize measures the stored body of an entry, JSON as
 // older builds wrote it against the binary encoding, for one change of
 // each common kind and for a bulk import: B/change is the body's bytes
-// over the records it holds.
+// over the records it holds, and encode-ns/change the time to encode it.
 func BenchmarkHistoryEntrySize(b *testing.B) {
 	type sample struct {
 		name string
@@ -164,6 +164,7 @@ func BenchmarkHistoryEntrySize(b *testing.B) {
 	for _, s := range samples {
 		b.Run(s.name, func(b *testing.B) {
 			var jsonBytes, binBytes, records int
+			var jsonTime, binTime time.Duration
 			for range b.N {
 				tr := orgtree.New(orgtree.WithIDGenerator(objectIDs()))
 				org, err := tr.CreateOrg(orgtree.OrgInput{Name: "Acme"})
@@ -175,14 +176,21 @@ func BenchmarkHistoryEntrySize(b *testing.B) {
 				c, err := orgtree.Diff(before, tr.Snapshot())
 				require.NoError(b, err)
 				e := HistoryEntry{Seq: c.To, Actor: "cli:alice", Reason: "orgtree sample", Changes: c}
+				start := time.Now()
 				js, err := json.Marshal(e)
+				jsonTime += time.Since(start)
 				require.NoError(b, err)
-				jsonBytes, binBytes = len(js), len(encodeEntryBody(e))
+				start = time.Now()
+				body := encodeEntryBody(e)
+				binTime += time.Since(start)
+				jsonBytes, binBytes = len(js), len(body)
 				records = len(c.Orgs) + len(c.Nodes) + len(c.Users) + len(c.Members) + len(c.MainDepartments)
 			}
 			b.ReportMetric(float64(jsonBytes)/float64(records), "json-B/change")
 			b.ReportMetric(float64(binBytes)/float64(records), "binary-B/change")
 			b.ReportMetric(float64(jsonBytes)/float64(binBytes), "ratio")
+			b.ReportMetric(float64(jsonTime.Nanoseconds())/float64(b.N*records), "json-encode-ns/change")
+			b.ReportMetric(float64(binTime.Nanoseconds())/float64(b.N*records), "binary-encode-ns/change")
 		})
 	}
 }
