@@ -39,9 +39,10 @@ import (
 //	user.created user.updated user.deleted
 //
 // Each event is {"id", "type", "orgId" (when it has one), "seq", "data",
-// "actor", "reason"}, id being "<seq>-<n>" (the SSE id), data being the record (the new one, or the old one
-// for a deletion), or for members {"nodeId", "userId", "joined",
-// "joinedAt"}, for main departments {"userId", "oldNodeId", "newNodeId"}.
+// "actor", "reason"}, id being "<seq>-<n>" (the SSE id) and data the
+// record (the new one, or the old one for a deletion), or for members
+// {"nodeId", "userId", "joined", "joinedAt"}, for main departments
+// {"userId", "oldNodeId", "newNodeId"}.
 //
 // With a History (Config.History; orgtree serve always has one) the
 // stream reads commits one by one from it instead of diffing: every event
@@ -223,7 +224,7 @@ type Delivery struct {
 // webhook reads the history page by page (at most 256 commits at a time)
 // from where the receiver stands, never queues commits, and a write never
 // waits for it. With a History but no Positions the same holds while the
-// process runs, from the version Run started at. Without a History (serve
+// process runs, from the version NewWebhook took. Without a History (serve
 // --etcd) the webhook holds one old version and reports the diff from it
 // to the newest: at least once and in order while the process runs, but a
 // restart starts at the newest version, so changes made while no server

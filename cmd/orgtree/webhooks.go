@@ -36,7 +36,12 @@ func startWebhooks(ctx context.Context, tree *orgtree.Tree, history server.Histo
 	if db != nil && history != nil {
 		positions = storePositions{db}
 	}
+	seen := map[string]bool{}
 	for _, url := range so.webhooks {
+		if seen[url] {
+			continue // one delivery loop, and one position, per receiver
+		}
+		seen[url] = true
 		wh, err := server.NewWebhook(tree, server.WebhookConfig{URL: url, Secret: key, History: history, Positions: positions, Logger: logger,
 			MinBackoff: so.webhookBackoff[0], MaxBackoff: so.webhookBackoff[1]})
 		if err != nil {
