@@ -194,7 +194,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	if parent != 0 {
 		depth = int32(st.depth(parent)) + 1
 	}
-	st.roll = st.roll.Append(tx.edit, rollup{depth: depth, parent: parent})
+	st.appendNode(tx.edit, rollup{depth: depth, parent: parent})
 	if st.nodeCount-tx.base.nodeCount == bulkEntries {
 		st.nodeIDs = st.nodeIDs.Own(tx.edit) // a bulk load: write the index in place from now on
 	}
