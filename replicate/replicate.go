@@ -157,6 +157,7 @@ type Replica struct {
 	err      error           // ErrDiverged or ErrClosed: stops writes
 	snapping bool            // a snapshot is being written
 	loads    int             // snapshots loaded (for tests)
+	lost     int             // commits refused because another write came first (for benchmarks)
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -657,6 +658,7 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 		return errUnknown{unavailable("commit", err)}
 	}
 	if !resp.Succeeded {
+		r.lost++
 		return ErrConflict // the chunks, if any, expire with their lease
 	}
 	r.index = next
