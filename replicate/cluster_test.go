@@ -20,6 +20,7 @@ import (
 // cluster is a 3-member etcd cluster run in-process on loopback ports.
 type cluster struct {
 	members []*embed.Etcd
+	crashed []*embed.Etcd // by crash, closed with the cluster
 	eps     []string
 }
 
@@ -105,6 +106,9 @@ func (c *cluster) close() {
 			wg.Go(e.Close)
 		}
 	}
+	for _, e := range c.crashed {
+		wg.Go(e.Close)
+	}
 	wg.Wait()
 	if l >= 0 {
 		c.members[l].Close()
@@ -129,6 +133,16 @@ func (c *cluster) kill(i int) bool {
 	e.Close()
 	c.members[i] = nil
 	return leader
+}
+
+// crash stops member i as a crash would: no leadership transfer and no
+// wait for its clients' streams (Close waits up to the request timeout, 6
+// s, for the watches on it to end). Its listeners stay open, answering
+// errors, until the cluster is closed.
+func (c *cluster) crash(i int) {
+	c.members[i].Server.HardStop()
+	c.crashed = append(c.crashed, c.members[i])
+	c.members[i] = nil
 }
 
 func (c *cluster) leader() int {

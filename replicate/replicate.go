@@ -540,6 +540,11 @@ func newWriteID() string {
 func (r *Replica) Update(ctx context.Context, fn func(*orgtree.Tx) error) error {
 	id := newWriteID()
 	r.mu.Lock()
+	if r.err != nil { // closed or diverged: no need to ask etcd
+		err := r.err
+		r.mu.Unlock()
+		return fmt.Errorf("replicate: update: %w", err)
+	}
 	r.waiting[id] = false
 	r.mu.Unlock()
 	defer func() { r.mu.Lock(); delete(r.waiting, id); r.mu.Unlock() }()
