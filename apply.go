@@ -49,7 +49,7 @@ func (t *Tree) Replace(d *Dump) error {
 	line := &lineage{}
 	empty := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder(), line: line, published: true}
 	empty.nodes = empty.nodes.Append(nil, nil)
-	empty.roll = empty.roll.Append(nil, rollup{})
+	empty.appendNode(nil, rollup{})
 	empty.users = empty.users.Append(nil, nil)
 	saved := t.cur.Load()
 	t.cur.Store(empty)

@@ -274,7 +274,7 @@ func (tx *Tx) load(d *Dump) error {
 		}
 		n := nid(st.nodes.Len())
 		st.nodes = st.nodes.Append(e, r)
-		st.roll = st.roll.Append(e, rollup{})
+		st.appendNode(e, rollup{})
 		st.nodeIDs = st.nodeIDs.Set(e, r.id, n)
 		st.nodeCount++
 		tx.nameChanged(n, nil)

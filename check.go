@@ -95,7 +95,11 @@ func (s Snapshot) checkRollups(c *checker) {
 		c.bad("%d rollups for %d node slots", st.roll.Len(), st.nodes.Len())
 		return
 	}
-	want := st.computeRollups()
+	if st.counts.Len() != st.nodes.Len() {
+		c.bad("%d distinct counts for %d node slots", st.counts.Len(), st.nodes.Len())
+		return
+	}
+	want, wantCounts := st.computeRollups()
 	for i, r := range st.nodes.All() {
 		if r == nil {
 			continue
@@ -107,8 +111,8 @@ func (s Snapshot) checkRollups(c *checker) {
 		if got.depth != want[i].depth {
 			c.bad("node %q: depth %d, want %d", r.id, got.depth, want[i].depth)
 		}
-		if got.distinct != want[i].distinct && !st.staleCounts {
-			c.bad("node %q: distinct subtree members %d, want %d", r.id, got.distinct, want[i].distinct)
+		if got := st.counts.Get(i); got != wantCounts[i] && !st.staleCounts {
+			c.bad("node %q: distinct subtree members %d, want %d", r.id, got, wantCounts[i])
 		}
 	}
 }

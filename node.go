@@ -194,7 +194,7 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	if parent != 0 {
 		depth = int32(st.depth(parent)) + 1
 	}
-	st.roll = st.roll.Append(tx.edit, rollup{depth: depth, parent: parent})
+	st.appendNode(tx.edit, rollup{depth: depth, parent: parent})
 	if st.nodeCount-tx.base.nodeCount == bulkEntries {
 		st.nodeIDs = st.nodeIDs.Own(tx.edit) // a bulk load: write the index in place from now on
 	}
@@ -638,11 +638,22 @@ func (s Snapshot) Ancestors(id string) ([]Node, error) {
 
 // chain returns the records from the root down to n.
 func (st *state) chain(n nid) []*nodeRec {
-	var out []*nodeRec
-	for ; n != 0; n = st.node(n).parent {
-		out = append(out, st.node(n))
+	return rootward(st, n, func(r *nodeRec) *nodeRec { return r })
+}
+
+// rootward returns field of every node from the root down to n. The kept
+// depth sizes the answer, so it is filled from its end in one allocation
+// and one record read per level.
+func rootward[T any](st *state, n nid, field func(*nodeRec) T) []T {
+	if n == 0 {
+		return nil
 	}
-	slices.Reverse(out)
+	out := make([]T, st.depth(n)+1)
+	for i := len(out) - 1; i >= 0; i-- {
+		r := st.node(n)
+		out[i] = field(r)
+		n = r.parent
+	}
 	return out
 }
 
@@ -651,12 +662,7 @@ func (s Snapshot) pathOf(op, id string, field func(*nodeRec) string) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for ; n != 0; n = s.st.node(n).parent {
-		out = append(out, field(s.st.node(n)))
-	}
-	slices.Reverse(out)
-	return out, nil
+	return rootward(s.st, n, field), nil
 }
 
 // Path returns the ids from the root down to id, id included. O(depth).

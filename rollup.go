@@ -1,13 +1,21 @@
 package orgtree
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/orgtree/orgtree/internal/pmap"
+)
 
 // Depths and subtree rollups. Every node has a depth (root = 0) and a
 // distinct count: the users with at least one membership anywhere in its
-// subtree. Both live beside the node records, in a vector of small values
-// (state.roll), so that keeping them costs no copy of a node record and
-// never marks a node as changed: a member change rewrites a few 8-byte
-// entries, not a dozen records.
+// subtree. Both live beside the node records, in vectors of small values
+// (state.roll for depth and parent, state.counts for the distinct counts),
+// so that keeping them costs no copy of a node record and never marks a
+// node as changed: a member change rewrites a few 4-byte counts, not a
+// dozen records. The counts have a vector of their own because member
+// changes, the most frequent writes, touch nothing else: each count a
+// change copies drags its vector leaf along, and a leaf of counts is a
+// third of the bytes of a leaf of whole rollups.
 //
 // A user u counts at node a exactly when a is an ancestor-or-self of one of
 // u's departments, and those nodes form a union of root paths. So when u
@@ -18,10 +26,9 @@ import "slices"
 // the counts of the two root paths, for the users with memberships in the
 // subtree (O(those memberships · depth) with per-department memos).
 
-// rollup is the derived per-node data kept in state.roll.
+// rollup is the derived per-node structure kept in state.roll.
 type rollup struct {
-	distinct int32 // distinct users with a membership in the subtree
-	depth    int32 // root = 0
+	depth int32 // root = 0
 	// parent repeats the node record's parent: the walks up to the root
 	// that member changes and moves make for many departments then read
 	// this compact vector, not a record each.
@@ -48,7 +55,14 @@ func (st *state) distinct(n nid) int {
 	if st.staleCounts {
 		return len(st.subtreeUsers(n))
 	}
-	return int(st.roll.Get(int(n)).distinct)
+	return int(st.counts.Get(int(n)))
+}
+
+// appendNode makes room for one more node slot in the vectors kept beside
+// the node records.
+func (st *state) appendNode(e *pmap.Edit, r rollup) {
+	st.roll = st.roll.Append(e, r)
+	st.counts = st.counts.Append(e, 0)
 }
 
 // bulkLinks is the number of memberships after which a transaction that
@@ -79,9 +93,7 @@ func (tx *Tx) countLink() {
 func (tx *Tx) addDistinct(n nid, levels int, delta int32) {
 	st := tx.st
 	for ; levels > 0 && n != 0; levels-- {
-		r := st.roll.Get(int(n))
-		r.distinct += delta
-		st.roll = st.roll.Set(tx.edit, int(n), r)
+		st.counts = st.counts.Set(tx.edit, int(n), st.counts.Get(int(n))+delta)
 		n = st.parentOf(n)
 	}
 }
@@ -422,7 +434,7 @@ func (tx *Tx) moveRollups(n, newParent nid) {
 	}
 	// The counts below read depths outside the subtree only (both paths lie
 	// outside it), so the depths inside it can shift during the same scan.
-	inside := st.roll.Get(int(n)).distinct
+	inside := st.counts.Get(int(n))
 	if st.staleCounts || inside == 0 {
 		if visit != nil {
 			st.eachInSubtree(n, visit)
@@ -502,7 +514,7 @@ func (st *state) segmentCounts(path []nid, common int, n nid, inside int32, budg
 	// The users counted at the segment's top, less the inside ones, have a
 	// membership each in what the scan would read: when they alone exceed
 	// the budget (a leaf moved within a big org), give up before starting.
-	if outside := int(st.roll.Get(int(path[common])).distinct) - int(inside); outside > *budget {
+	if outside := int(st.counts.Get(int(path[common]))) - int(inside); outside > *budget {
 		*budget = -1
 		return nil, false
 	}
@@ -606,20 +618,26 @@ func (tx *Tx) dropRollups(above []nid, users []uid) {
 // load).
 func (tx *Tx) rebuildRollups() {
 	st := tx.st
-	roll := st.computeRollups()
+	roll, counts := st.computeRollups()
 	for i, r := range st.nodes.All() {
-		if r != nil && st.roll.Get(i) != roll[i] {
+		if r == nil {
+			continue
+		}
+		if st.roll.Get(i) != roll[i] {
 			st.roll = st.roll.Set(tx.edit, i, roll[i])
+		}
+		if st.counts.Get(i) != counts[i] {
+			st.counts = st.counts.Set(tx.edit, i, counts[i])
 		}
 	}
 }
 
-// computeRollups returns what every node's rollup must be, by brute force:
-// depths by walking every org from its root, distinct counts by marking
-// each user's root paths. Nodes no root reaches get depth -1. Check and
-// Load use it; it is iterative and safe on broken structures.
-func (st *state) computeRollups() []rollup {
-	roll := make([]rollup, st.nodes.Len())
+// computeRollups returns what every node's rollup and distinct count must
+// be, by brute force: depths by walking every org from its root, distinct
+// counts by marking each user's root paths. Nodes no root reaches get depth
+// -1. Check and Load use it; it is iterative and safe on broken structures.
+func (st *state) computeRollups() (roll []rollup, counts []int32) {
+	roll, counts = make([]rollup, st.nodes.Len()), make([]int32, st.nodes.Len())
 	for i, r := range st.nodes.All() {
 		roll[i].depth = -1
 		if r != nil {
@@ -660,11 +678,11 @@ func (st *state) computeRollups() []rollup {
 		for _, d := range r.depts {
 			for a := d; int(a) < len(live) && a != 0 && live[a] && mark[a] != stamp; a = parent[a] {
 				mark[a] = stamp
-				roll[a].distinct++
+				counts[a]++
 			}
 		}
 	}
-	return roll
+	return roll, counts
 }
 
 // attachRollups sets the distinct counts of a subtree whose memberships were

@@ -99,7 +99,9 @@ func (p *posting) mutChunk(e *pmap.Edit, pi, ci int) (*page, *chunk) {
 	}
 	c := pg.chunks[ci]
 	if c.edit != e {
-		c = &chunk{edit: e, ids: slices.Clone(c.ids)}
+		// Room for the one handle an add inserts, so the insert does not
+		// copy the chunk a second time.
+		c = &chunk{edit: e, ids: append(make([]nid, 0, len(c.ids)+1), c.ids...)}
 		pg.chunks[ci] = c
 	}
 	return pg, c

@@ -31,7 +31,8 @@ type state struct {
 	published bool
 
 	nodes      pmap.Vec[*nodeRec] // by nid; slot 0 unused, deleted slots nil
-	roll       pmap.Vec[rollup]   // by nid, beside nodes: depth and distinct count (rollup.go)
+	roll       pmap.Vec[rollup]   // by nid, beside nodes: depth and parent (rollup.go)
+	counts     pmap.Vec[int32]    // by nid, beside nodes: distinct users in the subtree (rollup.go)
 	nodeIDs    pmap.Layered[nid]  // node id → nid
 	users      pmap.Vec[*userRec] // by uid; slot 0 unused, deleted slots nil
 	userIDs    pmap.Layered[uid]  // user id → uid
@@ -197,7 +198,7 @@ func New(opts ...Option) *Tree {
 	st := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder(), line: t.line, published: true}
 	// Slot 0 of both vectors stands for "none".
 	st.nodes = st.nodes.Append(nil, nil)
-	st.roll = st.roll.Append(nil, rollup{})
+	st.appendNode(nil, rollup{})
 	st.users = st.users.Append(nil, nil)
 	t.cur.Store(st)
 	return t

@@ -27,7 +27,7 @@ func BenchmarkCommitDurable(b *testing.B) {
 }
 
 // BenchmarkCommitDurableHistory is BenchmarkCommitDurable with a change
-// history: the cost of the entry (a Diff, its JSON, two more bbolt keys)
+// history: the cost of the entry (a Diff, its encoding, two more bbolt keys)
 // and of trimming at the bound.
 func BenchmarkCommitDurableHistory(b *testing.B) {
 	benchCommitDurable(b, WithHistory(HistoryOptions{MaxEntries: 1000}))
@@ -223,7 +223,7 @@ func BenchmarkLoad(b *testing.B) {
 
 // BenchmarkBulkCommit is one transaction adding 10k departments under a
 // root, without and with a change history: the history's entry of a bulk
-// change is as large as the change (every new record, as JSON).
+// change is as large as the change (every new record, encoded).
 func BenchmarkBulkCommit(b *testing.B) {
 	for _, tc := range []struct {
 		name string

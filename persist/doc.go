@@ -40,7 +40,10 @@
 // ErrHistoryTrimmed. The store remembers that it keeps a history and its
 // bounds, so an Open without WithHistory does not leave a hole in it;
 // WithoutHistory drops it. Its layout is in history.go, in a bucket of its
-// own that the tree's format does not depend on.
+// own that the tree's format does not depend on. Entries are encoded with
+// the log's record codec (historycodec.go: about 40 bytes per node of a
+// bulk import, 90-270 for a single change); the JSON entries of older
+// builds stay readable. A damaged entry reads as ErrCorrupt.
 //
 // # On-disk format (version 2)
 //

@@ -3,7 +3,6 @@ package persist
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,7 +26,8 @@ import (
 // An entry is the 8-byte big-endian unix-nanosecond time of the commit, a
 // uvarint count of node ids and the ids (each uvarint length and bytes:
 // what history/nodes holds for it, so trimming drops those keys without
-// decoding the entry), then the JSON of its HistoryEntry.
+// decoding the entry), then its body: the binary encoding of the entry, or
+// in entries older builds wrote, its JSON (historycodec.go).
 
 var (
 	bucketHistory = []byte("history")
@@ -282,24 +282,20 @@ func (r *recorder) record(cs *orgtree.ChangeSet) error {
 		return err
 	}
 	now := r.clock()
-	e := HistoryEntry{Seq: cs.Seq, Time: now.UTC(), Actor: cs.Actor, Reason: cs.Reason, Changes: c}
-	js, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
+	body := encodeEntryBody(HistoryEntry{Seq: cs.Seq, Actor: cs.Actor, Reason: cs.Reason, Changes: c})
 	nodes := touchedNodes(c)
 	p := &pendingEntry{time: now.UnixNano(), nodes: nodes}
 	n := 0
 	for _, id := range nodes {
 		n += binary.MaxVarintLen64 + len(id)
 	}
-	v := make([]byte, 8, 8+binary.MaxVarintLen64+n+len(js))
+	v := make([]byte, 8, 8+binary.MaxVarintLen64+n+len(body))
 	v = binary.AppendUvarint(v, uint64(len(nodes)))
 	for _, id := range nodes {
 		v = binary.AppendUvarint(v, uint64(len(id)))
 		v = append(v, id...)
 	}
-	p.value = append(v, js...)
+	p.value = append(v, body...)
 	r.mu.Lock()
 	r.pending[cs.Seq] = p
 	r.mu.Unlock()
@@ -430,7 +426,7 @@ func trimHistory(h *bbolt.Bucket, st *historyState, now int64) error {
 }
 
 // entryNodes reads the node ids of an entry (after its time) and returns
-// them with the rest: the JSON.
+// them with the rest: the body (historycodec.go).
 func entryNodes(v []byte) ([]string, []byte, error) {
 	n, k := binary.Uvarint(v)
 	if k <= 0 || n > uint64(len(v)) {
@@ -458,12 +454,10 @@ func decodeEntry(k, sealed []byte) (HistoryEntry, error) {
 	if len(v) < 8 || len(k) != 8 {
 		return e, fmt.Errorf("%w: history entry %x", ErrCorrupt, k)
 	}
-	_, js, err := entryNodes(v[8:])
+	seq := binary.BigEndian.Uint64(k)
+	_, body, err := entryNodes(v[8:])
 	if err == nil {
-		err = json.Unmarshal(js, &e)
-	}
-	if err == nil && e.Seq != binary.BigEndian.Uint64(k) {
-		err = fmt.Errorf("entry says version %d", e.Seq)
+		e, err = decodeEntryBody(seq, int64(binary.BigEndian.Uint64(v)), body)
 	}
 	if err != nil {
 		return e, fmt.Errorf("%w: history entry %d: %w", ErrCorrupt, binary.BigEndian.Uint64(k), err)
@@ -529,28 +523,17 @@ func checkLimit(limit int) error {
 // seq is past the tree's current version. In group-commit mode the history
 // follows the disk: changes not yet flushed are not in it yet.
 func (h *History) Since(seq uint64, limit int) ([]HistoryEntry, error) {
-	if err := checkLimit(limit); err != nil {
-		return nil, fmt.Errorf("persist: history since version %d: %w", seq, err)
-	}
+	what := fmt.Sprintf("since version %d", seq)
 	if cur := h.db.tree.Snapshot().Seq(); seq > cur {
-		return nil, fmt.Errorf("persist: history since version %d: the store is at version %d: %w", seq, cur, ErrInvalidQuery)
+		return nil, fmt.Errorf("persist: history %s: the store is at version %d: %w", what, cur, ErrInvalidQuery)
 	}
-	var out []HistoryEntry
-	err := h.view(func(b *bbolt.Bucket, st historyState) error {
+	return h.suffix(what, limit, func(c *bbolt.Cursor, st historyState) ([]byte, error) {
 		if seq < st.start {
-			return fmt.Errorf("since version %d: the history starts after version %d: %w", seq, st.start, ErrHistoryTrimmed)
+			return nil, fmt.Errorf("%s: the history starts after version %d: %w", what, st.start, ErrHistoryTrimmed)
 		}
-		c := b.Bucket(bucketEntries).Cursor()
-		for k, v := c.Seek(entryKey(seq + 1)); k != nil && (limit == 0 || len(out) < limit); k, v = c.Next() {
-			e, err := decodeEntry(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return nil
+		k, _ := c.Seek(entryKey(seq + 1))
+		return k, nil
 	})
-	return out, err
 }
 
 // SinceTime returns the entries written at or after t, oldest first, at
@@ -558,34 +541,46 @@ func (h *History) Since(seq uint64, limit int) ([]HistoryEntry, error) {
 // recent may have been trimmed (or t is before the history began), and
 // with ErrInvalidQuery for a zero t.
 func (h *History) SinceTime(t time.Time, limit int) ([]HistoryEntry, error) {
-	if err := checkLimit(limit); err != nil {
-		return nil, fmt.Errorf("persist: history since %s: %w", t.Format(time.RFC3339), err)
-	}
+	what := "since " + t.Format(time.RFC3339Nano)
 	if t.IsZero() {
 		return nil, fmt.Errorf("persist: history since the zero time: %w", ErrInvalidQuery)
 	}
 	want := t.UnixNano()
-	var out []HistoryEntry
-	err := h.view(func(b *bbolt.Bucket, st historyState) error {
+	return h.suffix(what, limit, func(c *bbolt.Cursor, st historyState) ([]byte, error) {
 		if want <= st.trimmedTime {
-			return fmt.Errorf("since %s: the history starts at %s: %w", t.Format(time.RFC3339Nano),
+			return nil, fmt.Errorf("%s: the history starts at %s: %w", what,
 				time.Unix(0, st.trimmedTime).UTC().Format(time.RFC3339Nano), ErrHistoryTrimmed)
 		}
 		// Entry times never decrease with the version, so the answer is a
 		// suffix of the entries: walk back from the newest to its start.
-		c := b.Bucket(bucketEntries).Cursor()
 		var first []byte
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			if len(v) < 12 {
-				return fmt.Errorf("%w: history entry %x", ErrCorrupt, k)
+				return nil, fmt.Errorf("%w: history entry %x", ErrCorrupt, k)
 			}
 			if int64(binary.BigEndian.Uint64(v[4:])) < want {
 				break
 			}
 			first = k
 		}
-		if first == nil {
-			return nil
+		return first, nil
+	})
+}
+
+// suffix answers Since and SinceTime: start checks the query against the
+// history's state and returns the key of the first entry to return (nil:
+// none), from which the entries are read in version order, at most limit
+// (0: all). what names the query in errors.
+func (h *History) suffix(what string, limit int, start func(*bbolt.Cursor, historyState) ([]byte, error)) ([]HistoryEntry, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, fmt.Errorf("persist: history %s: %w", what, err)
+	}
+	var out []HistoryEntry
+	err := h.view(func(b *bbolt.Bucket, st historyState) error {
+		c := b.Bucket(bucketEntries).Cursor()
+		first, err := start(c, st)
+		if err != nil || first == nil {
+			return err
 		}
 		for k, v := c.Seek(first); k != nil && (limit == 0 || len(out) < limit); k, v = c.Next() {
 			e, err := decodeEntry(k, v)

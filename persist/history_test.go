@@ -40,7 +40,7 @@ func (c *fakeClock) skip(d time.Duration) {
 
 // historySample makes an org with two departments and a member, then
 // renames and moves one, under actors; it returns the department ids.
-func historySample(t *testing.T, tr *orgtree.Tree) (org orgtree.Org, dev, ops string) {
+func historySample(t testing.TB, tr *orgtree.Tree) (org orgtree.Org, dev, ops string) {
 	t.Helper()
 	var err error
 	org, err = tr.CreateOrg(orgtree.OrgInput{Name: "Acme"})
@@ -196,12 +196,12 @@ func TestHistoryBounds(t *testing.T) {
 		requireHistoryConsistent(t, db)
 	})
 	t.Run("bytes", func(t *testing.T) {
-		db := mustOpen(t, tempPath(t), WithHistory(HistoryOptions{MaxBytes: 1500, Clock: newFakeClock().now}))
+		db := mustOpen(t, tempPath(t), WithHistory(HistoryOptions{MaxBytes: 500, Clock: newFakeClock().now}))
 		defer db.Close()
 		historySample(t, db.Tree())
 		info, err := db.History().Info()
 		require.NoError(t, err)
-		assert.LessOrEqual(t, info.Bytes, int64(1500))
+		assert.LessOrEqual(t, info.Bytes, int64(500))
 		assert.Greater(t, info.Start, uint64(0))
 		assert.Equal(t, uint64(6), info.Head)
 		requireHistoryConsistent(t, db)

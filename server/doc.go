@@ -132,7 +132,13 @@
 // orgtree serve --webhook URL) POST the same events as JSON arrays signed
 // with HMAC-SHA256 (X-Orgtree-Signature: sha256=<hex>), at least once, in
 // version order, retried with exponential backoff; Webhook.Deliveries is the
-// delivery log. Event names and shapes are in events.go. With a History
+// delivery log (and WebhookConfig.Logger gets every failed attempt). Each
+// event has an id ("<seq>-<n>") by which a receiver drops one it already
+// has. With a History and WebhookPositions (orgtree serve on a store, which
+// keeps each receiver's position in the store's settings) delivery resumes
+// after a restart or a crash where the receiver stopped acknowledging; the
+// guarantees with and without them are in Webhook's documentation. Event
+// names and shapes are in events.go. With a History
 // (Config.History: a store's durable change history, or a MemoryHistory)
 // events carry their transaction's actor and reason, and a client that
 // reconnects with Last-Event-ID resumes after the last event it saw; an id

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -37,10 +38,11 @@ import (
 //	user.main_department.changed
 //	user.created user.updated user.deleted
 //
-// Each event is {"type", "orgId" (when it has one), "seq", "data",
-// "actor", "reason"}, data being the record (the new one, or the old one
-// for a deletion), or for members {"nodeId", "userId", "joined",
-// "joinedAt"}, for main departments {"userId", "oldNodeId", "newNodeId"}.
+// Each event is {"id", "type", "orgId" (when it has one), "seq", "data",
+// "actor", "reason"}, id being "<seq>-<n>" (the SSE id) and data the
+// record (the new one, or the old one for a deletion), or for members
+// {"nodeId", "userId", "joined", "joinedAt"}, for main departments
+// {"userId", "oldNodeId", "newNodeId"}.
 //
 // With a History (Config.History; orgtree serve always has one) the
 // stream reads commits one by one from it instead of diffing: every event
@@ -60,6 +62,12 @@ import (
 
 // Event is one change, as the stream and the webhooks send it.
 type Event struct {
+	// ID names the event: "<seq>-<n>", the nth event of version seq's
+	// changes (or, without a History, of the changes up to version seq
+	// that one batch reports). With a History it is the same on every
+	// connection, in every webhook POST and across restarts, so a receiver
+	// that gets an event again (delivery is at least once) drops it by id.
+	ID    string `json:"id,omitempty"`
 	Type  string `json:"type"`
 	OrgID string `json:"orgId,omitempty"`
 	// Seq is the version that has the change.
@@ -167,6 +175,28 @@ type WebhookConfig struct {
 	// than the History reaches gets a stream.reset event, then the
 	// changes after the newest version.
 	History History
+	// Positions, with a History, keeps how far the receiver has
+	// acknowledged the history, so that a webhook made again on the same
+	// store (a restarted server) resumes after the last version
+	// acknowledged instead of at the newest: nothing committed while the
+	// receiver was down or no server ran is skipped. Without Positions,
+	// or without a History, Run starts at the newest version.
+	Positions WebhookPositions
+	// Logger, when set, gets every failed attempt (Warn) and every
+	// resumption (Info), so the delivery log outlives the process.
+	Logger *slog.Logger
+}
+
+// WebhookPositions is a durable record of webhook positions: per receiver
+// URL, the version up to which it acknowledged every event (cmd/orgtree
+// keeps them in the store's settings).
+type WebhookPositions interface {
+	// WebhookPosition returns the version stored for url; ok is false when
+	// none is.
+	WebhookPosition(url string) (seq uint64, ok bool, err error)
+	// SetWebhookPosition stores seq for url; it is durable when it
+	// returns. The webhook calls it after every acknowledged POST.
+	SetWebhookPosition(url string, seq uint64) error
 }
 
 // Delivery is one attempt to deliver a batch, as the delivery log keeps it.
@@ -183,8 +213,23 @@ type Delivery struct {
 // Webhook delivers the tree's changes to one receiver: every batch of
 // events is POSTed as a JSON array, in version order, and retried with
 // exponential backoff until the receiver answers 2xx (at least once; a
-// receiver dedupes by the X-Orgtree-Delivery header). The one goroutine is
-// Run's; memory is bounded by one old version and the delivery log.
+// receiver drops an event it already has by its ID, and a POST it already
+// took by the X-Orgtree-Delivery header). The one goroutine is Run's.
+//
+// Guarantees. With a History and Positions (orgtree serve on a store):
+// every event is delivered at least once, in version order (so in order
+// per org), across restarts and crashes of the server, unless the receiver
+// stays down longer than the history reaches; then it gets a stream.reset
+// event and the changes after the newest version. Memory is bounded: the
+// webhook reads the history page by page (at most 256 commits at a time)
+// from where the receiver stands, never queues commits, and a write never
+// waits for it. With a History but no Positions the same holds while the
+// process runs, from the version NewWebhook took. Without a History (serve
+// --etcd) the webhook holds one old version and reports the diff from it
+// to the newest: at least once and in order while the process runs, but a
+// restart starts at the newest version, so changes made while no server
+// ran, or not yet delivered when it stopped, are never sent, and events
+// carry no actor.
 type Webhook struct {
 	tree *orgtree.Tree
 	cfg  WebhookConfig
@@ -194,9 +239,22 @@ type Webhook struct {
 	pos int
 	// delivered is the newest version delivered completely.
 	delivered uint64
+	// saved is the position last stored in cfg.Positions.
+	saved uint64
+
+	// Where Run starts, taken by NewWebhook: a version of the tree
+	// (without a History), or a version of the History with, when the
+	// stored position could not be used, the stream.reset to send first.
+	startSnap orgtree.Snapshot
+	start     uint64
+	reset     *sseMessage
 }
 
-// NewWebhook returns a webhook for tree; call Run to deliver.
+// NewWebhook returns a webhook for tree; call Run (once) to deliver. The
+// webhook starts at the tree's version now, or with a History and
+// Positions after the receiver's stored position; a receiver with none
+// gets the version now stored before NewWebhook returns, so that a change
+// committed after it survives a crash before the first delivery.
 func NewWebhook(tree *orgtree.Tree, cfg WebhookConfig) (*Webhook, error) {
 	if cfg.URL == "" || cfg.Secret == "" {
 		return nil, fmt.Errorf("server: webhook: URL and Secret are required")
@@ -219,7 +277,18 @@ func NewWebhook(tree *orgtree.Tree, cfg WebhookConfig) (*Webhook, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: cfg.Timeout}
 	}
-	return &Webhook{tree: tree, cfg: cfg}, nil
+	wh := &Webhook{tree: tree, cfg: cfg}
+	if cfg.History == nil {
+		wh.startSnap = tree.Snapshot()
+		return wh, nil
+	}
+	wh.start, wh.reset = wh.startPosition()
+	wh.delivered = wh.start
+	if wh.reset == nil {
+		// (With a reset, the position moves once the reset is delivered.)
+		wh.savePosition(wh.start)
+	}
+	return wh, nil
 }
 
 // Sign returns the signature header value of body under secret, for
@@ -230,19 +299,22 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Run delivers changes committed after it starts until ctx is done; it
-// returns ctx's error.
+// Run delivers the changes after the webhook's start (see NewWebhook)
+// until ctx is done; it returns ctx's error.
 func (wh *Webhook) Run(ctx context.Context) error {
 	if wh.cfg.History != nil {
 		return wh.runHistory(ctx)
 	}
-	cursor := wh.tree.Snapshot()
+	cursor := wh.startSnap
 	for {
 		to, c, err := next(ctx, wh.tree, cursor)
 		if err != nil {
 			return err
 		}
 		events := Events(c)
+		for i := range events {
+			events[i].ID = strconv.FormatUint(to.Seq(), 10) + "-" + strconv.Itoa(i)
+		}
 		for part := 0; part*wh.cfg.MaxBatch < len(events); part++ {
 			batch := events[part*wh.cfg.MaxBatch : min(len(events), (part+1)*wh.cfg.MaxBatch)]
 			id := fmt.Sprintf("%d-%d-%d", cursor.Seq(), to.Seq(), part)
@@ -277,6 +349,10 @@ func (wh *Webhook) deliver(ctx context.Context, id string, batch []Event) error 
 		wh.record(d)
 		if d.Error == "" {
 			return nil
+		}
+		if wh.cfg.Logger != nil {
+			wh.cfg.Logger.Warn("webhook delivery failed", "url", wh.cfg.URL, "delivery", id, "attempt", attempt,
+				"events", len(batch), "status", status, "err", d.Error, "retry_in", backoff)
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -333,9 +409,16 @@ func (wh *Webhook) Delivered() uint64 {
 	return wh.delivered
 }
 
-// runHistory is Run with a History: commit by commit.
+// runHistory is Run with a History: commit by commit, from the stored
+// position when there is one.
 func (wh *Webhook) runHistory(ctx context.Context) error {
-	f := &historyFeed{tree: wh.tree, hist: wh.cfg.History, cursor: wh.tree.Snapshot().Seq()}
+	f := &historyFeed{tree: wh.tree, hist: wh.cfg.History, cursor: wh.start}
+	if wh.reset != nil {
+		if err := wh.deliver(ctx, fmt.Sprintf("%d-reset", wh.start), []Event{wh.reset.ev}); err != nil {
+			return err
+		}
+		wh.savePosition(wh.start)
+	}
 	backoff := wh.cfg.MinBackoff
 	for {
 		from := f.cursor
@@ -346,6 +429,9 @@ func (wh *Webhook) runHistory(ctx context.Context) error {
 		if err != nil {
 			// The history failed to read: retry it like a delivery.
 			wh.record(Delivery{ID: fmt.Sprintf("%d-history", from), At: time.Now(), Error: err.Error()})
+			if wh.cfg.Logger != nil {
+				wh.cfg.Logger.Warn("webhook: reading the change history failed", "url", wh.cfg.URL, "after", from, "err", err, "retry_in", backoff)
+			}
 			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
@@ -362,14 +448,82 @@ func (wh *Webhook) runHistory(ctx context.Context) error {
 			events[i] = m.ev
 		}
 		for part := 0; part*wh.cfg.MaxBatch < len(events); part++ {
-			batch := events[part*wh.cfg.MaxBatch : min(len(events), (part+1)*wh.cfg.MaxBatch)]
+			end := min(len(events), (part+1)*wh.cfg.MaxBatch)
 			id := fmt.Sprintf("%d-%d-%d", from, f.cursor, part)
-			if err := wh.deliver(ctx, id, batch); err != nil {
+			if err := wh.deliver(ctx, id, events[part*wh.cfg.MaxBatch:end]); err != nil {
 				return err
 			}
+			// Every version before the first event not yet sent is
+			// acknowledged; the whole page is after the last part.
+			done := f.cursor
+			if end < len(events) {
+				done = events[end].Seq - 1
+			}
+			wh.savePosition(done)
 		}
 		wh.mu.Lock()
 		wh.delivered = f.cursor
 		wh.mu.Unlock()
 	}
+}
+
+// startPosition is where runHistory begins: after the stored position, or
+// at the newest version for a receiver that has none. A position that cannot
+// be used (unreadable, or newer than the tree: a store put back from an
+// older backup) starts at the newest version with a stream.reset event,
+// returned to be delivered first.
+func (wh *Webhook) startPosition() (uint64, *sseMessage) {
+	cur := wh.tree.Snapshot().Seq()
+	if wh.cfg.Positions == nil {
+		return cur, nil
+	}
+	seq, ok, err := wh.cfg.Positions.WebhookPosition(wh.cfg.URL)
+	why := ""
+	switch {
+	case err != nil:
+		why = "the stored delivery position cannot be read: " + err.Error()
+	case !ok:
+		return cur, nil
+	case seq > cur:
+		why = fmt.Sprintf("the stored delivery position, version %d, is newer than the tree's %d", seq, cur)
+	default:
+		if wh.cfg.Logger != nil {
+			wh.cfg.Logger.Info("webhook resumes", "url", wh.cfg.URL, "after", seq, "newest", cur)
+		}
+		wh.mu.Lock()
+		wh.saved = seq
+		wh.mu.Unlock()
+		return seq, nil
+	}
+	wh.record(Delivery{ID: fmt.Sprintf("%d-position", cur), At: time.Now(), Error: why})
+	if wh.cfg.Logger != nil {
+		wh.cfg.Logger.Warn("webhook: starting at the newest version", "url", wh.cfg.URL, "version", cur, "why", why)
+	}
+	m := resetMessage(cur, strconv.FormatUint(seq, 10), why)
+	return cur, &m
+}
+
+// savePosition stores seq as the receiver's position when it moved. A
+// failure is logged and delivery goes on: the stored position lags, which
+// costs events sent again after a restart, never events lost.
+func (wh *Webhook) savePosition(seq uint64) {
+	if wh.cfg.Positions == nil {
+		return
+	}
+	wh.mu.Lock()
+	same := wh.saved == seq
+	wh.mu.Unlock()
+	if same && seq != 0 {
+		return
+	}
+	if err := wh.cfg.Positions.SetWebhookPosition(wh.cfg.URL, seq); err != nil {
+		wh.record(Delivery{ID: fmt.Sprintf("%d-position", seq), At: time.Now(), Error: "storing the delivery position: " + err.Error()})
+		if wh.cfg.Logger != nil {
+			wh.cfg.Logger.Warn("webhook: storing the delivery position failed", "url", wh.cfg.URL, "version", seq, "err", err)
+		}
+		return
+	}
+	wh.mu.Lock()
+	wh.saved = seq
+	wh.mu.Unlock()
 }

@@ -98,8 +98,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
 		if ok {
 			first = msgs
 		} else {
-			first = []sseMessage{{id: strconv.FormatUint(f.seq(), 10), ev: Event{Type: resetType, Seq: f.seq(),
-				Data: ResetData{LastEventID: last, Reason: why}}}}
+			first = []sseMessage{resetMessage(f.seq(), last, why)}
 		}
 	}
 	fmt.Fprintf(w, ": orgtree events from version %d\n\n", f.seq())
@@ -150,6 +149,13 @@ func (s *Server) writeMessages(w http.ResponseWriter, msgs []sseMessage) bool {
 	return err == nil
 }
 
+// resetMessage is the stream.reset event that goes on at version seq,
+// for a client whose last event id (or a webhook's position) was last.
+func resetMessage(seq uint64, last, why string) sseMessage {
+	id := strconv.FormatUint(seq, 10)
+	return sseMessage{id: id, ev: Event{ID: id, Type: resetType, Seq: seq, Data: ResetData{LastEventID: last, Reason: why}}}
+}
+
 // commitMessages are the events of one commit, from the nth on.
 func commitMessages(c Commit, from int) []sseMessage {
 	var out []sseMessage
@@ -157,8 +163,9 @@ func commitMessages(c Commit, from int) []sseMessage {
 		if i < from {
 			continue
 		}
+		e.ID = strconv.FormatUint(c.Seq, 10) + "-" + strconv.Itoa(i)
 		e.Seq, e.Actor, e.Reason = c.Seq, c.Actor, c.Reason
-		out = append(out, sseMessage{id: strconv.FormatUint(c.Seq, 10) + "-" + strconv.Itoa(i), ev: e})
+		out = append(out, sseMessage{id: e.ID, ev: e})
 	}
 	return out
 }
@@ -207,8 +214,7 @@ func (f *historyFeed) next(ctx context.Context) ([]sseMessage, error) {
 			// Trimmed while this client lagged: it must start over.
 			from := f.cursor
 			f.cursor = snap.Seq()
-			return []sseMessage{{id: strconv.FormatUint(f.cursor, 10), ev: Event{Type: resetType, Seq: f.cursor,
-				Data: ResetData{LastEventID: strconv.FormatUint(from, 10), Reason: err.Error()}}}}, nil
+			return []sseMessage{resetMessage(f.cursor, strconv.FormatUint(from, 10), err.Error())}, nil
 		}
 		if err != nil {
 			return nil, err
@@ -316,7 +322,8 @@ func (b *batch) messages() []indexedMessage {
 			return // two snapshots of one tree: Diff does not fail
 		}
 		for i, e := range Events(c) {
-			b.msgs = append(b.msgs, indexedMessage{sseMessage{id: strconv.FormatUint(b.to.Seq(), 10) + "-" + strconv.Itoa(i), ev: e}, i})
+			e.ID = strconv.FormatUint(b.to.Seq(), 10) + "-" + strconv.Itoa(i)
+			b.msgs = append(b.msgs, indexedMessage{sseMessage{id: e.ID, ev: e}, i})
 		}
 	})
 	return b.msgs

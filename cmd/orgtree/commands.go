@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -387,7 +384,7 @@ func displayName(u orgtree.User) string {
 }
 
 func newMoveCommand(o *options) *cobra.Command {
-	var reason string
+	var who *attribution
 	cmd := &cobra.Command{
 		Use:   "move NODE PARENT",
 		Short: "Give a department a new parent (refused if PARENT is inside NODE)",
@@ -395,7 +392,7 @@ func newMoveCommand(o *options) *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return o.withStore(false, func(t *orgtree.Tree) error {
 				var moved orgtree.Node
-				err := t.UpdateAs(cliActor(), reason, func(tx *orgtree.Tx) error {
+				err := who.update(cmd, a, t, func(tx *orgtree.Tx) error {
 					n, err := resolveNode(tx.Snapshot, a[0])
 					if err != nil {
 						return err
@@ -422,18 +419,8 @@ func newMoveCommand(o *options) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why: kept with the change in the store's history (orgtree log)")
+	who = attribute(o, cmd)
 	return storeCommand(cmd)
-}
-
-// cliActor is who the change history says made a change from the command
-// line: "cli", with the login name when the environment has one.
-func cliActor() string {
-	u := os.Getenv("USER")
-	if u == "" || len(u) > 64 || !utf8.ValidString(u) || strings.ContainsFunc(u, unicode.IsControl) {
-		return "cli"
-	}
-	return "cli:" + u
 }
 
 // checkResult is check's JSON output.

@@ -20,6 +20,7 @@ const progressThreshold = 1 << 20
 func newImportCommand(o *options) *cobra.Command {
 	var parent string
 	var keepIDs, quiet bool
+	var who *attribution
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import orgs from a nested JSON file (one org object or an array of them)",
@@ -64,7 +65,7 @@ applying (with the node count and nodes per second), writing to the store.`,
 				})
 				var orgs []orgtree.Org
 				var stopWrite func(string)
-				err = t.Update(func(tx *orgtree.Tx) error {
+				err = who.update(cmd, a, t, func(tx *orgtree.Tx) error {
 					opts := orgtree.ImportOptions{KeepIDs: keepIDs, Progress: func(done, _ int) {
 						applyStart.CompareAndSwap(0, time.Now().UnixNano())
 						applied.Store(int64(done))
@@ -116,6 +117,7 @@ applying (with the node count and nodes per second), writing to the store.`,
 	cmd.Flags().StringVar(&parent, "parent", "", "import under this department instead of as new orgs")
 	cmd.Flags().BoolVar(&keepIDs, "keep-ids", false, "keep the document's ids (they must be free)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress")
+	who = attribute(o, cmd)
 	return storeCommand(cmd, annInputArgs, "1")
 }
 

@@ -40,6 +40,11 @@ department (id, code or path; a deleted department by its id) and keeps the
 changes that concern it: the department itself, its members, main
 departments moved to or from it. --json prints the entries as a JSON array.
 
+The writing commands (import, sync, move) record who and why: --actor
+(default $ORGTREE_ACTOR, else "cli:$USER"; a command run inside a server is
+its client's) and --reason (default: the command line). serve --seed records
+"serve". The actor is what the command says, not an authenticated identity.
+
 Every store the commands write keeps a history of the last 90 days (at most
 64 MiB of entries; the oldest are dropped first). A --since that reaches past
 the oldest entry kept is an error that says where the history starts.`,

@@ -61,6 +61,10 @@ type options struct {
 	files *memFiles
 	// progress receives the "opening a large store" line (standard error).
 	progress io.Writer
+	// actor, when set, is the default --actor of the writing commands: the
+	// remote CLI's (see attribution), so that a command run inside a
+	// server is attributed to the client's user, not the server's.
+	actor string
 }
 
 // largeStore is the store size from which opening it is announced: above

@@ -107,6 +107,9 @@ func clientURL(addr string) string {
 type cliRequest struct {
 	Args  []string          `json:"args"`
 	Files map[string][]byte `json:"files,omitempty"`
+	// Actor is the client's default actor (cliActor), for the writing
+	// commands run without --actor.
+	Actor string `json:"actor,omitempty"`
 }
 
 type cliResponse struct {
@@ -191,7 +194,7 @@ func (o *options) tryRemote(ctx context.Context, root *cobra.Command, args []str
 		}
 		url, token = s.URL, s.Token
 	}
-	req := cliRequest{Args: args, Files: map[string][]byte{}}
+	req := cliRequest{Args: args, Files: map[string][]byte{}, Actor: cliActor()}
 	var inputs []string
 	if cmd.Annotations[annInputArgs] != "" {
 		inputs = append(inputs, cmd.Flags().Args()...)
@@ -322,7 +325,11 @@ func cliHandler(tree *orgtree.Tree, store *persist.DB, tokens ...string) http.Ha
 			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		o := &options{tree: tree, store: store, files: &memFiles{in: req.Files, out: map[string]*bytes.Buffer{}}}
+		actor := req.Actor
+		if !usableLabel(actor, orgtree.MaxActorLen) {
+			actor = "cli" // a client that did not say; not the server's own user
+		}
+		o := &options{tree: tree, store: store, files: &memFiles{in: req.Files, out: map[string]*bytes.Buffer{}}, actor: actor}
 		root := newRootCommand(o)
 		if cmd, _, err := root.Find(req.Args); err != nil || cmd.Annotations[annStore] == "" {
 			http.Error(w, fmt.Sprintf("not a store command: %q", req.Args), http.StatusBadRequest)

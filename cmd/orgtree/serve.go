@@ -34,6 +34,9 @@ type serveOptions struct {
 	// webhooks receive the change events (see server.Webhook).
 	webhooks      []string
 	webhookSecret string
+	// webhookBackoff bounds the retry waits (zero: server.WebhookConfig's
+	// defaults; tests shorten them).
+	webhookBackoff [2]time.Duration
 	// etcd, when set, makes serve one replica of a tree kept in etcd
 	// (package replicate) instead of a store: comma-separated endpoints.
 	etcd       string
@@ -91,7 +94,7 @@ closes the store: every acknowledged write is on disk.`,
 	cmd.Flags().StringVar(&so.poolID, "user-pool-id", os.Getenv("ORGTREE_USER_POOL_ID"), "user pool id the SDKs send (default: the one kept in the store)")
 	cmd.Flags().StringVar(&so.secret, "secret", os.Getenv("ORGTREE_SECRET"), "user pool secret the SDKs exchange for a token (default: the one kept in the store)")
 	cmd.Flags().DurationVar(&so.shutdown, "shutdown-timeout", 30*time.Second, "how long to wait for requests in flight on shutdown")
-	cmd.Flags().StringArrayVar(&so.webhooks, "webhook", nil, "POST change events to this URL (repeatable; signed with HMAC-SHA256, see GET /api/v2/events for the events)")
+	cmd.Flags().StringArrayVar(&so.webhooks, "webhook", nil, "POST change events to this URL (repeatable; signed with HMAC-SHA256, see GET /api/v2/events for the events; each receiver's position is kept in the store, so a restart resumes where it stopped acknowledging)")
 	cmd.Flags().StringVar(&so.etcd, "etcd", "", "serve as one replica of a tree kept in etcd at these endpoints (comma-separated; no local store, --db is ignored)")
 	cmd.Flags().StringVar(&so.etcdPrefix, "etcd-prefix", "/orgtree/default", "etcd key prefix of the tree (with --etcd)")
 	cmd.Flags().IntVar(&so.maxAnswerBytes, "max-answer-bytes", 32<<20, "refuse (code 413) an answer larger than this, telling the client to ask for less or page")
@@ -220,6 +223,9 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 			if tx.Stats().Orgs > 0 { // another replica seeded first
 				return nil
 			}
+			if err := tx.SetActor("serve", "seed "+so.seed); err != nil {
+				return err
+			}
 			orgs, err = tx.ImportJSON(f, orgtree.ImportOptions{})
 			return err
 		})
@@ -241,13 +247,14 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 	if err != nil {
 		return err
 	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	srv, err := server.New(tree, server.Config{UserPoolID: poolID, Secret: secret, PasswordKey: key, History: events, Update: update,
-		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger:         logger,
 		MaxAnswerBytes: so.maxAnswerBytes, MaxInFlight: so.maxInFlight, MaxQueueWait: so.queueWait, RequestTimeout: so.requestTimeout})
 	if err != nil {
 		return err
 	}
-	stopHooks, err := startWebhooks(ctx, tree, events, so, secret, out)
+	stopHooks, err := startWebhooks(ctx, tree, events, db, so, secret, out, logger)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ var errDryRun = errors.New("dry run")
 func newSyncCommand(o *options) *cobra.Command {
 	var provider, departments, users, orgRef string
 	var dryRun, force, keepMissing, allowEmpty bool
+	var who *attribution
 	cmd := &cobra.Command{
 		Use:   "sync --provider dingtalk|wecom|lark --departments FILE --users FILE",
 		Short: "Make an org equal to a provider's department and user lists, printing the plan",
@@ -41,7 +42,7 @@ failed provider answer decodes to) unless --allow-empty; --keep-missing keeps
 departments the input lacks (marked) instead of deleting them. Syncing the
 same files again plans nothing.`,
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, a []string) error {
 			decode, ok := decoders[provider]
 			if !ok {
 				return fmt.Errorf("--provider %q: dingtalk, wecom or lark", provider)
@@ -84,7 +85,7 @@ same files again plans nothing.`,
 					}
 					return reconcile.ApplyTx(tx, plan)
 				}
-				err := t.Update(run)
+				err := who.update(cmd, a, t, run)
 				if dryRun && errors.Is(err, errDryRun) {
 					err = nil
 				}
@@ -103,6 +104,7 @@ same files again plans nothing.`,
 	cmd.Flags().BoolVar(&force, "force", false, "apply a plan that takes away more than a quarter of the departments, memberships or members")
 	cmd.Flags().BoolVar(&allowEmpty, "allow-empty", false, "accept an input with no departments and no members (the org really is empty)")
 	cmd.Flags().BoolVar(&keepMissing, "keep-missing", false, "keep departments the input lacks, marked, instead of deleting them")
+	who = attribute(o, cmd)
 	return storeCommand(cmd, annInputFlags, "departments,users")
 }
 

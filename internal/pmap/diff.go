@@ -28,10 +28,10 @@ func (v Vec[T]) Diff(old Vec[T], same func(a, b T) bool, yield func(i int, oldX,
 		// child chain covers the indexes of the shorter one (growing a
 		// vector makes the old root the new root's first child).
 		for as > bs {
-			a, as = (*vbranch)(a).kids[0], as-vecBits
+			a, as = (*vbranch)(a).kids[0], childShift(as)
 		}
 		for bs > as {
-			b, bs = (*vbranch)(b).kids[0], bs-vecBits
+			b, bs = (*vbranch)(b).kids[0], childShift(bs)
 		}
 		if !vecDiff(a, b, as, 0, common, same, yield) {
 			return
@@ -57,7 +57,7 @@ func vecDiff[T any](a, b unsafe.Pointer, shift uint, base, end int, same func(a,
 	}
 	if shift == 0 {
 		la, lb := (*vleaf[T])(a), (*vleaf[T])(b)
-		for j := range vecWidth {
+		for j := range leafWidth {
 			i := base + j
 			if i >= end {
 				break
@@ -75,7 +75,7 @@ func vecDiff[T any](a, b unsafe.Pointer, shift uint, base, end int, same func(a,
 		if lo >= end {
 			break
 		}
-		if !vecDiff(ba.kids[j], bb.kids[j], shift-vecBits, lo, end, same, yield) {
+		if !vecDiff(ba.kids[j], bb.kids[j], childShift(shift), lo, end, same, yield) {
 			return false
 		}
 	}

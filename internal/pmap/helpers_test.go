@@ -178,8 +178,8 @@ func verifyVec[T comparable](t testing.TB, v Vec[T], want []T) {
 	}
 	// Height must be minimal for the length.
 	wantShift := uint(0)
-	for c := vecWidth; c < len(want); c *= vecWidth {
-		wantShift += vecBits
+	for c := leafWidth; c < len(want); c *= vecWidth {
+		wantShift = parentShift(wantShift)
 	}
 	if v.shift != wantShift {
 		t.Fatalf("len %d: shift %d, want %d", len(want), v.shift, wantShift)

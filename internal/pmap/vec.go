@@ -6,13 +6,43 @@ import (
 )
 
 const (
-	// vecBits is the number of index bits consumed per trie level.
+	// vecBits is the number of index bits consumed per branch level.
 	vecBits = 5
-	// vecWidth is the branching factor of the vector trie.
+	// vecWidth is the branching factor of the vector trie's branches.
 	vecWidth = 1 << vecBits
-	// vecMask selects one level's worth of index bits.
+	// vecMask selects one branch level's worth of index bits.
 	vecMask = vecWidth - 1
+	// leafBits is the number of index bits a leaf consumes. Leaves are
+	// narrower than branches because an update copies one leaf per
+	// changed element but shares the upper branches among the elements
+	// it changes: a 16-slot leaf of 12-byte values is half the bytes of a
+	// 32-slot one, and a vector of up to half a million elements keeps
+	// the height (four levels) a 32-slot leaf would give it up to a
+	// million.
+	leafBits = 4
+	// leafWidth is the number of elements a leaf holds.
+	leafWidth = 1 << leafBits
+	// leafMask selects a leaf's index bits.
+	leafMask = leafWidth - 1
 )
+
+// A level's shift is the position of the index bits it consumes: 0 for a
+// leaf, leafBits for the branches just above the leaves, and vecBits more
+// for each level above those.
+
+// childShift returns the shift of the level below a branch at shift s.
+func childShift(s uint) uint { return s - min(s, vecBits) }
+
+// parentShift returns the shift of a branch whose children are at shift s.
+func parentShift(s uint) uint {
+	if s == 0 {
+		return leafBits
+	}
+	return s + vecBits
+}
+
+// capacity returns the number of elements a subtree at shift s can hold.
+func capacity(s uint) int { return 1 << parentShift(s) }
 
 // The trie's nodes hold their slots inline, so a lookup costs one dependent
 // load per level rather than two (node, then its slice's array): the level
@@ -28,12 +58,12 @@ type (
 	}
 	vleaf[T any] struct {
 		edit *Edit
-		vals [vecWidth]T
+		vals [leafWidth]T
 	}
 )
 
 // Vec is a persistent vector indexed 0..Len()-1, implemented as a 32-way
-// array-mapped trie (at most 7 levels). Appends and updates cost O(log n)
+// array-mapped trie (16-slot leaves, at most 7 levels). Appends and updates cost O(log n)
 // path copying.
 //
 // Vec is a small value (root pointer, height and length); copying it is
@@ -57,10 +87,12 @@ func (v Vec[T]) Get(i int) T {
 		return zero
 	}
 	p := v.root
-	for s := v.shift; s > 0; s -= vecBits {
+	// Branch shifts are leafBits plus multiples of vecBits, and leafBits <
+	// vecBits: counting down in signed steps ends below zero at the leaf.
+	for s := int(v.shift); s > 0; s -= vecBits {
 		p = (*vbranch)(p).kids[(i>>s)&vecMask]
 	}
-	return (*vleaf[T])(p).vals[i&vecMask]
+	return (*vleaf[T])(p).vals[i&leafMask]
 }
 
 // Set returns a vector equal to v except that element i is x. If i is out
@@ -80,11 +112,11 @@ func (v Vec[T]) Append(e *Edit, x T) Vec[T] {
 	switch {
 	case v.root == nil:
 		v.root = vecPath(e, 0, x)
-	case v.len>>(v.shift+vecBits) != 0:
+	case v.len == capacity(v.shift):
 		// The trie is full: grow a new root level.
 		b := &vbranch{edit: e}
 		b.kids[0], b.kids[1] = v.root, vecPath(e, v.shift, x)
-		v.root, v.shift = unsafe.Pointer(b), v.shift+vecBits
+		v.root, v.shift = unsafe.Pointer(b), parentShift(v.shift)
 	default:
 		v.root = vecPut(e, v.root, v.shift, v.len, x, true)
 	}
@@ -116,7 +148,7 @@ func vecEach[T any](p unsafe.Pointer, shift uint, i *int, end int, yield func(in
 		return true
 	}
 	for _, k := range (*vbranch)(p).kids {
-		if k == nil || !vecEach[T](k, shift-vecBits, i, end, yield) {
+		if k == nil || !vecEach[T](k, childShift(shift), i, end, yield) {
 			return false
 		}
 	}
@@ -131,7 +163,7 @@ func vecPath[T any](e *Edit, shift uint, x T) unsafe.Pointer {
 		return unsafe.Pointer(l)
 	}
 	b := &vbranch{edit: e}
-	b.kids[0] = vecPath(e, shift-vecBits, x)
+	b.kids[0] = vecPath(e, childShift(shift), x)
 	return unsafe.Pointer(b)
 }
 
@@ -148,7 +180,7 @@ func vecPut[T any](e *Edit, p unsafe.Pointer, shift uint, i int, x T, grow bool)
 			c.edit = e
 			l = &c
 		}
-		l.vals[i&vecMask] = x
+		l.vals[i&leafMask] = x
 		return unsafe.Pointer(l)
 	}
 	b := (*vbranch)(p)
@@ -158,9 +190,9 @@ func vecPut[T any](e *Edit, p unsafe.Pointer, shift uint, i int, x T, grow bool)
 	if grow && i&(1<<shift-1) == 0 {
 		// i starts a new child: any pointer left in the slot is a
 		// discarded intermediate version's, not part of this vector.
-		child = vecPath(e, shift-vecBits, x)
+		child = vecPath(e, childShift(shift), x)
 	} else {
-		child = vecPut(e, old, shift-vecBits, i, x, grow)
+		child = vecPut(e, old, childShift(shift), i, x, grow)
 	}
 	if child == old {
 		return p
