@@ -20,6 +20,7 @@ import (
 // cluster is a 3-member etcd cluster run in-process on loopback ports.
 type cluster struct {
 	members []*embed.Etcd
+	crashed []*embed.Etcd // by crash, closed with the cluster
 	eps     []string
 }
 
@@ -83,19 +84,35 @@ func startCluster(t testing.TB, opts ...clusterOpt) *cluster {
 		}()
 	}
 	wg.Wait()
-	t.Cleanup(func() {
-		for _, e := range c.members {
-			if e != nil {
-				e.Close()
-			}
-		}
-	})
+	t.Cleanup(c.close)
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	return c
+}
+
+// close stops every member: the followers at once, then the leader. A
+// member's Close waits a second for its peers' connections to go idle, so
+// in turn they cost a second each; a leader closed while the others still
+// run, or a follower that just became leader, waits six for a transfer of
+// leadership that cannot happen.
+func (c *cluster) close() {
+	l := c.leader()
+	var wg sync.WaitGroup
+	for i, e := range c.members {
+		if e != nil && i != l {
+			wg.Go(e.Close)
+		}
+	}
+	for _, e := range c.crashed {
+		wg.Go(e.Close)
+	}
+	wg.Wait()
+	if l >= 0 {
+		c.members[l].Close()
+	}
 }
 
 func portsFree(base, n int) bool {
@@ -116,6 +133,16 @@ func (c *cluster) kill(i int) bool {
 	e.Close()
 	c.members[i] = nil
 	return leader
+}
+
+// crash stops member i as a crash would: no leadership transfer and no
+// wait for its clients' streams (Close waits up to the request timeout, 6
+// s, for the watches on it to end). Its listeners stay open, answering
+// errors, until the cluster is closed.
+func (c *cluster) crash(i int) {
+	c.members[i].Server.HardStop()
+	c.crashed = append(c.crashed, c.members[i])
+	c.members[i] = nil
 }
 
 func (c *cluster) leader() int {

@@ -157,6 +157,7 @@ type Replica struct {
 	err      error           // ErrDiverged or ErrClosed: stops writes
 	snapping bool            // a snapshot is being written
 	loads    int             // snapshots loaded (for tests)
+	lost     int             // commits refused because another write came first (for benchmarks)
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -539,6 +540,11 @@ func newWriteID() string {
 func (r *Replica) Update(ctx context.Context, fn func(*orgtree.Tx) error) error {
 	id := newWriteID()
 	r.mu.Lock()
+	if r.err != nil { // closed or diverged: no need to ask etcd
+		err := r.err
+		r.mu.Unlock()
+		return fmt.Errorf("replicate: update: %w", err)
+	}
 	r.waiting[id] = false
 	r.mu.Unlock()
 	defer func() { r.mu.Lock(); delete(r.waiting, id); r.mu.Unlock() }()
@@ -657,6 +663,7 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 		return errUnknown{unavailable("commit", err)}
 	}
 	if !resp.Succeeded {
+		r.lost++
 		return ErrConflict // the chunks, if any, expire with their lease
 	}
 	r.index = next

@@ -131,10 +131,16 @@ func TestLargeChangeSplit(t *testing.T) {
 	if err := write(unsplit, "u"); err == nil || !strings.Contains(err.Error(), "too large") {
 		t.Fatalf("unsplit write of a large change: %v", err)
 	}
+	// More chunks than one commit may name: refused before anything is
+	// written.
+	tiny := open(t, client(t, c.eps...), "/big", WithChunkSize(1024))
+	if err := write(tiny, "t"); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a change of more than %d chunks: %v", maxChunks, err)
+	}
 	if err := write(a, "n"); err != nil {
 		t.Fatal(err)
 	}
-	d := converged(t, a, b, unsplit)
+	d := converged(t, a, b, unsplit, tiny)
 	close(stop)
 	<-watched
 	if len(d.Nodes) != 1+n {
@@ -355,5 +361,39 @@ func TestFaults(t *testing.T) {
 		}
 		reps[1] = open(t, client(t, c.eps...), "/f")
 		converged(t, reps...)
+	})
+
+	t.Run("closed", func(t *testing.T) {
+		reps[1].Close()
+		if err := addNode(ctx, reps[1], "after-close", "root"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("write after Close: %v", err)
+		}
+		if _, err := reps[1].Tree().Node("counter"); err != nil {
+			t.Fatalf("reads stop after Close: %v", err)
+		}
+	})
+
+	t.Run("quorum lost", func(t *testing.T) {
+		r := open(t, client(t, c.eps...), "/f", WithTimeout(time.Second))
+		converged(t, reps[0], r)
+		for i, e := range c.members {
+			if e != nil {
+				c.crash(i) // one was killed above: one of three is left
+				break
+			}
+		}
+		start := time.Now()
+		if err := addNode(ctx, r, "no-quorum", "root"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("write without a quorum: %v", err)
+		}
+		if err := r.Sync(ctx); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("sync without a quorum: %v", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("refusing took %v", d)
+		}
+		if _, err := r.Tree().Node("counter"); err != nil {
+			t.Fatalf("reads stop without a quorum: %v", err)
+		}
 	})
 }
