@@ -282,20 +282,19 @@ func (r *recorder) record(cs *orgtree.ChangeSet) error {
 		return err
 	}
 	now := r.clock()
-	body := encodeEntryBody(HistoryEntry{Seq: cs.Seq, Actor: cs.Actor, Reason: cs.Reason, Changes: c})
 	nodes := touchedNodes(c)
 	p := &pendingEntry{time: now.UnixNano(), nodes: nodes}
 	n := 0
 	for _, id := range nodes {
 		n += binary.MaxVarintLen64 + len(id)
 	}
-	v := make([]byte, 8, 8+binary.MaxVarintLen64+n+len(body))
+	v := make([]byte, 8, 8+binary.MaxVarintLen64+n+64)
 	v = binary.AppendUvarint(v, uint64(len(nodes)))
 	for _, id := range nodes {
 		v = binary.AppendUvarint(v, uint64(len(id)))
 		v = append(v, id...)
 	}
-	p.value = append(v, body...)
+	p.value = appendEntryBody(v, HistoryEntry{Seq: cs.Seq, Actor: cs.Actor, Reason: cs.Reason, Changes: c})
 	r.mu.Lock()
 	r.pending[cs.Seq] = p
 	r.mu.Unlock()
@@ -460,7 +459,7 @@ func decodeEntry(k, sealed []byte) (HistoryEntry, error) {
 		e, err = decodeEntryBody(seq, int64(binary.BigEndian.Uint64(v)), body)
 	}
 	if err != nil {
-		return e, fmt.Errorf("%w: history entry %d: %w", ErrCorrupt, binary.BigEndian.Uint64(k), err)
+		return e, fmt.Errorf("%w: history entry %d: %w", ErrCorrupt, seq, err)
 	}
 	return e, nil
 }

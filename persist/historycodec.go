@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,27 +54,29 @@ const (
 // errEntry is what a malformed entry body wraps (with ErrCorrupt).
 var errEntry = errors.New("malformed history entry")
 
-// encodeEntryBody encodes e in the binary encoding. e.Seq and e.Time are
-// not in it: the entry's key and header hold them.
-func encodeEntryBody(e HistoryEntry) []byte {
+// appendEntryBody appends e in the binary encoding to dst (the entry's
+// header, so the body is not copied after it). e.Seq and e.Time are not
+// in it: the entry's key and header hold them.
+func appendEntryBody(dst []byte, e HistoryEntry) []byte {
 	c := e.Changes
 	if c == nil {
 		c = &orgtree.Changes{}
 	}
-	en := &enc{b: make([]byte, 0, 64)}
+	en := &enc{b: dst}
 	en.b = append(en.b, entryBinary)
 	en.str(e.Actor)
 	en.str(e.Reason)
 	en.uvarint(c.From)
 	en.uvarint(c.To)
-	var olds, news struct {
+	// The old records (recs[0]) and the new ones (recs[1]), in change order.
+	var recs [2]struct {
 		orgs  []orgtree.OrgRecord
 		nodes []orgtree.NodeRecord
 		users []orgtree.UserRecord
 	}
 	en.uvarint(uint64(len(c.Orgs)))
 	for _, o := range c.Orgs {
-		putChange(en, o.Kind, 0, o.Old, o.New, func(r *orgtree.OrgRecord) bool { return r.ID == o.ID }, &olds.orgs, &news.orgs, o.ID)
+		putChange(en, o.Kind, 0, o.Old, o.New, func(r *orgtree.OrgRecord) bool { return r.ID == o.ID }, &recs[0].orgs, &recs[1].orgs, o.ID)
 	}
 	en.uvarint(uint64(len(c.Nodes)))
 	for _, n := range c.Nodes {
@@ -85,24 +88,17 @@ func encodeEntryBody(e HistoryEntry) []byte {
 			extra |= ecRenamed
 		}
 		putChange(en, n.Kind, extra, n.Old, n.New, func(r *orgtree.NodeRecord) bool { return r.ID == n.ID && r.OrgID == n.OrgID },
-			&olds.nodes, &news.nodes, n.ID, n.OrgID)
+			&recs[0].nodes, &recs[1].nodes, n.ID, n.OrgID)
 	}
 	en.uvarint(uint64(len(c.Users)))
-	var oldUsers, newUsers []orgtree.User
+	var users [2][]orgtree.User
 	for _, u := range c.Users {
-		putChange(en, u.Kind, 0, u.Old, u.New, func(r *orgtree.User) bool { return r.ID == u.ID }, &oldUsers, &newUsers, u.ID)
+		putChange(en, u.Kind, 0, u.Old, u.New, func(r *orgtree.User) bool { return r.ID == u.ID }, &users[0], &users[1], u.ID)
 	}
-	for _, u := range oldUsers {
-		olds.users = append(olds.users, orgtree.UserRecord{User: u})
-	}
-	for _, u := range newUsers {
-		news.users = append(news.users, orgtree.UserRecord{User: u})
-	}
-	for _, r := range []struct {
-		orgs  []orgtree.OrgRecord
-		nodes []orgtree.NodeRecord
-		users []orgtree.UserRecord
-	}{olds, news} {
+	for w, r := range recs {
+		for _, u := range users[w] {
+			r.users = append(r.users, orgtree.UserRecord{User: u})
+		}
 		parts := encodeRecord(kindDelta, r.orgs, r.nodes, r.users, [3][]string{})
 		en.uvarint(uint64(len(parts)))
 		for _, p := range parts {
@@ -162,14 +158,6 @@ func putChange[R any](en *enc, kind orgtree.ChangeKind, extra byte, old, new *R,
 			en.str(id)
 		}
 	}
-}
-
-// cmpOr returns the first of a and b that is not nil.
-func cmpOr[T any](a, b *T) *T {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // decodeEntryBody decodes an entry body of either encoding; seq and t are
@@ -338,7 +326,7 @@ func placeRecords(c *orgtree.Changes, recs [2]*record, orgFlags, nodeFlags, user
 		o := &c.Orgs[i]
 		o.Old, o.New = old, new
 		if orgFlags[i]&ecIDs == 0 {
-			o.ID = cmpOr(new, old).ID
+			o.ID = cmp.Or(new, old).ID
 		}
 	})
 	if err != nil {
@@ -348,7 +336,7 @@ func placeRecords(c *orgtree.Changes, recs [2]*record, orgFlags, nodeFlags, user
 		n := &c.Nodes[i]
 		n.Old, n.New = old, new
 		if nodeFlags[i]&ecIDs == 0 {
-			r := cmpOr(new, old)
+			r := cmp.Or(new, old)
 			n.ID, n.OrgID = r.ID, r.OrgID
 		}
 	})
@@ -368,7 +356,7 @@ func placeRecords(c *orgtree.Changes, recs [2]*record, orgFlags, nodeFlags, user
 		u := &c.Users[i]
 		u.Old, u.New = old, new
 		if userFlags[i]&ecIDs == 0 {
-			u.ID = cmpOr(new, old).ID
+			u.ID = cmp.Or(new, old).ID
 		}
 	})
 }
