@@ -183,7 +183,8 @@ type WebhookConfig struct {
 	// or without a History, Run starts at the newest version.
 	Positions WebhookPositions
 	// Logger, when set, gets every failed attempt (Warn) and every
-	// resumption (Info), so the delivery log outlives the process.
+	// resumption (Info), so the delivery log outlives the process (nil:
+	// nothing is logged).
 	Logger *slog.Logger
 }
 
@@ -239,15 +240,16 @@ type Webhook struct {
 	pos int
 	// delivered is the newest version delivered completely.
 	delivered uint64
-	// saved is the position last stored in cfg.Positions.
-	saved uint64
 
+	// saved is the position last stored in cfg.Positions. Only NewWebhook
+	// and then Run's goroutine use it: mu does not guard it.
+	saved uint64
 	// Where Run starts, taken by NewWebhook: a version of the tree
 	// (without a History), or a version of the History with, when the
 	// stored position could not be used, the stream.reset to send first.
 	startSnap orgtree.Snapshot
 	start     uint64
-	reset     *sseMessage
+	reset     *Event
 }
 
 // NewWebhook returns a webhook for tree; call Run (once) to deliver. The
@@ -276,6 +278,9 @@ func NewWebhook(tree *orgtree.Tree, cfg WebhookConfig) (*Webhook, error) {
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: cfg.Timeout}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	wh := &Webhook{tree: tree, cfg: cfg}
 	if cfg.History == nil {
@@ -313,7 +318,7 @@ func (wh *Webhook) Run(ctx context.Context) error {
 		}
 		events := Events(c)
 		for i := range events {
-			events[i].ID = strconv.FormatUint(to.Seq(), 10) + "-" + strconv.Itoa(i)
+			events[i].ID = eventID{seq: to.Seq(), n: i}.String()
 		}
 		for part := 0; part*wh.cfg.MaxBatch < len(events); part++ {
 			batch := events[part*wh.cfg.MaxBatch : min(len(events), (part+1)*wh.cfg.MaxBatch)]
@@ -350,10 +355,8 @@ func (wh *Webhook) deliver(ctx context.Context, id string, batch []Event) error 
 		if d.Error == "" {
 			return nil
 		}
-		if wh.cfg.Logger != nil {
-			wh.cfg.Logger.Warn("webhook delivery failed", "url", wh.cfg.URL, "delivery", id, "attempt", attempt,
-				"events", len(batch), "status", status, "err", d.Error, "retry_in", backoff)
-		}
+		wh.cfg.Logger.Warn("webhook delivery failed", "url", wh.cfg.URL, "delivery", id, "attempt", attempt,
+			"events", len(batch), "status", status, "err", d.Error, "retry_in", backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -414,7 +417,7 @@ func (wh *Webhook) Delivered() uint64 {
 func (wh *Webhook) runHistory(ctx context.Context) error {
 	f := &historyFeed{tree: wh.tree, hist: wh.cfg.History, cursor: wh.start}
 	if wh.reset != nil {
-		if err := wh.deliver(ctx, fmt.Sprintf("%d-reset", wh.start), []Event{wh.reset.ev}); err != nil {
+		if err := wh.deliver(ctx, fmt.Sprintf("%d-reset", wh.start), []Event{*wh.reset}); err != nil {
 			return err
 		}
 		wh.savePosition(wh.start)
@@ -422,16 +425,14 @@ func (wh *Webhook) runHistory(ctx context.Context) error {
 	backoff := wh.cfg.MinBackoff
 	for {
 		from := f.cursor
-		msgs, err := f.next(ctx)
+		events, err := f.next(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
 			// The history failed to read: retry it like a delivery.
 			wh.record(Delivery{ID: fmt.Sprintf("%d-history", from), At: time.Now(), Error: err.Error()})
-			if wh.cfg.Logger != nil {
-				wh.cfg.Logger.Warn("webhook: reading the change history failed", "url", wh.cfg.URL, "after", from, "err", err, "retry_in", backoff)
-			}
+			wh.cfg.Logger.Warn("webhook: reading the change history failed", "url", wh.cfg.URL, "after", from, "err", err, "retry_in", backoff)
 			t := time.NewTimer(backoff)
 			select {
 			case <-ctx.Done():
@@ -443,10 +444,6 @@ func (wh *Webhook) runHistory(ctx context.Context) error {
 			continue
 		}
 		backoff = wh.cfg.MinBackoff
-		events := make([]Event, len(msgs))
-		for i, m := range msgs {
-			events[i] = m.ev
-		}
 		for part := 0; part*wh.cfg.MaxBatch < len(events); part++ {
 			end := min(len(events), (part+1)*wh.cfg.MaxBatch)
 			id := fmt.Sprintf("%d-%d-%d", from, f.cursor, part)
@@ -472,7 +469,7 @@ func (wh *Webhook) runHistory(ctx context.Context) error {
 // be used (unreadable, or newer than the tree: a store put back from an
 // older backup) starts at the newest version with a stream.reset event,
 // returned to be delivered first.
-func (wh *Webhook) startPosition() (uint64, *sseMessage) {
+func (wh *Webhook) startPosition() (uint64, *Event) {
 	cur := wh.tree.Snapshot().Seq()
 	if wh.cfg.Positions == nil {
 		return cur, nil
@@ -487,18 +484,12 @@ func (wh *Webhook) startPosition() (uint64, *sseMessage) {
 	case seq > cur:
 		why = fmt.Sprintf("the stored delivery position, version %d, is newer than the tree's %d", seq, cur)
 	default:
-		if wh.cfg.Logger != nil {
-			wh.cfg.Logger.Info("webhook resumes", "url", wh.cfg.URL, "after", seq, "newest", cur)
-		}
-		wh.mu.Lock()
+		wh.cfg.Logger.Info("webhook resumes", "url", wh.cfg.URL, "after", seq, "newest", cur)
 		wh.saved = seq
-		wh.mu.Unlock()
 		return seq, nil
 	}
 	wh.record(Delivery{ID: fmt.Sprintf("%d-position", cur), At: time.Now(), Error: why})
-	if wh.cfg.Logger != nil {
-		wh.cfg.Logger.Warn("webhook: starting at the newest version", "url", wh.cfg.URL, "version", cur, "why", why)
-	}
+	wh.cfg.Logger.Warn("webhook: starting at the newest version", "url", wh.cfg.URL, "version", cur, "why", why)
 	m := resetMessage(cur, strconv.FormatUint(seq, 10), why)
 	return cur, &m
 }
@@ -510,20 +501,13 @@ func (wh *Webhook) savePosition(seq uint64) {
 	if wh.cfg.Positions == nil {
 		return
 	}
-	wh.mu.Lock()
-	same := wh.saved == seq
-	wh.mu.Unlock()
-	if same && seq != 0 {
-		return
+	if wh.saved == seq && seq != 0 {
+		return // (0 is also "none stored yet": a new receiver's start is written)
 	}
 	if err := wh.cfg.Positions.SetWebhookPosition(wh.cfg.URL, seq); err != nil {
 		wh.record(Delivery{ID: fmt.Sprintf("%d-position", seq), At: time.Now(), Error: "storing the delivery position: " + err.Error()})
-		if wh.cfg.Logger != nil {
-			wh.cfg.Logger.Warn("webhook: storing the delivery position failed", "url", wh.cfg.URL, "version", seq, "err", err)
-		}
+		wh.cfg.Logger.Warn("webhook: storing the delivery position failed", "url", wh.cfg.URL, "version", seq, "err", err)
 		return
 	}
-	wh.mu.Lock()
 	wh.saved = seq
-	wh.mu.Unlock()
 }

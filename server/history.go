@@ -102,6 +102,14 @@ type eventID struct {
 	n   int // -1: all of version seq
 }
 
+// String is the id as the stream sends it (what parseEventID reads).
+func (id eventID) String() string {
+	if id.n < 0 {
+		return strconv.FormatUint(id.seq, 10)
+	}
+	return strconv.FormatUint(id.seq, 10) + "-" + strconv.Itoa(id.n)
+}
+
 func parseEventID(s string) (eventID, bool) {
 	if s == "" || len(s) > 64 {
 		return eventID{}, false

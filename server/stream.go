@@ -37,20 +37,15 @@ type ResetData struct {
 	Reason string `json:"reason"`
 }
 
-// sseMessage is one SSE message: an event and its id.
-type sseMessage struct {
-	id string
-	ev Event
-}
-
-// feed produces the stream's messages after its cursor.
+// feed produces the stream's events after its cursor: each is one SSE
+// message, whose id is the event's ID.
 type feed interface {
 	// resume positions the feed after the event a client last saw and
 	// returns the messages it missed from that version; ok false means it
 	// cannot (the feed then stays at the newest version).
-	resume(id eventID) (msgs []sseMessage, ok bool, why string)
+	resume(id eventID) (msgs []Event, ok bool, why string)
 	// next waits for changes after the cursor and returns their messages.
-	next(ctx context.Context) ([]sseMessage, error)
+	next(ctx context.Context) ([]Event, error)
 	// seq is the version the cursor is at.
 	seq() uint64
 }
@@ -88,17 +83,17 @@ func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
 	} else {
 		f = &diffFeed{s: s, cursor: s.batches.align(s.tree)}
 	}
-	var first []sseMessage
+	var first []Event
 	if last := req.Header.Get("Last-Event-ID"); last != "" {
 		id, valid := parseEventID(last)
-		msgs, ok, why := []sseMessage(nil), false, "not an event id of this server"
+		msgs, ok, why := []Event(nil), false, "not an event id of this server"
 		if valid {
 			msgs, ok, why = f.resume(id)
 		}
 		if ok {
 			first = msgs
 		} else {
-			first = []sseMessage{resetMessage(f.seq(), last, why)}
+			first = []Event{resetMessage(f.seq(), last, why)}
 		}
 	}
 	fmt.Fprintf(w, ": orgtree events from version %d\n\n", f.seq())
@@ -135,15 +130,15 @@ func (s *Server) serveEvents(w http.ResponseWriter, req *http.Request) {
 }
 
 // writeMessages writes msgs in one write; false when the client is gone.
-func (s *Server) writeMessages(w http.ResponseWriter, msgs []sseMessage) bool {
+func (s *Server) writeMessages(w http.ResponseWriter, msgs []Event) bool {
 	var buf bytes.Buffer
 	for _, m := range msgs {
-		data, err := json.Marshal(m.ev)
+		data, err := json.Marshal(m)
 		if err != nil {
 			s.cfg.Logger.Error("event stream: encoding an event", "err", err)
 			return false
 		}
-		fmt.Fprintf(&buf, "id: %s\nevent: %s\ndata: %s\n\n", m.id, m.ev.Type, data)
+		fmt.Fprintf(&buf, "id: %s\nevent: %s\ndata: %s\n\n", m.ID, m.Type, data)
 	}
 	_, err := w.Write(buf.Bytes())
 	return err == nil
@@ -151,21 +146,20 @@ func (s *Server) writeMessages(w http.ResponseWriter, msgs []sseMessage) bool {
 
 // resetMessage is the stream.reset event that goes on at version seq,
 // for a client whose last event id (or a webhook's position) was last.
-func resetMessage(seq uint64, last, why string) sseMessage {
-	id := strconv.FormatUint(seq, 10)
-	return sseMessage{id: id, ev: Event{ID: id, Type: resetType, Seq: seq, Data: ResetData{LastEventID: last, Reason: why}}}
+func resetMessage(seq uint64, last, why string) Event {
+	return Event{ID: eventID{seq: seq, n: -1}.String(), Type: resetType, Seq: seq, Data: ResetData{LastEventID: last, Reason: why}}
 }
 
 // commitMessages are the events of one commit, from the nth on.
-func commitMessages(c Commit, from int) []sseMessage {
-	var out []sseMessage
+func commitMessages(c Commit, from int) []Event {
+	var out []Event
 	for i, e := range Events(c.Changes) {
 		if i < from {
 			continue
 		}
-		e.ID = strconv.FormatUint(c.Seq, 10) + "-" + strconv.Itoa(i)
+		e.ID = eventID{seq: c.Seq, n: i}.String()
 		e.Seq, e.Actor, e.Reason = c.Seq, c.Actor, c.Reason
-		out = append(out, sseMessage{id: e.ID, ev: e})
+		out = append(out, e)
 	}
 	return out
 }
@@ -179,7 +173,7 @@ type historyFeed struct {
 
 func (f *historyFeed) seq() uint64 { return f.cursor }
 
-func (f *historyFeed) resume(id eventID) ([]sseMessage, bool, string) {
+func (f *historyFeed) resume(id eventID) ([]Event, bool, string) {
 	if id.seq > f.cursor {
 		return nil, false, fmt.Sprintf("version %d is newer than this server's %d", id.seq, f.cursor)
 	}
@@ -206,7 +200,7 @@ func (f *historyFeed) resume(id eventID) ([]sseMessage, bool, string) {
 	return nil, true, ""
 }
 
-func (f *historyFeed) next(ctx context.Context) ([]sseMessage, error) {
+func (f *historyFeed) next(ctx context.Context) ([]Event, error) {
 	for {
 		snap := f.tree.Snapshot()
 		cs, err := f.hist.Since(f.cursor, historyPage)
@@ -214,13 +208,13 @@ func (f *historyFeed) next(ctx context.Context) ([]sseMessage, error) {
 			// Trimmed while this client lagged: it must start over.
 			from := f.cursor
 			f.cursor = snap.Seq()
-			return []sseMessage{resetMessage(f.cursor, strconv.FormatUint(from, 10), err.Error())}, nil
+			return []Event{resetMessage(f.cursor, strconv.FormatUint(from, 10), err.Error())}, nil
 		}
 		if err != nil {
 			return nil, err
 		}
 		if len(cs) > 0 {
-			var out []sseMessage
+			var out []Event
 			for _, c := range cs {
 				out = append(out, commitMessages(c, 0)...)
 				f.cursor = c.Seq
@@ -259,7 +253,7 @@ type diffFeed struct {
 
 func (f *diffFeed) seq() uint64 { return f.cursor.Seq() }
 
-func (f *diffFeed) resume(id eventID) ([]sseMessage, bool, string) {
+func (f *diffFeed) resume(id eventID) ([]Event, bool, string) {
 	if id.seq == f.cursor.Seq() && id.n < 0 {
 		return nil, true, ""
 	}
@@ -271,16 +265,16 @@ func (f *diffFeed) resume(id eventID) ([]sseMessage, bool, string) {
 	if id.n < 0 {
 		return nil, true, ""
 	}
-	var out []sseMessage
+	var out []Event
 	for _, m := range b.messages() {
 		if n := m.index; n > id.n {
-			out = append(out, m.sseMessage)
+			out = append(out, m.ev)
 		}
 	}
 	return out, true, ""
 }
 
-func (f *diffFeed) next(ctx context.Context) ([]sseMessage, error) {
+func (f *diffFeed) next(ctx context.Context) ([]Event, error) {
 	for {
 		b, ok, err := f.s.batches.after(f.s.tree, f.cursor)
 		if err != nil {
@@ -288,9 +282,9 @@ func (f *diffFeed) next(ctx context.Context) ([]sseMessage, error) {
 		}
 		if ok {
 			f.cursor = b.to
-			var out []sseMessage
+			var out []Event
 			for _, m := range b.messages() {
-				out = append(out, m.sseMessage)
+				out = append(out, m.ev)
 			}
 			if len(out) > 0 {
 				return out, nil
@@ -311,7 +305,7 @@ type batch struct {
 }
 
 type indexedMessage struct {
-	sseMessage
+	ev    Event
 	index int
 }
 
@@ -322,8 +316,8 @@ func (b *batch) messages() []indexedMessage {
 			return // two snapshots of one tree: Diff does not fail
 		}
 		for i, e := range Events(c) {
-			e.ID = strconv.FormatUint(b.to.Seq(), 10) + "-" + strconv.Itoa(i)
-			b.msgs = append(b.msgs, indexedMessage{sseMessage{id: e.ID, ev: e}, i})
+			e.ID = eventID{seq: b.to.Seq(), n: i}.String()
+			b.msgs = append(b.msgs, indexedMessage{e, i})
 		}
 	})
 	return b.msgs

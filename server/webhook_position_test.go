@@ -60,7 +60,7 @@ func expectedIDs(t *testing.T, h History, from uint64) []string {
 	var ids []string
 	for _, c := range cs {
 		for _, m := range commitMessages(c, 0) {
-			ids = append(ids, m.id)
+			ids = append(ids, m.ID)
 		}
 	}
 	return ids
