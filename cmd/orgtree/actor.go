@@ -73,12 +73,14 @@ func cliActor() string {
 		return a
 	}
 	u := os.Getenv("USER")
-	if u == "" || len(u) > 64 || !usableLabel(u, orgtree.MaxActorLen) {
+	if !usableLabel(u, 64) { // a login name, not any label that fits MaxActorLen
 		return "cli"
 	}
 	return "cli:" + u
 }
 
+// usableLabel says whether s is set and passes Tx.SetActor's checks (at
+// most max bytes, UTF-8, no control characters).
 func usableLabel(s string, max int) bool {
 	return s != "" && len(s) <= max && utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
