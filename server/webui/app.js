@@ -201,6 +201,7 @@
   // when its row is shown), so its parent is taken from the level.
   const parentOf = (id) => st.parent.get(id) || (st.nodes.get(id) || {}).parentId;
   const nameOf = (id) => (st.nodes.get(id) || { name: id }).name;
+  const known = (id) => st.nodes.has(id) || st.parent.has(id); // shown, or in a loaded level
   async function applyLive(evs) {
     if (!st.orgId) {
       // No org was shown: the first one created opens.
@@ -227,7 +228,7 @@
           if (ev.orgId === st.orgId) touched(d.parentId);
           break;
         case 'department.deleted':
-          if (st.nodes.has(d.id) || st.parent.has(d.id)) {
+          if (known(d.id)) {
             const p = parentOf(d.id) || d.parentId;
             const wasSelected = st.selected === d.id;
             forget(d.id);
@@ -236,11 +237,11 @@
           }
           break;
         case 'department.moved':
-          if (st.parent.has(d.id) || st.nodes.has(d.id)) touched(parentOf(d.id));
+          if (known(d.id)) touched(parentOf(d.id));
           if (ev.orgId === st.orgId) { touched(d.parentId); if (st.selected === d.id) details = true; }
           break;
         case 'department.updated': case 'department.renamed':
-          if (st.nodes.has(d.id) || st.parent.has(d.id)) { touched(parentOf(d.id) || d.id); if (st.selected === d.id) details = true; }
+          if (known(d.id)) { touched(parentOf(d.id) || d.id); if (st.selected === d.id) details = true; }
           break;
         case 'member.added': case 'member.removed':
           touched(d.nodeId);
@@ -661,13 +662,13 @@
   tree.addEventListener('dragend', () => { dragId = ''; });
 
   async function moveNode(id, target) {
-    const n = { name: nameOf(id) }, t = { name: nameOf(target) };
+    const name = nameOf(id), targetName = nameOf(target); // before the move reloads the levels
     const oldParent = parentOf(id);
     try {
       await gql('mutation($orgId: String!, $nodeId: String!, $targetParentId: String!) { moveNode(orgId: $orgId, nodeId: $nodeId, targetParentId: $targetParentId) { id } }',
         { orgId: st.orgId, nodeId: id, targetParentId: target });
     } catch (err) {
-      say('Move refused: "' + n.name + '" cannot go under "' + t.name + '": ' + err.message + '. Nothing was changed.', true);
+      say('Move refused: "' + name + '" cannot go under "' + targetName + '": ' + err.message + '. Nothing was changed.', true);
       return false;
     }
     await refreshUp(oldParent);
@@ -676,7 +677,7 @@
     if (!st.expanded.has(target)) await expand(target);
     setFocus(id, true);
     await select(id);
-    say('Moved "' + n.name + '" under "' + t.name + '".');
+    say('Moved "' + name + '" under "' + targetName + '".');
     return true;
   }
   // refreshUp reloads a node's children and the counts of it and each of
