@@ -140,12 +140,7 @@ func TestWebhookResumesAcrossRestart(t *testing.T) {
 
 			entries, err := db.History().Since(0, 0)
 			require.NoError(t, err)
-			var want []string
-			for _, e := range entries {
-				for i := range server.Events(e.Changes) {
-					want = append(want, fmt.Sprintf("%d-%d", e.Seq, i))
-				}
-			}
+			want := historyEventIDs(entries)
 			rc.mu.Lock()
 			defer rc.mu.Unlock()
 			seen := map[string]bool{}
@@ -175,6 +170,18 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// historyEventIDs are the ids of the events of entries, in order: what a
+// receiver of the whole history gets.
+func historyEventIDs(entries []persist.HistoryEntry) []string {
+	var ids []string
+	for _, e := range entries {
+		for i := range server.Events(e.Changes) {
+			ids = append(ids, fmt.Sprintf("%d-%d", e.Seq, i))
+		}
+	}
+	return ids
 }
 
 func waitUntil(t *testing.T, cond func() bool) {
@@ -213,12 +220,7 @@ func TestWebhookSurvivesKill(t *testing.T) {
 	var entries []persist.HistoryEntry
 	require.NoError(t, json.Unmarshal([]byte(mustCLI(t, bin, work, "--json", "log")), &entries))
 	require.Len(t, entries, 2)
-	var want []string
-	for _, e := range entries {
-		for i := range server.Events(e.Changes) {
-			want = append(want, fmt.Sprintf("%d-%d", e.Seq, i))
-		}
-	}
+	want := historyEventIDs(entries)
 	waitUntil(t, func() bool {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
