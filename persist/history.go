@@ -288,12 +288,7 @@ func (r *recorder) record(cs *orgtree.ChangeSet) error {
 	for _, id := range nodes {
 		n += binary.MaxVarintLen64 + len(id)
 	}
-	v := make([]byte, 8, 8+binary.MaxVarintLen64+n+64)
-	v = binary.AppendUvarint(v, uint64(len(nodes)))
-	for _, id := range nodes {
-		v = binary.AppendUvarint(v, uint64(len(id)))
-		v = append(v, id...)
-	}
+	v := appendEntryNodes(make([]byte, 8, 8+binary.MaxVarintLen64+n+64), nodes)
 	p.value = appendEntryBody(v, HistoryEntry{Seq: cs.Seq, Actor: cs.Actor, Reason: cs.Reason, Changes: c})
 	r.mu.Lock()
 	r.pending[cs.Seq] = p
@@ -422,6 +417,17 @@ func trimHistory(h *bbolt.Bucket, st *historyState, now int64) error {
 		st.start, st.trimmedTime = seq, max(st.trimmedTime, t)
 	}
 	return nil
+}
+
+// appendEntryNodes appends the node ids of an entry (after its time) to
+// dst, as entryNodes reads them.
+func appendEntryNodes(dst []byte, nodes []string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(nodes)))
+	for _, id := range nodes {
+		dst = binary.AppendUvarint(dst, uint64(len(id)))
+		dst = append(dst, id...)
+	}
+	return dst
 }
 
 // entryNodes reads the node ids of an entry (after its time) and returns

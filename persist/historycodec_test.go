@@ -1,7 +1,6 @@
 package persist
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -36,13 +35,7 @@ func rewriteAsJSON(t testing.TB, db *DB) []HistoryEntry {
 			require.Equal(t, byte(entryBinary), body[0], "written in the binary encoding")
 			js, err := json.Marshal(e)
 			require.NoError(t, err)
-			nv := append([]byte(nil), v[:8]...)
-			nv = binary.AppendUvarint(nv, uint64(len(ids)))
-			for _, id := range ids {
-				nv = binary.AppendUvarint(nv, uint64(len(id)))
-				nv = append(nv, id...)
-			}
-			nv = append(nv, js...)
+			nv := append(appendEntryNodes(append([]byte(nil), v[:8]...), ids), js...)
 			st.bytes += int64(len(nv) - len(v))
 			require.NoError(t, entries.Put(k, seal(k, nv)))
 		}
