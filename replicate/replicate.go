@@ -77,11 +77,15 @@ var (
 	ErrConflict = errors.New("replicate: another write came first")
 	// ErrUnavailable means etcd could not be reached (no quorum, or this
 	// replica is cut off) within the request timeout: the write was not
-	// made. Reads still answer from the replica's last state.
-	ErrUnavailable = errors.New("replicate: etcd unavailable")
+	// made. Reads still answer from the replica's last state. It wraps
+	// orgtree.ErrUnavailable, which package server answers HTTP 503 with
+	// Retry-After without knowing this package.
+	ErrUnavailable = fmt.Errorf("replicate: etcd %w", orgtree.ErrUnavailable)
 	// ErrOutcomeUnknown means a write was sent to etcd but neither its
 	// acknowledgement nor the log could be read back before ctx ended: it
-	// may have been committed (then every replica applies it) or not.
+	// may have been committed (then every replica applies it) or not. It
+	// does not wrap ErrUnavailable, which promises the write was not made:
+	// a blind retry could apply it twice.
 	ErrOutcomeUnknown = errors.New("replicate: outcome of the write unknown")
 	// ErrTooLarge means a change needs more chunks than one etcd
 	// transaction may name; raise WithChunkSize (and etcd's request limit).
@@ -278,7 +282,7 @@ func (r *Replica) reqCtx(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func unavailable(op string, err error) error {
-	return fmt.Errorf("replicate: %s: %w: %w", op, ErrUnavailable, err)
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }
 
 // catchUp applies everything etcd holds after the replica's index, loading
@@ -553,8 +557,8 @@ func (r *Replica) Update(ctx context.Context, fn func(*orgtree.Tx) error) error 
 		// fn must see the newest state: an error it returns on a stale
 		// state (a node another replica just added) would be final.
 		if err := r.Sync(ctx); err != nil {
-			if sent {
-				return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+			if sent { // %v: err wraps ErrUnavailable, which this is not
+				return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
 			}
 			return err
 		}
