@@ -46,15 +46,10 @@ func (t *Tree) Replace(d *Dump) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// The load runs on an empty version that is never published: readers
+	// keep the current one until the new content is complete.
 	line := &lineage{}
-	empty := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder(), line: line, published: true}
-	empty.nodes = empty.nodes.Append(nil, nil)
-	empty.appendNode(nil, rollup{})
-	empty.users = empty.users.Append(nil, nil)
-	saved := t.cur.Load()
-	t.cur.Store(empty)
-	tx := t.begin()
-	t.cur.Store(saved)
+	tx := beginOn(emptyState(&t.cfg, line))
 	defer tx.close()
 	if err := tx.load(d); err != nil {
 		return fmt.Errorf("orgtree: replace: %w", err)

@@ -334,9 +334,7 @@ func sameNodeFields(o, n *nodeRec) bool {
 	x, y := o.nodeExtra, n.nodeExtra
 	return x.description == y.description && x.externalID == y.externalID && x.leaderUserID == y.leaderUserID &&
 		maps.Equal(x.descriptionI18n, y.descriptionI18n) &&
-		slices.EqualFunc(x.resources, y.resources, func(p, q Resource) bool {
-			return p.Namespace == q.Namespace && p.Code == q.Code && p.Type == q.Type && slices.Equal(p.Actions, q.Actions)
-		})
+		slices.EqualFunc(x.resources, y.resources, resourceEqual)
 }
 
 func (d *differ) users() {

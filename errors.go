@@ -51,4 +51,10 @@ var (
 	// or the result differs from what the ChangeSet says). The error also
 	// wraps the specific reason (ErrNotFound, ErrCycle, ...).
 	ErrBadChangeSet = errors.New("change set does not apply")
+	// ErrUnavailable means the store a tree's writes go through (the etcd
+	// cluster of package replicate) could not be reached: the write was not
+	// made and may be retried. The engine itself never returns it; stores
+	// wrap it (replicate.ErrUnavailable does) so that code knowing only this
+	// package, such as package server, tells an outage from a failure.
+	ErrUnavailable = errors.New("unavailable")
 )

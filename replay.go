@@ -516,10 +516,6 @@ func (tx *Tx) replayNodeFields(rec *NodeRecord) error {
 	return nil
 }
 
-func resourceEqual(a, b Resource) bool {
-	return a.Namespace == b.Namespace && a.Code == b.Code && a.Type == b.Type && slices.Equal(a.Actions, b.Actions)
-}
-
 // replayMemberships makes user rec.ID's memberships and main department
 // those of rec.
 func (tx *Tx) replayMemberships(rec *UserRecord) error {

@@ -211,3 +211,8 @@ func (t *Tree) AuthorizedResources(nodeID string, f ResourceFilter) (ResourceLis
 func (t *Tree) AuthorizedResourcesByCode(orgID, code string, f ResourceFilter) (ResourceList, error) {
 	return t.Snapshot().AuthorizedResourcesByCode(orgID, code, f)
 }
+
+// resourceEqual reports whether two resources grant the same thing.
+func resourceEqual(a, b Resource) bool {
+	return a.Namespace == b.Namespace && a.Code == b.Code && a.Type == b.Type && slices.Equal(a.Actions, b.Actions)
+}

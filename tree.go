@@ -195,13 +195,18 @@ func New(opts ...Option) *Tree {
 		t.cfg.newID = objectIDs()
 	}
 	t.line = &lineage{}
-	st := &state{cfg: &t.cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder(), line: t.line, published: true}
+	t.cur.Store(emptyState(&t.cfg, t.line))
+	return t
+}
+
+// emptyState returns a published version with no entries, of lineage line.
+func emptyState(cfg *config, line *lineage) *state {
+	st := &state{cfg: cfg, usersByCreated: newUserOrder(), usersByUpdated: newUserOrder(), line: line, published: true}
 	// Slot 0 of both vectors stands for "none".
 	st.nodes = st.nodes.Append(nil, nil)
 	st.appendNode(nil, rollup{})
 	st.users = st.users.Append(nil, nil)
-	t.cur.Store(st)
-	return t
+	return st
 }
 
 // Limits returns the limits in force, defaults filled in.
@@ -230,11 +235,13 @@ func (t *Tree) Update(fn func(*Tx) error) error {
 	return t.commit(tx)
 }
 
-func (t *Tree) begin() *Tx {
+func (t *Tree) begin() *Tx { return beginOn(t.cur.Load()) }
+
+// beginOn starts a transaction on version base.
+func beginOn(base *state) *Tx {
 	// One allocation holds the transaction and its working version: a
 	// small write should cost little beyond what it copies. (The Edit is
 	// apart: records keep it, and must not keep a version alive.)
-	base := t.cur.Load()
 	b := &txBlock{st: *base}
 	b.st.published = false
 	b.tx = Tx{Snapshot: Snapshot{st: &b.st}, base: base, edit: pmap.NewEdit(), dirty: &b.dirty}

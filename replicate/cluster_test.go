@@ -270,10 +270,11 @@ func converged(t testing.TB, reps ...*Replica) *orgtree.Dump {
 		if err != nil {
 			t.Fatalf("replica %d: %v", i, err)
 		}
-		if err := r.Tree().Snapshot().Check(); err != nil {
+		s := r.Tree().Snapshot() // one state, checked and compared
+		if err := s.Check(); err != nil {
 			t.Fatalf("replica %d: %v", i, err)
 		}
-		d := r.Tree().Snapshot().Dump()
+		d := s.Dump()
 		d.Seq = 0
 		if want == nil {
 			want = d

@@ -77,11 +77,15 @@ var (
 	ErrConflict = errors.New("replicate: another write came first")
 	// ErrUnavailable means etcd could not be reached (no quorum, or this
 	// replica is cut off) within the request timeout: the write was not
-	// made. Reads still answer from the replica's last state.
-	ErrUnavailable = errors.New("replicate: etcd unavailable")
+	// made. Reads still answer from the replica's last state. It wraps
+	// orgtree.ErrUnavailable, which package server answers HTTP 503 with
+	// Retry-After without knowing this package.
+	ErrUnavailable = fmt.Errorf("replicate: etcd %w", orgtree.ErrUnavailable)
 	// ErrOutcomeUnknown means a write was sent to etcd but neither its
 	// acknowledgement nor the log could be read back before ctx ended: it
-	// may have been committed (then every replica applies it) or not.
+	// may have been committed (then every replica applies it) or not. It
+	// does not wrap ErrUnavailable, which promises the write was not made:
+	// a blind retry could apply it twice.
 	ErrOutcomeUnknown = errors.New("replicate: outcome of the write unknown")
 	// ErrTooLarge means a change needs more chunks than one etcd
 	// transaction may name; raise WithChunkSize (and etcd's request limit).
@@ -278,7 +282,7 @@ func (r *Replica) reqCtx(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func unavailable(op string, err error) error {
-	return fmt.Errorf("replicate: %s: %w: %w", op, ErrUnavailable, err)
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }
 
 // catchUp applies everything etcd holds after the replica's index, loading
@@ -553,8 +557,8 @@ func (r *Replica) Update(ctx context.Context, fn func(*orgtree.Tx) error) error 
 		// fn must see the newest state: an error it returns on a stale
 		// state (a node another replica just added) would be final.
 		if err := r.Sync(ctx); err != nil {
-			if sent {
-				return fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+			if sent { // %v: err wraps ErrUnavailable, which this is not
+				return fmt.Errorf("%w: %v", ErrOutcomeUnknown, err)
 			}
 			return err
 		}
@@ -628,7 +632,7 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.timeout)
+	ctx, cancel := r.reqCtx(context.Background())
 	defer cancel()
 	var chunkOps []clientv3.Op
 	if len(val) > r.cfg.chunkSize {
@@ -640,7 +644,7 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 		if e.Chunks > maxChunks {
 			return fmt.Errorf("%w: %d bytes in %d-byte chunks needs %d chunks, at most %d fit one commit", ErrTooLarge, len(change), r.cfg.chunkSize, e.Chunks, maxChunks)
 		}
-		if chunkOps, err = r.putChunks(ctx, r.chunkDir(next, e.Part), change); err != nil {
+		if chunkOps, err = r.stageChunks(ctx, r.chunkDir(next, e.Part), change); err != nil {
 			return unavailable("write chunks", err)
 		}
 		if val, err = json.Marshal(e); err != nil {
@@ -671,26 +675,38 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 	return nil
 }
 
-// putChunks writes data in chunks under dir, each under a short lease so
-// that the chunks of a commit that never happens go away, and returns the
-// operations that keep them: re-puts that leave the value and drop the
+// stageChunks writes the chunks of a change under dir, under a short lease
+// so that the chunks of a commit that never happens go away, and returns
+// the operations that keep them: re-puts that leave the value and drop the
 // lease, for the commit transaction.
-func (r *Replica) putChunks(ctx context.Context, dir string, data []byte) ([]clientv3.Op, error) {
+func (r *Replica) stageChunks(ctx context.Context, dir string, data []byte) ([]clientv3.Op, error) {
 	lease, err := r.cli.Grant(ctx, chunkLease)
 	if err != nil {
 		return nil, err
 	}
-	var keep []clientv3.Op
-	for k := 0; len(data) > 0; k++ {
-		n := min(len(data), r.cfg.chunkSize)
-		key := chunkKey(dir, k)
-		if _, err := r.cli.Put(ctx, key, string(data[:n]), clientv3.WithLease(lease.ID)); err != nil {
-			return nil, err
-		}
-		keep = append(keep, clientv3.OpPut(key, "", clientv3.WithIgnoreValue()))
-		data = data[n:]
+	n, err := r.putChunks(ctx, dir, data, clientv3.WithLease(lease.ID))
+	if err != nil {
+		return nil, err
+	}
+	keep := make([]clientv3.Op, n)
+	for k := range keep {
+		keep[k] = clientv3.OpPut(chunkKey(dir, k), "", clientv3.WithIgnoreValue())
 	}
 	return keep, nil
+}
+
+// putChunks writes data under dir in chunks of the chunk size (a change
+// being committed, or a snapshot) and returns how many it wrote.
+func (r *Replica) putChunks(ctx context.Context, dir string, data []byte, opts ...clientv3.OpOption) (int, error) {
+	k := 0
+	for ; len(data) > 0; k++ {
+		n := min(len(data), r.cfg.chunkSize)
+		if _, err := r.cli.Put(ctx, chunkKey(dir, k), string(data[:n]), opts...); err != nil {
+			return k, err
+		}
+		data = data[n:]
+	}
+	return k, nil
 }
 
 // wantSnapshot returns the snapshot to store after a successful write of
@@ -755,13 +771,8 @@ func (r *Replica) SaveSnapshotAt(ctx context.Context, index uint64, s orgtree.Sn
 	}
 	meta := snapMeta{Index: index, Bytes: len(data)}
 	dir := r.snapData(index)
-	for k := 0; len(data) > 0; k++ {
-		n := min(len(data), r.cfg.chunkSize)
-		if _, err := r.cli.Put(ctx, chunkKey(dir, k), string(data[:n])); err != nil {
-			return unavailable("snapshot", err)
-		}
-		meta.Chunks++
-		data = data[n:]
+	if meta.Chunks, err = r.putChunks(ctx, dir, data); err != nil {
+		return unavailable("snapshot", err)
 	}
 	mv, _ := json.Marshal(meta)
 	guard := clientv3.Compare(clientv3.ModRevision(r.snapKey()), "=", oldRev)

@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +18,7 @@ import (
 	"time"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/server"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 )
@@ -332,7 +337,16 @@ func TestFaults(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("refusing the write took %v", d)
 		}
-		time.Sleep(1200 * time.Millisecond)
+		// What `serve --etcd` answers an SDK write on this replica.
+		status, retry, body := serveWrite(t, cut)
+		if status != http.StatusServiceUnavailable || retry == "" || !strings.Contains(body, `"code":503`) ||
+			!strings.Contains(body, "etcd unavailable") {
+			t.Fatalf("SDK write through a cut-off replica: HTTP %d, Retry-After %q, %s", status, retry, body)
+		}
+		// Cut off as long as before the server's write (which waited its
+		// 1 s timeout too): longer, and the client's reconnect backoff
+		// outlasts the 1 s timeout of the Sync after reconnecting.
+		time.Sleep(time.Until(start.Add(2200 * time.Millisecond)))
 		snap, f := cut.Read()
 		if !errors.Is(f.Err, ErrUnavailable) || f.Stale() < time.Second {
 			t.Fatalf("freshness of a cut-off replica: %+v, stale %v", f, f.Stale())
@@ -396,4 +410,42 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("reads stop without a quorum: %v", err)
 		}
 	})
+}
+
+// serveWrite sends one SDK mutation to a server over r (as `orgtree serve
+// --etcd` runs it) and returns the answer's status, Retry-After and body.
+func serveWrite(t *testing.T, r *Replica) (int, string, string) {
+	t.Helper()
+	srv, err := server.New(r.Tree(), server.Config{UserPoolID: "pool", Secret: "secret",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Update: func(fn func(*orgtree.Tx) error) error { return r.Update(context.Background(), fn) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	post := func(token, body string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodPost, hs.URL+"/graphql/v2", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("x-authing-userpool-id", "pool")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	_, tok := post("", `{"query":"{ accessToken(userPoolId: \"pool\", secret: \"secret\") { accessToken } }"}`)
+	var answer struct {
+		Data struct{ AccessToken struct{ AccessToken string } }
+	}
+	if err := json.Unmarshal([]byte(tok), &answer); err != nil || answer.Data.AccessToken.AccessToken == "" {
+		t.Fatalf("token: %v %s", err, tok)
+	}
+	resp, body := post(answer.Data.AccessToken.AccessToken, `{"query":"mutation { addNode(orgId: \"o\", parentNodeId: \"root\", name: \"via SDK\") { id } }"}`)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), body
 }

@@ -90,7 +90,9 @@
 // HTTP 200 rule: a request refused because Config.MaxInFlight requests were
 // running and none finished within Config.MaxQueueWait is answered HTTP 503
 // with Retry-After (and the envelope, code 503), so that proxies and
-// retrying clients see the overload. Every request runs under its
+// retrying clients see the overload; so is a write whose store could not
+// be reached (Config.Update failed with orgtree.ErrUnavailable: a replica
+// cut off from etcd), when the request wrote nothing else. Every request runs under its
 // deadline (Config.RequestTimeout) and its client's connection: the
 // engine's long reads (search, listings, export) take the request's
 // context and stop when it ends. See limits.go for what each limit counts. Values follow the service: timestamps are

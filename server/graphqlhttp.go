@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orgtree/orgtree"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -279,10 +280,53 @@ func (s *Server) runGraphQL(w http.ResponseWriter, req *http.Request, media medi
 		out = append(append(out, `,"errors":`...), b...)
 	}
 	out = append(out, "}\n"...)
+	if r.fatal == nil && wroteNothingUnavailable(r.collect(rootTypeName(s, op), op.SelectionSet).keys, errs) {
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+		w.Header().Set("Content-Type", string(media)+"; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write(out)
+		return nil
+	}
 	w.Header().Set("Content-Type", string(media)+"; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
 	return nil
+}
+
+func rootTypeName(s *Server, op *ast.OperationDefinition) string {
+	if op.Operation == ast.Mutation {
+		return s.schema.Mutation.Name
+	}
+	return s.schema.Query.Name
+}
+
+// wroteNothingUnavailable reports whether a GraphQL answer is HTTP 503 with
+// Retry-After: a field failed because the tree's store was out of reach
+// (orgtree.ErrUnavailable) and every top-level field (keys, the response
+// keys) failed, so no mutation field wrote anything and a retry of the
+// whole request is safe. When another field did write, the answer stays
+// HTTP 200 with its errors, as any partial failure: retrying it blindly
+// would write that field twice.
+func wroteNothingUnavailable(keys []string, errs gqlerror.List) bool {
+	failed := map[string]bool{}
+	unavailable := false
+	for _, e := range errs {
+		if len(e.Path) == 1 {
+			if k, ok := e.Path[0].(ast.PathName); ok {
+				failed[string(k)] = true
+			}
+		}
+		unavailable = unavailable || errors.Is(e.Err, orgtree.ErrUnavailable)
+	}
+	if !unavailable {
+		return false
+	}
+	for _, k := range keys {
+		if k != typenameKey && !failed[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // logStopped records a request that execution stopped: at the warning

@@ -151,6 +151,21 @@ func (s *Server) writeBusy(w http.ResponseWriter, media mediaType, body any) {
 	writeJSONAs(w, media, http.StatusServiceUnavailable, body)
 }
 
+// unavailableRetryAfter is the Retry-After, in seconds, of a write refused
+// because the tree's store (etcd, for a replica) could not be reached: the
+// store already waited its own timeout (replicate's default 5 s) before
+// giving up, so retrying sooner mostly meets the same outage.
+const unavailableRetryAfter = 5
+
+// writeUnavailable answers a request whose write found the store out of
+// reach (orgtree.ErrUnavailable) and that wrote nothing: HTTP 503 with
+// Retry-After, like writeBusy, so that load balancers and retrying clients
+// see the outage; the body is the usual envelope, code 503.
+func writeUnavailable(w http.ResponseWriter, media mediaType, body any) {
+	w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+	writeJSONAs(w, media, http.StatusServiceUnavailable, body)
+}
+
 // tooLarge is the error of an answer over the cap; ask says how to ask
 // for less.
 func (s *Server) tooLarge(ask string) error {

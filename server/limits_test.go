@@ -273,3 +273,66 @@ func TestAnswerCap(t *testing.T) {
 	errs := ts.gqlErrors(`{ searchNodes(keyword: "Dept") { `+nodeFields+` } }`, nil)
 	assert.Equal(t, "RESPONSE_TOO_LARGE", errs[0].Extensions.Code)
 }
+
+// TestStoreUnavailable: a write whose store cannot be reached (a replica
+// cut off from etcd: Config.Update fails with orgtree.ErrUnavailable) is
+// answered HTTP 503 with Retry-After and code 503 in the usual envelope,
+// REST and GraphQL alike; reads still answer; a GraphQL document one of
+// whose mutations did write stays HTTP 200 with its errors, since
+// retrying it whole would write that mutation twice.
+func TestStoreUnavailable(t *testing.T) {
+	var ts *testServer
+	var mu sync.Mutex
+	okWrites := -1 // writes let through before the store goes away; -1: all
+	ts = hostileServer(t, Config{Update: func(fn func(*orgtree.Tx) error) error {
+		mu.Lock()
+		down := okWrites == 0
+		if okWrites > 0 {
+			okWrites--
+		}
+		mu.Unlock()
+		if down {
+			return fmt.Errorf("replica: etcd %w: context deadline exceeded", orgtree.ErrUnavailable)
+		}
+		return ts.tree.Update(fn)
+	}})
+	setOK := func(n int) { mu.Lock(); okWrites = n; mu.Unlock() }
+	token := ts.token()
+	gql := func(q string) busyAnswer {
+		body, err := json.Marshal(map[string]any{"query": q})
+		require.NoError(t, err)
+		return ts.ask(http.MethodPost, "/graphql/v2", token, body)
+	}
+	doc, err := json.Marshal(map[string]any{"id": "imported", "name": "Imported", "children": []any{}})
+	require.NoError(t, err)
+	importBody, err := json.Marshal(map[string]any{"filetype": "json", "file": string(doc)})
+	require.NoError(t, err)
+
+	setOK(0)
+	for name, a := range map[string]busyAnswer{
+		"GraphQL": gql(`mutation { createOrg(name: "Down") { id } }`),
+		"REST":    ts.ask(http.MethodPost, "/api/v2/orgs/import", token, importBody),
+	} {
+		t.Logf("%s while the store is down: %+v", name, a)
+		assert.Equal(t, http.StatusServiceUnavailable, a.status, name)
+		assert.Equal(t, "5", a.retryAfter, name)
+		assert.Equal(t, 503, a.code, name)
+		assert.Contains(t, a.msg, "service unavailable: the tree's store cannot be reached, the write was not made: retry in 5 s", name)
+		assert.Contains(t, a.msg, "context deadline exceeded", name)
+	}
+	a := ts.ask(http.MethodGet, "/api/v2/orgs/count", token, nil)
+	assert.Equal(t, http.StatusOK, a.status, "reads answer while the store is down")
+	assert.Equal(t, 200, a.code)
+
+	// One mutation written, the next refused: not safe to retry whole.
+	setOK(1)
+	a = gql(`mutation { a: createOrg(name: "First") { id } b: createOrg(name: "Second") { id } }`)
+	assert.Equal(t, http.StatusOK, a.status, "%+v", a)
+	assert.Empty(t, a.retryAfter)
+	assert.Equal(t, 503, a.code)
+
+	setOK(-1)
+	a = gql(`mutation { createOrg(name: "Back") { id } }`)
+	assert.Equal(t, http.StatusOK, a.status, "%+v", a)
+	ts.check()
+}

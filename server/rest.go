@@ -63,6 +63,10 @@ func (s *Server) rest(fn func(*http.Request) (string, any, error)) http.HandlerF
 		if err != nil {
 			code, text := codeOf(err)
 			s.logFailure("rest endpoint failed", req, code, err)
+			if errors.Is(err, orgtree.ErrUnavailable) {
+				writeUnavailable(w, mediaJSON, map[string]any{"code": code, "message": text, "data": nil})
+				return
+			}
 			// Errors travel in the envelope with status 200, as the
 			// service answers them (see writeGraphQLError).
 			writeREST(w, http.StatusOK, code, text, nil)

@@ -169,12 +169,18 @@ const (
 	maxQueryDepth = 32
 )
 
-// update runs one write of the API (see Config.Update).
+// update runs one write of the API (see Config.Update). A store out of
+// reach (orgtree.ErrUnavailable) is said plainly, with when to retry: the
+// answer is HTTP 503 with Retry-After (writeUnavailable).
 func (s *Server) update(fn func(*orgtree.Tx) error) error {
-	if s.cfg.Update != nil {
-		return s.cfg.Update(fn)
+	if s.cfg.Update == nil {
+		return s.tree.Update(fn)
 	}
-	return s.tree.Update(fn)
+	err := s.cfg.Update(fn)
+	if errors.Is(err, orgtree.ErrUnavailable) {
+		return fmt.Errorf("service unavailable: the tree's store cannot be reached, the write was not made: retry in %d s (%w)", unavailableRetryAfter, err)
+	}
+	return err
 }
 
 // updateAs is update with the transaction's actor and reason set first.
@@ -367,7 +373,7 @@ func codeOfOne(err error) int {
 		return 403
 	case errors.Is(err, errUnsupported):
 		return 501
-	case errors.Is(err, errTimeout), errors.Is(err, errBusy):
+	case errors.Is(err, errTimeout), errors.Is(err, errBusy), errors.Is(err, orgtree.ErrUnavailable):
 		return 503
 	case errors.Is(err, errTooLarge):
 		return 413

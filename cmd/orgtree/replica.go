@@ -8,7 +8,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/orgtree/orgtree"
 	"github.com/orgtree/orgtree/replicate"
 )
 
@@ -26,11 +25,20 @@ type etcdSettings struct {
 }
 
 // SettingOrCreate returns the setting key, creating it with create if
-// etcd has none.
+// etcd has none. As persist.DB.SettingOrCreate, it runs create only then:
+// a replica that starts after the first reads the setting and makes no
+// value (an RSA key) it would throw away.
 func (e etcdSettings) SettingOrCreate(key string, create func() ([]byte, error)) ([]byte, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	k := e.prefix + "/settings/" + key
+	cur, err := e.cli.Get(ctx, k)
+	if err != nil {
+		return nil, false, fmt.Errorf("etcd setting %s: %w", key, err)
+	}
+	if len(cur.Kvs) > 0 {
+		return cur.Kvs[0].Value, false, nil
+	}
 	v, err := create()
 	if err != nil {
 		return nil, false, err
@@ -69,12 +77,4 @@ func openReplica(ctx context.Context, so *serveOptions) (*replicate.Replica, etc
 		return nil, etcdSettings{}, fmt.Errorf("serve: %w", err)
 	}
 	return rep, etcdSettings{cli: cli, prefix: so.etcdPrefix}, nil
-}
-
-// writeWith runs fn through update, or as a transaction of tree.
-func writeWith(tree *orgtree.Tree, update func(func(*orgtree.Tx) error) error, fn func(*orgtree.Tx) error) error {
-	if update != nil {
-		return update(fn)
-	}
-	return tree.Update(fn)
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"net/url"
 	"regexp"
 	"testing"
 	"time"
@@ -13,34 +10,17 @@ import (
 	"github.com/Authing/authing-go-sdk/lib/management"
 	"github.com/Authing/authing-go-sdk/lib/model"
 	"github.com/stretchr/testify/require"
-	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/orgtree/orgtree/internal/etcdtest"
 )
 
 // startEtcd runs a one-member etcd in-process on a loopback port.
 func startEtcd(t *testing.T) string {
 	t.Helper()
-	free := func() *url.URL {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close()
-		u, _ := url.Parse("http://" + l.Addr().String())
-		return u
-	}
-	cfg := embed.NewConfig()
-	cfg.Dir, cfg.LogLevel = t.TempDir(), "error"
-	peer, client := free(), free()
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
-	cfg.InitialCluster = fmt.Sprintf("%s=%s", cfg.Name, peer)
-	e, err := embed.StartEtcd(cfg)
+	ep, stop, err := etcdtest.Start()
 	require.NoError(t, err)
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		t.Fatal("etcd not ready")
-	}
-	return client.String()
+	t.Cleanup(stop)
+	return ep
 }
 
 // TestServeReplicas runs two serve replicas on one etcd: they share the

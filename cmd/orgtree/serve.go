@@ -210,6 +210,9 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 			fmt.Fprintf(out, "opened %s in %s: %d orgs, %d nodes, %d users\n", o.db, d.Round(10*time.Millisecond), st.Orgs, st.Nodes, st.Users)
 		}
 	}
+	if update == nil {
+		update = tree.Update
+	}
 	// Seed only a store that never held an org: one whose orgs were all
 	// deleted through the API was written (its version is past 0) and
 	// must stay empty.
@@ -219,7 +222,7 @@ func serveLoaded(ctx context.Context, o *options, so *serveOptions, out io.Write
 			return err
 		}
 		var orgs []orgtree.Org
-		err = writeWith(tree, update, func(tx *orgtree.Tx) (err error) {
+		err = update(func(tx *orgtree.Tx) (err error) {
 			if tx.Stats().Orgs > 0 { // another replica seeded first
 				return nil
 			}

@@ -63,8 +63,8 @@ type (
 )
 
 // Vec is a persistent vector indexed 0..Len()-1, implemented as a 32-way
-// array-mapped trie (16-slot leaves, at most 7 levels). Appends and updates cost O(log n)
-// path copying.
+// array-mapped trie with 16-slot leaves (at most 7 levels). Appends and
+// updates cost O(log n) path copying.
 //
 // Vec is a small value (root pointer, height and length); copying it is
 // cheap and copies share all structure. The zero Vec is empty and ready to
