@@ -38,12 +38,19 @@ func (tx *Tx) Actor() (actor, reason string) { return tx.actor, tx.reason }
 
 // UpdateAs is Update with the transaction's actor and reason set first.
 func (t *Tree) UpdateAs(actor, reason string, fn func(*Tx) error) error {
-	return t.Update(func(tx *Tx) error {
+	return t.Update(As(actor, reason, fn))
+}
+
+// As returns fn with the transaction's actor and reason set first (see
+// Tx.SetActor), for whatever runs transactions: Tree.Update, or a
+// replica's Update.
+func As(actor, reason string, fn func(*Tx) error) func(*Tx) error {
+	return func(tx *Tx) error {
 		if err := tx.SetActor(actor, reason); err != nil {
 			return err
 		}
 		return fn(tx)
-	})
+	}
 }
 
 func checkLabel(s string, max int) error {

@@ -185,12 +185,7 @@ func (s *Server) update(fn func(*orgtree.Tx) error) error {
 
 // updateAs is update with the transaction's actor and reason set first.
 func (s *Server) updateAs(actor, reason string, fn func(*orgtree.Tx) error) error {
-	return s.update(func(tx *orgtree.Tx) error {
-		if err := tx.SetActor(actor, reason); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
+	return s.update(orgtree.As(actor, reason, fn))
 }
 
 // New returns a server over tree.
