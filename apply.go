@@ -51,11 +51,7 @@ func (t *Tree) Replace(d *Dump) error {
 	line := &lineage{}
 	tx := beginOn(emptyState(&t.cfg, line))
 	defer tx.close()
-	if err := tx.load(d); err != nil {
-		return fmt.Errorf("orgtree: replace: %w", err)
-	}
-	tx.settleIndexes(true)
-	if err := (Snapshot{st: tx.st}).Check(); err != nil {
+	if err := tx.loadChecked(d); err != nil {
 		return fmt.Errorf("orgtree: replace: %w", err)
 	}
 	t.lastSeq++

@@ -214,23 +214,32 @@ func (t *Tree) Load(d *Dump) error {
 	if cur := t.cur.Load(); cur.orgs.Len() > 0 || cur.userCount > 0 {
 		return fmt.Errorf("orgtree: load: tree is not empty: %w", ErrInvalidArgument)
 	}
-	tx := t.begin()
-	defer tx.close()
-	if err := tx.load(d); err != nil {
-		return err
-	}
 	if t.lastSeq > 0 && d.Seq <= t.lastSeq {
 		return fmt.Errorf("orgtree: load: version %d: this tree has used numbers up to %d: %w", d.Seq, t.lastSeq, ErrInvalidArgument)
 	}
-	tx.st.seq = d.Seq
-	tx.settleIndexes(true)
-	if err := (Snapshot{st: tx.st}).Check(); err != nil {
-		return fmt.Errorf("orgtree: load: %w", err)
+	tx := t.begin()
+	defer tx.close()
+	if err := tx.loadChecked(d); err != nil {
+		return err
 	}
+	tx.st.seq = d.Seq
 	t.lastSeq, t.line = d.Seq, &lineage{}
 	tx.st.line, tx.st.published = t.line, true
 	t.cur.Store(tx.st)
 	t.notifyAll()
+	return nil
+}
+
+// loadChecked loads d into the transaction's empty version, settles its
+// indexes and checks the records and the structure they form.
+func (tx *Tx) loadChecked(d *Dump) error {
+	if err := tx.load(d); err != nil {
+		return err
+	}
+	tx.settleIndexes(true)
+	if err := (Snapshot{st: tx.st}).checkRecords(); err != nil {
+		return fmt.Errorf("orgtree: load: %w", err)
+	}
 	return nil
 }
 
@@ -247,14 +256,16 @@ func (tx *Tx) load(d *Dump) error {
 		if err := validateUser(u); err != nil {
 			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, err)
 		}
+		if err := checkID(u.ID); err != nil {
+			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, err)
+		}
 		if _, ok := st.userIDs.Get(u.ID); ok {
 			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, ErrExists)
 		}
-		h, err := tx.insertUser(u, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
-		if err != nil {
-			return fmt.Errorf("orgtree: load: %w", err)
+		if _, ok := st.userExt.Get(u.ExternalID); u.ExternalID != "" && ok {
+			return fmt.Errorf("orgtree: load: user %q: externalId %q: %w", u.ID, u.ExternalID, ErrExists)
 		}
-		us[i] = h
+		us[i] = tx.insertUserAs(u.ID, u, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
 	}
 	// Nodes, without links.
 	parents := make([]string, 0, len(d.Nodes))
@@ -342,30 +353,67 @@ func (tx *Tx) load(d *Dump) error {
 		r := st.node(n)
 		slices.SortFunc(r.children, st.childCmp)
 	}
-	// Memberships: linked without rollups, which are computed once at the end.
-	for i := range d.Users {
-		u := us[i]
-		ur := st.user(u)
-		for _, m := range d.Users[i].Memberships {
-			n, nr, ok := st.nodeByID(m.NodeID)
-			if !ok {
-				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", ur.id, m.NodeID, ErrNotFound)
-			}
-			if nr.hasMember(u) {
-				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", ur.id, m.NodeID, ErrExists)
-			}
-			tx.linkOnly(n, u, m.JoinedAt.UnixNano())
-			tx.bumpTime(m.JoinedAt.UnixNano(), 0)
-		}
-		if main := d.Users[i].MainDepartmentID; main != "" {
-			n, nr, ok := st.nodeByID(main)
-			if !ok || !nr.hasMember(u) {
-				return fmt.Errorf("orgtree: load: user %q: main department %q: %w", ur.id, main, ErrNotMember)
-			}
-			st.user(u).main = n
-		}
+	if err := tx.loadMemberships(d.Users, us); err != nil {
+		return err
 	}
 	tx.rebuildRollups()
+	return nil
+}
+
+// loadMemberships links the users' memberships, without rollups (they are
+// computed once at the end). Users come in handle order, so each node's
+// members arrive sorted and a repeated membership is the node's last
+// member; every member and department list is made at its final size.
+func (tx *Tx) loadMemberships(users []UserRecord, us []uid) error {
+	st := tx.st
+	total := 0
+	for i := range users {
+		total += len(users[i].Memberships)
+	}
+	links := make([]nid, 0, total)
+	perNode := make([]int32, st.nodes.Len())
+	for i := range users {
+		for _, m := range users[i].Memberships {
+			n, _, ok := st.nodeByID(m.NodeID)
+			if !ok {
+				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", users[i].ID, m.NodeID, ErrNotFound)
+			}
+			links = append(links, n)
+			perNode[n]++
+		}
+	}
+	for n, k := range perNode {
+		if k > 0 {
+			st.node(nid(n)).members = make([]member, 0, k)
+		}
+	}
+	for i := range users {
+		u, ms := us[i], users[i].Memberships
+		depts := make([]nid, len(ms))
+		for j, m := range ms {
+			n := links[j]
+			nr := st.node(n)
+			if k := len(nr.members); k > 0 && nr.members[k-1].user == u {
+				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", users[i].ID, m.NodeID, ErrExists)
+			}
+			joined := m.JoinedAt.UnixNano()
+			nr.members = append(nr.members, member{user: u, joined: joined})
+			depts[j] = n
+			tx.bumpTime(joined, 0)
+		}
+		links = links[len(ms):]
+		slices.Sort(depts)
+		ur := st.user(u)
+		ur.depts = depts
+		if main := users[i].MainDepartmentID; main != "" {
+			n, _, ok := st.nodeByID(main)
+			if _, joined := slices.BinarySearch(depts, n); !ok || !joined {
+				return fmt.Errorf("orgtree: load: user %q: main department %q: %w", ur.id, main, ErrNotMember)
+			}
+			ur.main = n
+		}
+	}
+	st.memberships += total
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -120,9 +121,30 @@ func TestLoadRejectsBadRecords(t *testing.T) {
 		{"untrimmed name", func(d *Dump) { d.Nodes[1].Name = " x" }, ErrInvalidName},
 		{"duplicate node", func(d *Dump) { d.Nodes = append(d.Nodes, d.Nodes[1]) }, ErrExists},
 		{"duplicate user", func(d *Dump) { d.Users = append(d.Users, d.Users[0]) }, ErrExists},
+		{"user without id", func(d *Dump) { d.Users[0].ID = "" }, ErrInvalidArgument},
+		{"duplicate user externalId", func(d *Dump) {
+			d.Users[0].ExternalID, d.Users[1].ExternalID = "same", "same"
+		}, ErrExists},
+		{"membership repeated", func(d *Dump) {
+			ms := d.Users[0].Memberships
+			d.Users[0].Memberships = append(ms[:len(ms):len(ms)], ms[0])
+		}, ErrExists},
 		{"membership of unknown node", func(d *Dump) { d.Users[0].Memberships[0].NodeID = "ghost" }, ErrNotFound},
 		{"main department not joined", func(d *Dump) { d.Users[0].MainDepartmentID = d.Nodes[0].ID }, ErrNotMember},
 		{"root of another org", func(d *Dump) { d.Orgs[0].RootID = "ghost" }, ErrNotFound},
+		{"cycle", func(d *Dump) {
+			// A node under its own child: both are cut off from the root.
+			for i, n := range d.Nodes {
+				for _, c := range d.Nodes {
+					if c.ParentID == n.ID && n.ParentID != "" {
+						d.Nodes[i].ParentID = c.ID
+						return
+					}
+				}
+			}
+			panic("the sample has no node with a parent and a child")
+		}, ErrCorrupt},
+		{"created after updated", func(d *Dump) { d.Nodes[1].CreatedAt = d.Nodes[1].UpdatedAt.Add(time.Hour) }, ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := cloneDump(good)

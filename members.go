@@ -142,6 +142,13 @@ func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
 	if err != nil {
 		return 0, err
 	}
+	return tx.insertUserAs(id, u, created, updated), nil
+}
+
+// insertUserAs adds a valid user under id, which is free, and whose
+// external id is free.
+func (tx *Tx) insertUserAs(id string, u *User, created, updated int64) uid {
+	st := tx.st
 	r := &userRec{
 		edit: tx.edit, own: ownDepts, id: id, name: u.Name, username: u.Username, email: u.Email,
 		phone: u.Phone, externalID: u.ExternalID, created: created, updated: updated,
@@ -158,7 +165,7 @@ func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
 	st.userCount++
 	tx.dirty.user(n)
 	tx.orderUser(n, r)
-	return n, nil
+	return n
 }
 
 // CreateUser adds a user record. ID is generated when empty; CreatedAt and
