@@ -256,8 +256,8 @@ func (tx *Tx) load(d *Dump) error {
 		if err := validateUser(u); err != nil {
 			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, err)
 		}
-		if err := checkID(u.ID); err != nil {
-			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, err)
+		if u.ID == "" {
+			return fmt.Errorf("orgtree: load: a user without id: %w", ErrInvalidArgument)
 		}
 		if _, ok := st.userIDs.Get(u.ID); ok {
 			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, ErrExists)
@@ -267,6 +267,10 @@ func (tx *Tx) load(d *Dump) error {
 		}
 		us[i] = tx.insertUserAs(u.ID, u, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
 	}
+	// The user order is built beside the rest of the load: it needs only
+	// the users, and nothing else reads it before the load ends.
+	wait := tx.orderUsers(us)
+	defer wait()
 	// Nodes, without links.
 	parents := make([]string, 0, len(d.Nodes))
 	handles := make([]nid, 0, len(d.Nodes))

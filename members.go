@@ -142,11 +142,13 @@ func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
 	if err != nil {
 		return 0, err
 	}
-	return tx.insertUserAs(id, u, created, updated), nil
+	n := tx.insertUserAs(id, u, created, updated)
+	tx.orderUser(n, tx.st.user(n))
+	return n, nil
 }
 
 // insertUserAs adds a valid user under id, which is free, and whose
-// external id is free.
+// external id is free, to every index but the user order (orderUser).
 func (tx *Tx) insertUserAs(id string, u *User, created, updated int64) uid {
 	st := tx.st
 	r := &userRec{
@@ -164,7 +166,6 @@ func (tx *Tx) insertUserAs(id string, u *User, created, updated int64) uid {
 	}
 	st.userCount++
 	tx.dirty.user(n)
-	tx.orderUser(n, r)
 	return n
 }
 

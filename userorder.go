@@ -3,6 +3,7 @@ package orgtree
 import (
 	"iter"
 	"slices"
+	"sync"
 
 	"github.com/google/btree"
 )
@@ -38,6 +39,32 @@ func (tx *Tx) orderUser(u uid, r *userRec) {
 	tx.ownUserOrder()
 	tx.st.usersByCreated.ReplaceOrInsert(userKey{r.created, r.id, u})
 	tx.st.usersByUpdated.ReplaceOrInsert(userKey{r.updated, r.id, u})
+}
+
+// orderUsers adds the new users us to the user order, on goroutines of
+// their own; the transaction must not touch the order until wait returns.
+func (tx *Tx) orderUsers(us []uid) (wait func()) {
+	tx.ownUserOrder()
+	var wg sync.WaitGroup
+	for _, by := range []struct {
+		tree *btree.BTreeG[userKey]
+		at   func(*userRec) int64
+	}{
+		{tx.st.usersByCreated, func(r *userRec) int64 { return r.created }},
+		{tx.st.usersByUpdated, func(r *userRec) int64 { return r.updated }},
+	} {
+		keys := make([]userKey, len(us))
+		for i, u := range us {
+			r := tx.st.user(u)
+			keys[i] = userKey{by.at(r), r.id, u}
+		}
+		wg.Go(func() {
+			for _, k := range keys {
+				by.tree.ReplaceOrInsert(k)
+			}
+		})
+	}
+	return wg.Wait
 }
 
 func (tx *Tx) unorderUser(u uid, r *userRec) {
