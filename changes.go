@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // dirtySet lists the records a transaction changed, for its ChangeSet. Its
@@ -357,7 +358,7 @@ func (tx *Tx) load(d *Dump) error {
 		r := st.node(n)
 		slices.SortFunc(r.children, st.childCmp)
 	}
-	if err := tx.loadMemberships(d.Users, us); err != nil {
+	if err := tx.loadMemberships(d.Users, us, d.Nodes, handles); err != nil {
 		return err
 	}
 	tx.rebuildRollups()
@@ -365,56 +366,72 @@ func (tx *Tx) load(d *Dump) error {
 }
 
 // loadMemberships links the users' memberships, without rollups (they are
-// computed once at the end). Users come in handle order, so each node's
-// members arrive sorted and a repeated membership is the node's last
-// member; every member and department list is made at its final size.
-func (tx *Tx) loadMemberships(users []UserRecord, us []uid) error {
+// computed once at the end). Each node's members are gathered by a
+// counting sort over the flat list of links, so that no node record is
+// visited once per membership; users come in handle order, so each node's
+// members arrive sorted, and a repeated membership shows in the user's
+// sorted departments.
+// nodes and handles are the loaded node records and their handles.
+func (tx *Tx) loadMemberships(users []UserRecord, us []uid, nodes []NodeRecord, handles []nid) error {
 	st := tx.st
 	total := 0
 	for i := range users {
 		total += len(users[i].Memberships)
 	}
+	byAddr := newIDsByAddress(nodes, handles)
 	links := make([]nid, 0, total)
-	perNode := make([]int32, st.nodes.Len())
+	start := make([]int32, st.nodes.Len()+1) // counts, then where each node's members start
 	for i := range users {
 		for _, m := range users[i].Memberships {
-			n, _, ok := st.nodeByID(m.NodeID)
+			n, ok := byAddr.get(m.NodeID)
 			if !ok {
-				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", users[i].ID, m.NodeID, ErrNotFound)
+				if n, _, ok = st.nodeByID(m.NodeID); !ok {
+					return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", users[i].ID, m.NodeID, ErrNotFound)
+				}
 			}
 			links = append(links, n)
-			perNode[n]++
+			start[n+1]++
 		}
 	}
-	for n, k := range perNode {
-		if k > 0 {
-			st.node(nid(n)).members = make([]member, 0, k)
-		}
+	for n := 1; n < len(start); n++ {
+		start[n] += start[n-1]
 	}
+	flat := make([]member, total)
+	next := slices.Clone(start[:len(start)-1])
+	at := links
 	for i := range users {
 		u, ms := us[i], users[i].Memberships
 		depts := make([]nid, len(ms))
 		for j, m := range ms {
-			n := links[j]
-			nr := st.node(n)
-			if k := len(nr.members); k > 0 && nr.members[k-1].user == u {
-				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", users[i].ID, m.NodeID, ErrExists)
-			}
+			n := at[j]
 			joined := m.JoinedAt.UnixNano()
-			nr.members = append(nr.members, member{user: u, joined: joined})
+			flat[next[n]] = member{user: u, joined: joined}
+			next[n]++
 			depts[j] = n
 			tx.bumpTime(joined, 0)
 		}
-		links = links[len(ms):]
+		at = at[len(ms):]
 		slices.Sort(depts)
 		ur := st.user(u)
 		ur.depts = depts
+		for k := 1; k < len(depts); k++ {
+			if depts[k] == depts[k-1] {
+				return fmt.Errorf("orgtree: load: user %q: membership of node %q: %w", ur.id, st.node(depts[k]).id, ErrExists)
+			}
+		}
 		if main := users[i].MainDepartmentID; main != "" {
 			n, _, ok := st.nodeByID(main)
 			if _, joined := slices.BinarySearch(depts, n); !ok || !joined {
 				return fmt.Errorf("orgtree: load: user %q: main department %q: %w", ur.id, main, ErrNotMember)
 			}
 			ur.main = n
+		}
+	}
+	// Each node gets a list of its own, so that a later change to one
+	// node's members does not keep the others' alive.
+	for _, n := range handles {
+		if from, to := start[n], start[n+1]; to > from {
+			st.node(n).members = slices.Clone(flat[from:to])
 		}
 	}
 	st.memberships += total
@@ -460,4 +477,60 @@ func (tx *Tx) validateNodeRecord(rec *NodeRecord) error {
 		}
 	}
 	return nil
+}
+
+// idsByAddress finds loaded nodes by the address and length of their id's
+// bytes. The memberships of a dump name their nodes with the very strings
+// of the node records (Snapshot.Dump and persist's decoder both share
+// them), so a lookup is one probe of a flat table, without hashing or
+// comparing the id. A string that is only equal to a node's id is not
+// found here; the caller then asks the id index.
+type idsByAddress struct {
+	slots []addrSlot
+	mask  uint64
+}
+
+type addrSlot struct {
+	p   uintptr // the address of the id's first byte; 0 marks a free slot
+	len int
+	n   nid
+}
+
+func newIDsByAddress(nodes []NodeRecord, handles []nid) idsByAddress {
+	size := 1
+	for size < 2*len(nodes) {
+		size *= 2
+	}
+	t := idsByAddress{slots: make([]addrSlot, size), mask: uint64(size - 1)}
+	for i := range nodes {
+		id := nodes[i].ID
+		p := uintptr(unsafe.Pointer(unsafe.StringData(id)))
+		if p == 0 {
+			continue
+		}
+		k := mix64(uint64(p)) & t.mask
+		for t.slots[k].p != 0 {
+			k = (k + 1) & t.mask
+		}
+		t.slots[k] = addrSlot{p: p, len: len(id), n: handles[i]}
+	}
+	return t
+}
+
+// get returns the handle of the node whose id is the string id itself.
+// The strings are alive (the dump holds them), so an address and length
+// seen in the table are that node's id bytes.
+func (t idsByAddress) get(id string) (nid, bool) {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(id)))
+	if p == 0 || len(t.slots) == 0 {
+		return 0, false
+	}
+	for k := mix64(uint64(p)) & t.mask; ; k = (k + 1) & t.mask {
+		switch s := &t.slots[k]; {
+		case s.p == 0:
+			return 0, false
+		case s.p == p && s.len == len(id):
+			return s.n, true
+		}
+	}
 }

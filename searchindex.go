@@ -210,13 +210,20 @@ const (
 // nodeGrams returns the distinct indexed grams of a name and its i18n
 // variants, sorted.
 func nodeGrams(name string, i18n map[string]string) []string {
+	out := allNodeGrams(name, i18n)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// allNodeGrams returns the indexed grams of a name and its i18n variants,
+// with repeats, in no order.
+func allNodeGrams(name string, i18n map[string]string) []string {
 	out := make([]string, 0, 2*len(name)+4)
 	out = nameGrams(out, foldString(name))
 	for _, v := range i18n {
 		out = nameGrams(out, foldString(v))
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }
 
 // nameGrams appends the grams of one folded name. Its anchors are
@@ -475,6 +482,18 @@ func (st *state) gramChanges(run []nid, oldest map[nid]*pendingName) gramChanges
 		return c
 	}
 	for _, n := range run {
+		if p := oldest[n]; !p.indexed {
+			// A node new to the index (most of a load): its grams are all
+			// additions, and a repeated gram already ends its list with n.
+			if r := st.node(n); r != nil {
+				for _, g := range allNodeGrams(r.name, r.nameI18n) {
+					if c := at(g); len(c.add) == 0 || c.add[len(c.add)-1] != n {
+						c.add = append(c.add, n)
+					}
+				}
+			}
+			continue
+		}
 		before, after := st.listedGrams(n, oldest[n]), st.listedGrams(n, nil)
 		for _, g := range setMinus(before, after) {
 			at(g).del = append(at(g).del, n)
