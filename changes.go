@@ -3,7 +3,9 @@ package orgtree
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -250,23 +252,23 @@ func (tx *Tx) load(d *Dump) error {
 	tx.dirty.off = true
 	st.nodeIDs, st.userIDs = st.nodeIDs.Reserve(e, len(d.Nodes)), st.userIDs.Reserve(e, len(d.Users))
 	st.userExt = st.userExt.Own(e)
-	// Users first, so memberships can refer to them.
+	if err := tx.checkRecordsAlone(d); err != nil {
+		return err
+	}
+	// Users first, so memberships can refer to them. A repeated id or
+	// external id overwrites its index entry, so the indexes come out
+	// shorter than the list; only then is the repeat looked for.
 	us := make([]uid, len(d.Users))
+	exts := 0
 	for i := range d.Users {
 		u := &d.Users[i].User
-		if err := validateUser(u); err != nil {
-			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, err)
-		}
-		if u.ID == "" {
-			return fmt.Errorf("orgtree: load: a user without id: %w", ErrInvalidArgument)
-		}
-		if _, ok := st.userIDs.Get(u.ID); ok {
-			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, ErrExists)
-		}
-		if _, ok := st.userExt.Get(u.ExternalID); u.ExternalID != "" && ok {
-			return fmt.Errorf("orgtree: load: user %q: externalId %q: %w", u.ID, u.ExternalID, ErrExists)
+		if u.ExternalID != "" {
+			exts++
 		}
 		us[i] = tx.insertUserAs(u.ID, u, u.CreatedAt.UnixNano(), u.UpdatedAt.UnixNano())
+	}
+	if st.userIDs.Len() != len(d.Users) || st.userExt.Len() != exts {
+		return repeatedUser(d.Users)
 	}
 	// The user order is built beside the rest of the load: it needs only
 	// the users, and nothing else reads it before the load ends.
@@ -277,7 +279,10 @@ func (tx *Tx) load(d *Dump) error {
 	handles := make([]nid, 0, len(d.Nodes))
 	for i := range d.Nodes {
 		rec := &d.Nodes[i]
-		if err := tx.validateNodeRecord(rec); err != nil {
+		if _, ok := st.nodeIDs.Get(rec.ID); ok {
+			return fmt.Errorf("orgtree: load: node %q: %w", rec.ID, ErrExists)
+		}
+		if err := tx.checkLeader(rec.LeaderUserID, nil); err != nil {
 			return fmt.Errorf("orgtree: load: node %q: %w", rec.ID, err)
 		}
 		resources := cloneResources(rec.Resources)
@@ -447,16 +452,78 @@ func (tx *Tx) bumpTime(ts ...int64) {
 	}
 }
 
+// checkRecordsAlone checks what each user and node record of d must be on
+// its own (ids, names, text fields, resources), as CreateUser and AddNode
+// would have, spread over the cores: it is much of a load's work and reads
+// nothing else. The error is that of the first bad record, users first.
+func (tx *Tx) checkRecordsAlone(d *Dump) error {
+	parts := min(runtime.GOMAXPROCS(0), 8, 1+(len(d.Users)+len(d.Nodes))/4096)
+	errs := make([]error, 2*parts) // each part's first bad user, then first bad node
+	var wg sync.WaitGroup
+	for k := range parts {
+		wg.Go(func() {
+			for i := len(d.Users) * k / parts; i < len(d.Users)*(k+1)/parts; i++ {
+				u := &d.Users[i].User
+				err := validateUser(u)
+				if err == nil && u.ID == "" {
+					err = fmt.Errorf("a user without id: %w", ErrInvalidArgument)
+				}
+				if err != nil {
+					errs[k] = fmt.Errorf("orgtree: load: user %q: %w", u.ID, err)
+					break
+				}
+			}
+			for i := len(d.Nodes) * k / parts; i < len(d.Nodes)*(k+1)/parts; i++ {
+				if err := tx.checkNodeAlone(&d.Nodes[i]); err != nil {
+					errs[parts+k] = fmt.Errorf("orgtree: load: node %q: %w", d.Nodes[i].ID, err)
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// repeatedUser names the first user whose id or external id an earlier
+// user of users has.
+func repeatedUser(users []UserRecord) error {
+	ids, exts := make(map[string]bool, len(users)), make(map[string]bool)
+	for _, u := range users {
+		if ids[u.ID] {
+			return fmt.Errorf("orgtree: load: user %q: %w", u.ID, ErrExists)
+		}
+		if u.ExternalID != "" && exts[u.ExternalID] {
+			return fmt.Errorf("orgtree: load: user %q: externalId %q: %w", u.ID, u.ExternalID, ErrExists)
+		}
+		ids[u.ID], exts[u.ExternalID] = true, true
+	}
+	return fmt.Errorf("orgtree: load: the user indexes disagree with the records: %w", ErrCorrupt)
+}
+
 // validateNodeRecord checks a stored node as AddNode would have.
 func (tx *Tx) validateNodeRecord(rec *NodeRecord) error {
+	if err := tx.checkNodeAlone(rec); err != nil {
+		return err
+	}
+	if _, ok := tx.st.nodeIDs.Get(rec.ID); ok {
+		return ErrExists
+	}
+	return tx.checkLeader(rec.LeaderUserID, nil)
+}
+
+// checkNodeAlone checks what a stored node must be on its own.
+func (tx *Tx) checkNodeAlone(rec *NodeRecord) error {
 	if err := checkID(rec.ID); err != nil {
 		return err
 	}
 	if err := checkID(rec.OrgID); err != nil {
 		return fmt.Errorf("org id: %w", err)
-	}
-	if _, ok := tx.st.nodeIDs.Get(rec.ID); ok {
-		return ErrExists
 	}
 	f, err := tx.cleanFields("load", fieldsInput{
 		name: rec.Name, nameI18n: rec.NameI18n, code: rec.Code, description: rec.Description,
@@ -467,9 +534,6 @@ func (tx *Tx) validateNodeRecord(rec *NodeRecord) error {
 	}
 	if f.name != rec.Name {
 		return fmt.Errorf("name %q is not trimmed: %w", rec.Name, ErrInvalidName)
-	}
-	if err := tx.checkLeader(rec.LeaderUserID, nil); err != nil {
-		return err
 	}
 	for _, r := range rec.Resources {
 		if _, err := cleanResource(r); err != nil {

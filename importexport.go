@@ -653,6 +653,7 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 	if len(ids) > bulkEntries {
 		st.userIDs = st.userIDs.Reserve(tx.edit, len(ids))
 	}
+	us := make([]uid, 0, len(ids))
 	for _, id := range ids {
 		u := users[id]
 		created := u.CreatedAt.UnixNano()
@@ -663,14 +664,23 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		if u.UpdatedAt.IsZero() {
 			updated = created
 		}
-		_, _ = tx.insertUser(u, created, updated) // validated: cannot fail
+		h, _ := tx.placeUser(u, created, updated) // validated: cannot fail
+		us = append(us, h)
 	}
+	// The user order is built beside the nodes: nothing here reads it.
+	defer tx.orderUsers(us)()
 	handles := make([]nid, len(plan))
 	var orgs []Org
 	tx.bulk = true
 	tx.compact = true
 	defer func() {
 		tx.bulk = false
+		if 2*len(plan) > st.nodeCount && !st.staleCounts {
+			// Most of the tree is new: one pass over all of it is cheaper
+			// than walking each new membership up its new subtree.
+			tx.rebuildRollups()
+			return
+		}
 		for i, p := range plan {
 			if p.parent < 0 {
 				tx.attachRollups(handles[i])

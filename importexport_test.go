@@ -130,6 +130,20 @@ func TestImportUnderParent(t *testing.T) {
 	checked(t, s.tr)
 	kids, _ := s.tr.Children(s.ops, 2)
 	assert.Equal(t, []string{"a", "b", "c"}, []string{kids[0].Name, kids[1].Name, kids[2].Name})
+	// An import larger than the tree it joins (its counts are rebuilt for
+	// the whole tree, not added up the path), with users already members.
+	var big strings.Builder
+	big.WriteString(`[`)
+	for i := range 40 {
+		if i > 0 {
+			big.WriteString(`,`)
+		}
+		fmt.Fprintf(&big, `{"name":"big %d","members":["%s","%s"]}`, i, s.alice, s.bob)
+	}
+	big.WriteString(`]`)
+	_, err = s.tr.ImportJSON(strings.NewReader(big.String()), ImportOptions{ParentID: s.dev})
+	require.NoError(t, err)
+	checked(t, s.tr)
 	// Codes must be free in the target org.
 	unchanged(t, s.tr, ErrDuplicateCode, func() error {
 		_, err := s.tr.ImportJSON(strings.NewReader(`{"name":"x","code":"dev"}`), ImportOptions{ParentID: s.ops})

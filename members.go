@@ -132,6 +132,15 @@ func (st *state) userValue(r *userRec) User {
 
 // insertUser adds a valid user whose id (if any) is free.
 func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
+	n, err := tx.placeUser(u, created, updated)
+	if err == nil {
+		tx.orderUser(n, tx.st.user(n))
+	}
+	return n, err
+}
+
+// placeUser is insertUser without the user order (see orderUsers).
+func (tx *Tx) placeUser(u *User, created, updated int64) (uid, error) {
 	st := tx.st
 	if u.ExternalID != "" {
 		if _, ok := st.userExt.Get(u.ExternalID); ok {
@@ -142,9 +151,7 @@ func (tx *Tx) insertUser(u *User, created, updated int64) (uid, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := tx.insertUserAs(id, u, created, updated)
-	tx.orderUser(n, tx.st.user(n))
-	return n, nil
+	return tx.insertUserAs(id, u, created, updated), nil
 }
 
 // insertUserAs adds a valid user under id, which is free, and whose

@@ -44,6 +44,12 @@ func (tx *Tx) orderUser(u uid, r *userRec) {
 // orderUsers adds the new users us to the user order, on goroutines of
 // their own; the transaction must not touch the order until wait returns.
 func (tx *Tx) orderUsers(us []uid) (wait func()) {
+	if len(us) < bulkEntries {
+		for _, u := range us {
+			tx.orderUser(u, tx.st.user(u))
+		}
+		return func() {}
+	}
 	tx.ownUserOrder()
 	var wg sync.WaitGroup
 	for _, by := range []struct {
