@@ -203,7 +203,11 @@ func (s Snapshot) Dump() *Dump {
 
 // Load replaces the content of an empty tree with the records of d, in any
 // order (children before parents is fine). It validates every record and the
-// structure they form (Check) and loads nothing if anything is wrong. The
+// structure they form (the parts of Check that read records: links,
+// reachability, both sides of every membership) and loads nothing if
+// anything is wrong; the indexes it derives from them are not checked
+// again (call Check for that). It builds the tree in bulk, on every core,
+// without the per-change index maintenance of a transaction. The
 // commit hook is not called: the records come from the store. The tree's
 // version number becomes d.Seq, which must be above every number the tree
 // has handed out (any number will do for a tree that never committed), and
