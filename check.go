@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"runtime"
 	"slices"
 	"sync"
 )
@@ -144,16 +145,21 @@ func (s Snapshot) checkNameIndex(c *checker) {
 	var wantSum, gotSum uint64
 	want, got := 0, 0
 	// The names' side (recomputing every node's grams) is the longest
-	// walk of Check: it runs beside the postings' side.
+	// walk of Check: it runs beside the postings' side, cut into ranges of
+	// handles so that it does not hold up the whole check on its own.
+	parts := min(runtime.GOMAXPROCS(0), 8)
+	sums, counts := make([]uint64, parts), make([]int, parts)
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i := range st.nodes.Len() {
-			for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
-				want++
-				wantSum += pairHash(g, nid(i))
+	for k := range parts {
+		wg.Go(func() {
+			for i := st.nodes.Len() * k / parts; i < st.nodes.Len()*(k+1)/parts; i++ {
+				for _, g := range st.listedGrams(nid(i), oldest[nid(i)]) {
+					counts[k]++
+					sums[k] += pairHash(g, nid(i))
+				}
 			}
-		}
-	})
+		})
+	}
 	for g, p := range st.grams.All() {
 		ids := p.all()
 		got += len(ids)
@@ -172,6 +178,9 @@ func (s Snapshot) checkNameIndex(c *checker) {
 		}
 	}
 	wg.Wait()
+	for k := range parts {
+		want, wantSum = want+counts[k], wantSum+sums[k]
+	}
 	if got == want && gotSum == wantSum {
 		return
 	}
