@@ -59,5 +59,6 @@ func (t *Tree) Replace(d *Dump) error {
 	t.line = line
 	tx.st.line, tx.st.published = line, true
 	t.cur.Store(tx.st)
+	t.notifyAll()
 	return nil
 }

@@ -162,7 +162,7 @@ func (t *Tree) notifyCommit(tx *Tx) {
 }
 
 // notifyAll closes every channel: the newest version was replaced by one
-// not built from it (Rollback, Load).
+// not built from it (Rollback, Load, Replace).
 func (t *Tree) notifyAll() {
 	w := t.watchReg.Load()
 	if w == nil {

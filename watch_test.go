@@ -92,6 +92,12 @@ func TestWatchRollbackAndForeignSnapshots(t *testing.T) {
 	assert.True(t, isClosed(ch), "a rollback wakes every watcher")
 	assert.Zero(t, s.tr.Watching())
 
+	// Replace puts in a version not built from the watched one.
+	ch = s.tr.WatchCh(s.tr.Snapshot(), WatchNode(s.backend))
+	require.NoError(t, s.tr.Replace(s.tr.Snapshot().Dump()))
+	assert.True(t, isClosed(ch), "a replace wakes every watcher")
+	assert.Zero(t, s.tr.Watching())
+
 	other := newSample(t)
 	assert.True(t, isClosed(s.tr.WatchCh(other.tr.Snapshot(), WatchNode(s.backend))))
 	assert.True(t, isClosed(s.tr.WatchCh(Snapshot{}, WatchNode(s.backend))))
