@@ -129,8 +129,10 @@
 // every part's checksum, then the record headers (in order), then the chunks
 // and their references in parallel. It folds the deltas into the full record
 // (the newest record of an id wins, a deletion drops it) and hands the result
-// to the engine's bulk path, orgtree.Tree.Load, which builds every index at
-// once and runs the tree's invariant checker. Decoding checks every length,
+// to the engine's bulk path, orgtree.Tree.Load, which checks each record on
+// all cores, builds every index at once and checks the structure the
+// records form (links, reachability, both sides of every membership).
+// Decoding checks every length,
 // count and reference against the bytes it has, so a record that passes its
 // checksum but is malformed is refused, never a panic or a huge allocation.
 //
