@@ -670,6 +670,7 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 	// The user order is built beside the nodes: nothing here reads it.
 	defer tx.orderUsers(us)()
 	handles := make([]nid, len(plan))
+	var joins []join
 	var orgs []Org
 	tx.bulk = true
 	tx.compact = true
@@ -718,13 +719,11 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 			}
 			sortResources(w.resources)
 		}
-		for _, m := range p.t.Members {
-			u, _ := st.userIDs.Get(m.ID)
-			if !st.node(n).hasMember(u) {
-				tx.link(n, u, tx.now())
-			}
+		if len(p.t.Members) > 0 {
+			joins = tx.joinNewNode(n, p.t.Members, joins)
 		}
 	}
+	tx.joinUsers(joins)
 	// Main departments, once every membership is in: one may name a node
 	// the document lists after the member entry that names it.
 	byDocID := map[string]nid{}
@@ -751,6 +750,54 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		orgs = []Org{}
 	}
 	return orgs
+}
+
+// join is a membership whose node side is in and whose user side is not.
+type join struct {
+	u uid
+	n nid
+}
+
+// joinNewNode gives node n, new in this transaction and without members,
+// its members (all known users), in the order they join, and appends the
+// user sides still to be made to joins. A user listed twice joins once.
+// Rollups are the caller's (an import's bulk pass).
+func (tx *Tx) joinNewNode(n nid, members []User, joins []join) []join {
+	ms := make([]member, 0, len(members))
+	for _, m := range members {
+		u, _ := tx.st.userIDs.Get(m.ID)
+		ms = append(ms, member{user: u, joined: tx.now()})
+	}
+	slices.SortStableFunc(ms, func(a, b member) int { return cmp.Compare(a.user, b.user) })
+	ms = slices.CompactFunc(ms, func(a, b member) bool { return a.user == b.user })
+	nr := tx.mutNode(n)
+	nr.members, nr.own = ms, nr.own|ownMembers
+	for _, m := range ms {
+		joins = append(joins, join{m.user, n})
+	}
+	tx.st.memberships += len(ms)
+	return joins
+}
+
+// joinUsers adds the user sides of joins, user by user, so that each user
+// record is copied once and its departments sorted once.
+func (tx *Tx) joinUsers(joins []join) {
+	slices.SortFunc(joins, func(a, b join) int { return cmp.Or(cmp.Compare(a.u, b.u), cmp.Compare(a.n, b.n)) })
+	for len(joins) > 0 {
+		k := 1
+		for k < len(joins) && joins[k].u == joins[0].u {
+			k++
+		}
+		ur := tx.mutUser(joins[0].u)
+		depts := make([]nid, 0, len(ur.depts)+k)
+		depts = append(depts, ur.depts...)
+		for _, j := range joins[:k] {
+			depts = append(depts, j.n)
+		}
+		slices.Sort(depts) // new nodes have the newest handles: this is mostly an append
+		ur.depts, ur.own = depts, ur.own|ownDepts
+		joins = joins[k:]
+	}
 }
 
 // Export helpers on Tree.
