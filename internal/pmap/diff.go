@@ -21,19 +21,28 @@ import (
 func (v Vec[T]) Diff(old Vec[T], same func(a, b T) bool, yield func(i int, oldX, newX T, inOld, inNew bool) bool) {
 	var zero T
 	common := min(old.len, v.len)
-	if common > 0 {
+	inTries := min(old.tailStart(), v.tailStart())
+	if inTries > 0 {
 		a, b := old.root, v.root
 		as, bs := old.shift, v.shift
 		// Bring both roots to the same height: the taller one's first
 		// child chain covers the indexes of the shorter one (growing a
-		// vector makes the old root the new root's first child).
+		// trie makes the old root the new root's first child).
 		for as > bs {
 			a, as = (*vbranch)(a).kids[0], childShift(as)
 		}
 		for bs > as {
 			b, bs = (*vbranch)(b).kids[0], childShift(bs)
 		}
-		if !vecDiff(a, b, as, 0, common, same, yield) {
+		if !vecDiff(a, b, as, 0, inTries, same, yield) {
+			return
+		}
+	}
+	// The rest of the common part is in a tail on at least one side: at
+	// most a leaf's worth of elements.
+	for i := inTries; i < common; i++ {
+		a, b := old.Get(i), v.Get(i)
+		if !same(a, b) && !yield(i, a, b, true, true) {
 			return
 		}
 	}

@@ -176,16 +176,18 @@ func verifyVec[T comparable](t testing.TB, v Vec[T], want []T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("All() mismatch: got %d elements, want %d", len(got), len(want))
 	}
-	// Height must be minimal for the length.
+	// The tail holds the last 1–16 elements and the trie the rest, at the
+	// least height that holds them.
+	inTrie := max(len(want)-1, 0) &^ leafMask
 	wantShift := uint(0)
-	for c := leafWidth; c < len(want); c *= vecWidth {
+	for c := leafWidth; c < inTrie; c *= vecWidth {
 		wantShift = parentShift(wantShift)
 	}
 	if v.shift != wantShift {
 		t.Fatalf("len %d: shift %d, want %d", len(want), v.shift, wantShift)
 	}
-	if (v.root == nil) != (len(want) == 0) {
-		t.Fatalf("len %d: root nil=%v", len(want), v.root == nil)
+	if (v.root == nil) != (inTrie == 0) || (v.tail == nil) != (len(want) == 0) {
+		t.Fatalf("len %d: root nil=%v, tail nil=%v", len(want), v.root == nil, v.tail == nil)
 	}
 }
 

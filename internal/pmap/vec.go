@@ -63,15 +63,21 @@ type (
 )
 
 // Vec is a persistent vector indexed 0..Len()-1, implemented as a 32-way
-// array-mapped trie with 16-slot leaves (at most 7 levels). Appends and
-// updates cost O(log n) path copying.
+// array-mapped trie with 16-slot leaves (at most 7 levels) and a tail: the
+// last 1–16 elements live in a leaf of their own outside the trie, as in
+// Clojure's vectors. An append then copies one leaf, not a root-to-leaf
+// path, and pushes a full tail into the trie once per 16 appends; appends
+// are what a growing tree does once per new node or user in each of its
+// vectors, and often in transactions of one. Updates inside the trie cost
+// O(log n) path copying.
 //
-// Vec is a small value (root pointer, height and length); copying it is
-// cheap and copies share all structure. The zero Vec is empty and ready to
-// use. Updates return a new Vec; see the package documentation for the
-// rules governing the Edit argument.
+// Vec is a small value (root and tail pointers, height and length);
+// copying it is cheap and copies share all structure. The zero Vec is
+// empty and ready to use. Updates return a new Vec; see the package
+// documentation for the rules governing the Edit argument.
 type Vec[T any] struct {
-	root  unsafe.Pointer // *vleaf[T] when shift is 0, else *vbranch
+	root  unsafe.Pointer // *vleaf[T] when shift is 0, else *vbranch; nil while len <= leafWidth
+	tail  *vleaf[T]      // elements tailStart()..len-1; nil when len is 0
 	shift uint           // shift of the root level: 0 when the root is a leaf
 	len   int
 }
@@ -79,12 +85,24 @@ type Vec[T any] struct {
 // Len returns the number of elements in v.
 func (v Vec[T]) Len() int { return v.len }
 
+// tailStart returns the index of the tail's first element: the number of
+// elements in the trie.
+func (v Vec[T]) tailStart() int {
+	if v.len == 0 {
+		return 0
+	}
+	return (v.len - 1) &^ leafMask
+}
+
 // Get returns the element at index i, or the zero T if i is out of range.
 // It never panics and does not allocate.
 func (v Vec[T]) Get(i int) T {
 	if uint(i) >= uint(v.len) {
 		var zero T
 		return zero
+	}
+	if i >= v.tailStart() {
+		return v.tail.vals[i&leafMask]
 	}
 	p := v.root
 	// Branch shifts are leafBits plus multiples of vecBits, and leafBits <
@@ -102,7 +120,12 @@ func (v Vec[T]) Set(e *Edit, i int, x T) Vec[T] {
 	if uint(i) >= uint(v.len) {
 		return v
 	}
-	v.root = vecPut(e, v.root, v.shift, i, x, false)
+	if i >= v.tailStart() {
+		v.tail = ownLeaf(e, v.tail)
+		v.tail.vals[i&leafMask] = x
+		return v
+	}
+	v.root = vecPut(e, v.root, v.shift, i, x)
 	return v
 }
 
@@ -110,27 +133,62 @@ func (v Vec[T]) Set(e *Edit, i int, x T) Vec[T] {
 // argument has the same meaning as for [Map.Set].
 func (v Vec[T]) Append(e *Edit, x T) Vec[T] {
 	switch {
-	case v.root == nil:
-		v.root = vecPath(e, 0, x)
-	case v.len == capacity(v.shift):
-		// The trie is full: grow a new root level.
-		b := &vbranch{edit: e}
-		b.kids[0], b.kids[1] = v.root, vecPath(e, v.shift, x)
-		v.root, v.shift = unsafe.Pointer(b), parentShift(v.shift)
+	case v.len == 0:
+		v.tail = &vleaf[T]{edit: e}
+	case v.len&leafMask == 0:
+		// The tail is full: it becomes the trie's last leaf.
+		v.pushTail(e)
+		v.tail = &vleaf[T]{edit: e}
 	default:
-		v.root = vecPut(e, v.root, v.shift, v.len, x, true)
+		v.tail = ownLeaf(e, v.tail)
 	}
+	v.tail.vals[v.len&leafMask] = x
 	v.len++
 	return v
+}
+
+// pushTail puts the full tail into the trie as the leaf of indexes
+// len-leafWidth..len-1, copying the branches on the way that e does not
+// own. The leaf goes in as it is: a leaf in the trie is copied before any
+// write its Edit does not own, as a tail is.
+func (v *Vec[T]) pushTail(e *Edit) {
+	n := v.len - leafWidth // elements in the trie before the push
+	leaf := unsafe.Pointer(v.tail)
+	switch {
+	case n == 0:
+		v.root, v.shift = leaf, 0
+	case n == capacity(v.shift):
+		// The trie is full: grow a new root level.
+		b := &vbranch{edit: e}
+		b.kids[0], b.kids[1] = v.root, vecLeafPath(e, v.shift, leaf)
+		v.root, v.shift = unsafe.Pointer(b), parentShift(v.shift)
+	default:
+		v.root = vecPutLeaf(e, v.root, v.shift, n, leaf)
+	}
+}
+
+// ownLeaf returns l if e owns it, else a copy that e owns.
+func ownLeaf[T any](e *Edit, l *vleaf[T]) *vleaf[T] {
+	if e != nil && l.edit == e {
+		return l
+	}
+	c := *l
+	c.edit = e
+	return &c
 }
 
 // All returns an iterator over the index/element pairs of v in index
 // order. Stopping early is safe.
 func (v Vec[T]) All() iter.Seq2[int, T] {
 	return func(yield func(int, T) bool) {
-		if v.root != nil {
-			i := 0
-			vecEach(v.root, v.shift, &i, v.len, yield)
+		i, start := 0, v.tailStart()
+		if v.root != nil && !vecEach(v.root, v.shift, &i, start, yield) {
+			return
+		}
+		for ; i < v.len; i++ {
+			if !yield(i, v.tail.vals[i&leafMask]) {
+				return
+			}
 		}
 	}
 }
@@ -140,7 +198,10 @@ func (v Vec[T]) All() iter.Seq2[int, T] {
 func vecEach[T any](p unsafe.Pointer, shift uint, i *int, end int, yield func(int, T) bool) bool {
 	if shift == 0 {
 		for _, x := range (*vleaf[T])(p).vals {
-			if *i >= end || !yield(*i, x) {
+			if *i >= end {
+				return true
+			}
+			if !yield(*i, x) {
 				return false
 			}
 			*i++
@@ -148,6 +209,9 @@ func vecEach[T any](p unsafe.Pointer, shift uint, i *int, end int, yield func(in
 		return true
 	}
 	for _, k := range (*vbranch)(p).kids {
+		if *i >= end {
+			return true
+		}
 		if k == nil || !vecEach[T](k, childShift(shift), i, end, yield) {
 			return false
 		}
@@ -155,45 +219,58 @@ func vecEach[T any](p unsafe.Pointer, shift uint, i *int, end int, yield func(in
 	return true
 }
 
-// vecPath returns a subtree of the given shift holding only x.
-func vecPath[T any](e *Edit, shift uint, x T) unsafe.Pointer {
+// vecLeafPath returns a subtree of the given shift holding only leaf, as
+// its first leaf.
+func vecLeafPath(e *Edit, shift uint, leaf unsafe.Pointer) unsafe.Pointer {
 	if shift == 0 {
-		l := &vleaf[T]{edit: e}
-		l.vals[0] = x
-		return unsafe.Pointer(l)
+		return leaf
 	}
 	b := &vbranch{edit: e}
-	b.kids[0] = vecPath(e, childShift(shift), x)
+	b.kids[0] = vecLeafPath(e, childShift(shift), leaf)
 	return unsafe.Pointer(b)
 }
 
-// vecPut stores x as element i of the subtree at p, copying the nodes on
-// the way that e does not own, and returns the subtree's new root. With
-// grow, i is the vector's length and the subtree is not full: a slot i's
-// path does not reach yet is created. Recursion depth is bounded by the
+// vecPutLeaf stores leaf as the leaf holding index i (a multiple of
+// leafWidth, the number of elements in the subtree, which is not full) of
+// the subtree at p, copying the branches on the way that e does not own,
+// and returns the subtree's new root. Recursion depth is bounded by the
 // trie height.
-func vecPut[T any](e *Edit, p unsafe.Pointer, shift uint, i int, x T, grow bool) unsafe.Pointer {
+func vecPutLeaf(e *Edit, p unsafe.Pointer, shift uint, i int, leaf unsafe.Pointer) unsafe.Pointer {
+	b := (*vbranch)(p)
+	idx := (i >> shift) & vecMask
+	var child unsafe.Pointer
+	switch {
+	case shift == leafBits:
+		child = leaf
+	case i&(1<<shift-1) == 0:
+		// i starts a new child: any pointer left in the slot is a
+		// discarded intermediate version's, not part of this vector.
+		child = vecLeafPath(e, childShift(shift), leaf)
+	default:
+		child = vecPutLeaf(e, b.kids[idx], childShift(shift), i, leaf)
+	}
+	if e == nil || b.edit != e {
+		c := *b
+		c.edit = e
+		b = &c
+	}
+	b.kids[idx] = child
+	return unsafe.Pointer(b)
+}
+
+// vecPut stores x as element i, which it holds, of the subtree at p,
+// copying the nodes on the way that e does not own, and returns the
+// subtree's new root. Recursion depth is bounded by the trie height.
+func vecPut[T any](e *Edit, p unsafe.Pointer, shift uint, i int, x T) unsafe.Pointer {
 	if shift == 0 {
-		l := (*vleaf[T])(p)
-		if e == nil || l.edit != e {
-			c := *l
-			c.edit = e
-			l = &c
-		}
+		l := ownLeaf(e, (*vleaf[T])(p))
 		l.vals[i&leafMask] = x
 		return unsafe.Pointer(l)
 	}
 	b := (*vbranch)(p)
 	idx := (i >> shift) & vecMask
 	old := b.kids[idx]
-	var child unsafe.Pointer
-	if grow && i&(1<<shift-1) == 0 {
-		// i starts a new child: any pointer left in the slot is a
-		// discarded intermediate version's, not part of this vector.
-		child = vecPath(e, childShift(shift), x)
-	} else {
-		child = vecPut(e, old, childShift(shift), i, x, grow)
-	}
+	child := vecPut(e, old, childShift(shift), i, x)
 	if child == old {
 		return p
 	}
