@@ -3,6 +3,7 @@ package orgtree
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"runtime"
 	"slices"
 	"sync"
@@ -10,45 +11,79 @@ import (
 	"unsafe"
 )
 
-// dirtySet lists the records a transaction changed, for its ChangeSet. Its
-// maps are made on first use: most transactions touch one or two kinds.
+// dirtySet lists the records a transaction changed, for its ChangeSet.
 type dirtySet struct {
-	nodes map[nid]struct{}
-	users map[uid]struct{}
-	orgs  map[string]struct{}
+	nodes smallSet[nid]
+	users smallSet[uid]
+	orgs  smallSet[string]
 	// off: a Load, which publishes no ChangeSet, lists nothing.
 	off bool
 }
 
 func (d *dirtySet) node(n nid) {
-	if d.off {
-		return
+	if !d.off {
+		d.nodes.add(n)
 	}
-	if d.nodes == nil {
-		d.nodes = make(map[nid]struct{}, 4)
-	}
-	d.nodes[n] = struct{}{}
 }
 
 func (d *dirtySet) user(u uid) {
-	if d.off {
-		return
+	if !d.off {
+		d.users.add(u)
 	}
-	if d.users == nil {
-		d.users = make(map[uid]struct{}, 4)
-	}
-	d.users[u] = struct{}{}
 }
 
 func (d *dirtySet) org(id string) {
-	if d.orgs == nil {
-		d.orgs = make(map[string]struct{}, 1)
+	if !d.off {
+		d.orgs.add(id)
 	}
-	d.orgs[id] = struct{}{}
 }
 
 func (d *dirtySet) empty() bool {
-	return len(d.nodes) == 0 && len(d.users) == 0 && len(d.orgs) == 0
+	return d.nodes.len() == 0 && d.users.len() == 0 && d.orgs.len() == 0
+}
+
+// smallSet is a set that holds its first few keys inline: most
+// transactions change one or two records of each kind, and a map made for
+// those would cost more than the change itself.
+type smallSet[K comparable] struct {
+	few  [4]K
+	n    int            // keys in few
+	more map[K]struct{} // the keys after the first len(few)
+}
+
+func (s *smallSet[K]) add(k K) {
+	for _, x := range s.few[:s.n] {
+		if x == k {
+			return
+		}
+	}
+	switch {
+	case s.n < len(s.few):
+		s.few[s.n] = k
+		s.n++
+	case s.more == nil:
+		s.more = map[K]struct{}{k: {}}
+	default:
+		s.more[k] = struct{}{}
+	}
+}
+
+func (s *smallSet[K]) len() int { return s.n + len(s.more) }
+
+// all yields the keys, in no particular order.
+func (s *smallSet[K]) all() iter.Seq[K] {
+	return func(yield func(K) bool) {
+		for _, k := range s.few[:s.n] {
+			if !yield(k) {
+				return
+			}
+		}
+		for k := range s.more {
+			if !yield(k) {
+				return
+			}
+		}
+	}
 }
 
 // OrgRecord is the stored form of an org.
@@ -119,21 +154,21 @@ func (cs *ChangeSet) Changes() (*Changes, error) {
 func (tx *Tx) changeSet() *ChangeSet {
 	st, base := tx.st, tx.base
 	cs := &ChangeSet{Seq: st.seq, Actor: tx.actor, Reason: tx.reason}
-	for id := range tx.dirty.orgs {
+	for id := range tx.dirty.orgs.all() {
 		if o, ok := st.orgs.Get(id); ok {
 			cs.Orgs = append(cs.Orgs, st.orgRecord(o))
 		} else if _, was := base.orgs.Get(id); was {
 			cs.DeletedOrgs = append(cs.DeletedOrgs, id)
 		}
 	}
-	for n := range tx.dirty.nodes {
+	for n := range tx.dirty.nodes.all() {
 		if r := st.node(n); r != nil {
 			cs.Nodes = append(cs.Nodes, st.nodeRecord(r))
 		} else if old := base.node(n); old != nil {
 			cs.DeletedNodes = append(cs.DeletedNodes, old.id)
 		}
 	}
-	for u := range tx.dirty.users {
+	for u := range tx.dirty.users.all() {
 		if r := st.user(u); r != nil {
 			cs.Users = append(cs.Users, st.userRecord(u, r))
 		} else if old := base.user(u); old != nil {

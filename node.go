@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"reflect"
 	"slices"
 	"time"
 )
@@ -103,7 +104,14 @@ func (r *nodeRec) fields() fieldsInput {
 // cleanFields validates node fields and returns them normalised (trimmed
 // names, private copies of the maps).
 func (s Snapshot) cleanFields(op string, f fieldsInput) (fieldsInput, error) {
-	f, problems := s.cleanFieldsAll(f)
+	return s.cleanChanged(op, f, nil)
+}
+
+// cleanChanged is cleanFields for an update of a node whose fields were
+// old: the fields it leaves as they were passed these checks when stored,
+// and a rename is a frequent write.
+func (s Snapshot) cleanChanged(op string, f fieldsInput, old *fieldsInput) (fieldsInput, error) {
+	f, problems := s.checkFields(f, old)
 	for i, p := range problems {
 		problems[i] = fmt.Errorf("orgtree: %s: %w", op, p)
 	}
@@ -112,34 +120,56 @@ func (s Snapshot) cleanFields(op string, f fieldsInput) (fieldsInput, error) {
 
 // cleanFieldsAll checks every field and returns every problem found (an
 // import reports them all, not the first of each node).
-func (s Snapshot) cleanFieldsAll(f fieldsInput) (fieldsInput, []error) {
+func (s Snapshot) cleanFieldsAll(f fieldsInput) (fieldsInput, []error) { return s.checkFields(f, nil) }
+
+// checkFields checks the fields of f that differ from old (all of them when
+// old is nil) and returns every problem found.
+func (s Snapshot) checkFields(f fieldsInput, old *fieldsInput) (fieldsInput, []error) {
 	lim := s.st.cfg.limits
 	var problems []error
 	var err error
-	if f.name, err = cleanName(f.name, lim.MaxNameLength); err != nil {
-		problems = append(problems, err)
+	if old == nil || f.name != old.name {
+		if f.name, err = cleanName(f.name, lim.MaxNameLength); err != nil {
+			problems = append(problems, err)
+		}
 	}
-	if f.nameI18n, err = checkI18n("nameI18n", f.nameI18n, true, lim); err != nil {
-		problems = append(problems, err)
+	if old == nil || !sameMap(f.nameI18n, old.nameI18n) {
+		if f.nameI18n, err = checkI18n("nameI18n", f.nameI18n, true, lim); err != nil {
+			problems = append(problems, err)
+		}
 	}
-	if err = checkText("description", f.description, lim.MaxDescriptionLength); err != nil {
-		problems = append(problems, err)
+	if old == nil || f.description != old.description {
+		if err = checkText("description", f.description, lim.MaxDescriptionLength); err != nil {
+			problems = append(problems, err)
+		}
 	}
-	if f.descriptionI18n, err = checkI18n("descriptionI18n", f.descriptionI18n, false, lim); err != nil {
-		problems = append(problems, err)
+	if old == nil || !sameMap(f.descriptionI18n, old.descriptionI18n) {
+		if f.descriptionI18n, err = checkI18n("descriptionI18n", f.descriptionI18n, false, lim); err != nil {
+			problems = append(problems, err)
+		}
 	}
-	if f.code != "" {
+	if f.code != "" && (old == nil || f.code != old.code) {
 		if err = checkCode(f.code); err != nil {
 			problems = append(problems, err)
 		}
 	}
-	if err = checkRef("externalId", f.externalID); err != nil {
-		problems = append(problems, err)
+	if old == nil || f.externalID != old.externalID {
+		if err = checkRef("externalId", f.externalID); err != nil {
+			problems = append(problems, err)
+		}
 	}
-	if err = checkRef("leaderUserId", f.leaderUserID); err != nil {
-		problems = append(problems, err)
+	if old == nil || f.leaderUserID != old.leaderUserID {
+		if err = checkRef("leaderUserId", f.leaderUserID); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	return f, problems
+}
+
+// sameMap reports whether a and b are the same map (not merely equal ones):
+// an update that does not set a map keeps the record's.
+func sameMap(a, b map[string]string) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer())
 }
 
 // checkUnique fails if code or externalID is taken in org by a node other than self.
@@ -305,7 +335,7 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 	if u.Order != nil {
 		f.order = *u.Order
 	}
-	if f, err = tx.cleanFields(op, f); err != nil {
+	if f, err = tx.cleanChanged(op, f, &old); err != nil {
 		return Node{}, err
 	}
 	if f.equal(old) {
@@ -316,11 +346,11 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 			return Node{}, fmt.Errorf("orgtree: %s: node %q: %w", op, r.id, err)
 		}
 	}
-	o, _ := tx.st.orgs.Get(r.orgID)
-	if err := checkUnique(op, o, f.code, f.externalID, n); err != nil {
-		return Node{}, err
-	}
 	if f.code != old.code || f.externalID != old.externalID {
+		o, _ := tx.st.orgs.Get(r.orgID)
+		if err := checkUnique(op, o, f.code, f.externalID, n); err != nil {
+			return Node{}, err
+		}
 		o = tx.mutOrg(r.orgID)
 		if f.code != old.code {
 			if old.code != "" {
@@ -771,8 +801,10 @@ func (t *Tree) MoveNode(id, newParentID string) (Node, error) {
 	// A move under the node's own subtree is refused on the newest version,
 	// before any transaction begins: that is the answer a transaction begun
 	// at that instant would give, so the refusal costs the ancestor walk.
-	if _, _, _, _, err := t.Snapshot().st.moveTarget("move node", id, newParentID); errors.Is(err, ErrCycle) {
-		return Node{}, err
+	if _, _, _, _, err := t.Snapshot().st.moveTarget("move node", id, newParentID); err != nil {
+		if ce, ok := err.(*cycleError); ok {
+			return Node{}, ce
+		}
 	}
 	return update1(t, func(tx *Tx) (Node, error) { return tx.MoveNode(id, newParentID) })
 }
@@ -811,6 +843,10 @@ func (e *cycleError) Error() string {
 }
 
 func (e *cycleError) Unwrap() error { return ErrCycle }
+
+// Is answers errors.Is(err, ErrCycle) without a step through Unwrap: a
+// caller that retries or reports refused moves asks it of every refusal.
+func (e *cycleError) Is(target error) bool { return target == ErrCycle }
 
 // setMinus returns the elements of sorted a that are not in sorted b.
 func setMinus(a, b []string) []string {

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 )
@@ -617,7 +618,7 @@ func (tx *Tx) verifyReplay(ci *changeIndex) error {
 			return mismatch("org", id)
 		}
 	}
-	for id := range tx.dirty.orgs {
+	for id := range tx.dirty.orgs.all() {
 		if ci.orgs[id] != nil || ci.delOrgs[id] {
 			continue
 		}
@@ -639,7 +640,7 @@ func (tx *Tx) verifyReplay(ci *changeIndex) error {
 		}
 	}
 	listedNode := func(id string) bool { return ci.nodes[id] != nil || ci.delNodes[id] }
-	if id, changed := unlistedChange(tx.dirty.nodes, st, base, nodeRecordOf, listedNode, same); changed {
+	if id, changed := unlistedChange(tx.dirty.nodes.all(), st, base, nodeRecordOf, listedNode, same); changed {
 		return mismatch("node", id)
 	}
 	for id, rec := range ci.users {
@@ -654,7 +655,7 @@ func (tx *Tx) verifyReplay(ci *changeIndex) error {
 		}
 	}
 	listedUser := func(id string) bool { return ci.users[id] != nil || ci.delUsers[id] }
-	if id, changed := unlistedChange(tx.dirty.users, st, base, userRecordOf, listedUser, same); changed {
+	if id, changed := unlistedChange(tx.dirty.users.all(), st, base, userRecordOf, listedUser, same); changed {
 		return mismatch("user", id)
 	}
 	return nil
@@ -662,7 +663,7 @@ func (tx *Tx) verifyReplay(ci *changeIndex) error {
 
 // unlistedChange returns the id of a record the replay touched (dirty) that
 // the change set does not list and that is not as it was in base.
-func unlistedChange[H nid | uid](dirty map[H]struct{}, st, base *state, record func(*state, H) (string, any), listed func(string) bool, same func(a, b any) bool) (string, bool) {
+func unlistedChange[H nid | uid](dirty iter.Seq[H], st, base *state, record func(*state, H) (string, any), listed func(string) bool, same func(a, b any) bool) (string, bool) {
 	for h := range dirty {
 		id, now := record(st, h)
 		was, before := record(base, h)

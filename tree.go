@@ -347,7 +347,7 @@ func (tx *Tx) settleIndexes(all bool) {
 	}
 	st := tx.st
 	st.nodeIDs, st.userIDs, st.userExt = fold(st.nodeIDs), foldUsers(st.userIDs), foldUsers(st.userExt)
-	for id := range tx.dirty.orgs {
+	for id := range tx.dirty.orgs.all() {
 		if r, ok := st.orgs.Get(id); ok {
 			codes, extIDs := fold(r.codes), fold(r.extIDs)
 			if codes != r.codes || extIDs != r.extIDs {

@@ -242,15 +242,15 @@ func touched(a, b *state, dirty *dirtySet, only *WatchTarget, subtree bool) map[
 		}
 	}
 	if dirty != nil {
-		for n := range dirty.nodes {
+		for n := range dirty.nodes.all() {
 			node(a, n, a.node(n))
 			node(b, n, b.node(n))
 		}
-		for u := range dirty.users {
+		for u := range dirty.users.all() {
 			user(a, a.user(u))
 			user(b, b.user(u))
 		}
-		for id := range dirty.orgs {
+		for id := range dirty.orgs.all() {
 			add(wOrg, id)
 		}
 		return out
