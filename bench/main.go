@@ -379,6 +379,10 @@ type orgtreeOnly struct {
 	exportMembersN int
 	check          time.Duration
 	chain          chainRun
+	// The floor of a write: a transaction that changes nothing, and one
+	// that changes one field of one node (its order). Every write costs
+	// at least the latter: a new version of the tree, its change set.
+	emptyUpdate, smallestWrite time.Duration
 }
 
 // countingWriter counts what is written to it and keeps none of it.
@@ -477,6 +481,8 @@ func runBackend(cfg config, e env, name string, o *synthOrg, w *workload, rep *r
 		rep.only.exportMembers = measureBest(cfg.budget, 2, func() { cw.n = 0; must(ob.exportWithMembers(&cw)) })
 		rep.only.exportMembersN = cw.n
 		rep.only.check = measureBest(cfg.budget, 1, func() { must(ob.check()) })
+		rep.only.emptyUpdate = measure(cfg.budget, func(int) { must(ob.noop()) })
+		rep.only.smallestWrite = measure(cfg.budget, func(i int) { must(ob.setOrder(w.leaves[i%len(w.leaves)], i)) })
 	}
 	var doc bytes.Buffer
 	res.export = measureBest(cfg.budget, 3, func() { doc.Reset(); must(b.exportJSON(&doc)) })

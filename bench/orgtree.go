@@ -112,6 +112,15 @@ func (b *orgtreeBackend) rename(id, name string) error {
 	return err
 }
 
+// noop is a transaction that changes nothing: begin and end.
+func (b *orgtreeBackend) noop() error { return b.t.Update(func(*orgtree.Tx) error { return nil }) }
+
+// setOrder is the smallest write there is: one field of one node.
+func (b *orgtreeBackend) setOrder(id string, order int) error {
+	_, err := b.t.UpdateNode(id, orgtree.NodeUpdate{Order: &order})
+	return err
+}
+
 func (b *orgtreeBackend) exportJSON(w io.Writer) error {
 	return b.t.ExportJSON(w, b.org, orgtree.ExportOptions{OmitMembers: true, OmitPaths: true})
 }
