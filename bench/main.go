@@ -380,7 +380,7 @@ type orgtreeOnly struct {
 	check          time.Duration
 	chain          chainRun
 	// The floor of a write: a transaction that changes nothing, and one
-	// that changes one field of one node (its order). Every write costs
+	// that changes one field of one node (its description). Every write costs
 	// at least the latter: a new version of the tree, its change set.
 	emptyUpdate, smallestWrite time.Duration
 }
@@ -482,7 +482,7 @@ func runBackend(cfg config, e env, name string, o *synthOrg, w *workload, rep *r
 		rep.only.exportMembersN = cw.n
 		rep.only.check = measureBest(cfg.budget, 1, func() { must(ob.check()) })
 		rep.only.emptyUpdate = measure(cfg.budget, func(int) { must(ob.noop()) })
-		rep.only.smallestWrite = measure(cfg.budget, func(i int) { must(ob.setOrder(w.leaves[i%len(w.leaves)], i)) })
+		rep.only.smallestWrite = measure(cfg.budget, func(i int) { must(ob.describe(w.leaves[i%len(w.leaves)], strconv.Itoa(i))) })
 	}
 	var doc bytes.Buffer
 	res.export = measureBest(cfg.budget, 3, func() { doc.Reset(); must(b.exportJSON(&doc)) })

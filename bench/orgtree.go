@@ -115,9 +115,10 @@ func (b *orgtreeBackend) rename(id, name string) error {
 // noop is a transaction that changes nothing: begin and end.
 func (b *orgtreeBackend) noop() error { return b.t.Update(func(*orgtree.Tx) error { return nil }) }
 
-// setOrder is the smallest write there is: one field of one node.
-func (b *orgtreeBackend) setOrder(id string, order int) error {
-	_, err := b.t.UpdateNode(id, orgtree.NodeUpdate{Order: &order})
+// describe is the smallest write there is: one field of one node, which
+// no index and no sibling order depends on.
+func (b *orgtreeBackend) describe(id, text string) error {
+	_, err := b.t.UpdateNode(id, orgtree.NodeUpdate{Description: &text})
 	return err
 }
 
