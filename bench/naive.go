@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -72,23 +73,42 @@ func (b *naiveBackend) addNode(id, code, name string, order int, parent *naiveNo
 	return n
 }
 
+// load takes the org as a service receives it, by ids: each parent and each
+// membership's node and user are found through the maps (as orgtree's
+// load finds them through its indexes), and an unknown one is an error.
 func (b *naiveBackend) load(o *synthOrg) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	nodes := make([]*naiveNode, len(o.nodes))
-	for i, n := range o.nodes {
+	for _, n := range o.nodes {
 		var parent *naiveNode
 		if n.parent >= 0 {
-			parent = nodes[n.parent]
+			if parent = b.byID[o.nodes[n.parent].id]; parent == nil {
+				return fmt.Errorf("node %s: no parent %s", n.id, o.nodes[n.parent].id)
+			}
 		}
-		nodes[i] = b.addNode(n.id, n.code, n.name, n.order, parent)
+		b.addNode(n.id, n.code, n.name, n.order, parent)
 	}
 	for _, u := range o.users {
 		b.users[u.id] = u.created
 	}
 	for _, m := range o.members {
-		nodes[m[0]].members[o.users[m[1]].id] = true
+		if err := b.link(o.nodes[m[0]].id, o.users[m[1]].id); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// link adds a membership of a known user to a known node.
+func (b *naiveBackend) link(node, user string) error {
+	n := b.byID[node]
+	if n == nil {
+		return fmt.Errorf("no node %s", node)
+	}
+	if _, ok := b.users[user]; !ok {
+		return fmt.Errorf("no user %s", user)
+	}
+	n.members[user] = true
 	return nil
 }
 
@@ -238,14 +258,17 @@ func (b *naiveBackend) searchTop(q string, k int) []orgtree.SearchHit {
 func (b *naiveBackend) addMember(node, user string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.byID[node].members[user] = true
-	return nil
+	return b.link(node, user)
 }
 
 func (b *naiveBackend) removeMember(node, user string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.byID[node].members, user)
+	n := b.byID[node]
+	if n == nil {
+		return fmt.Errorf("no node %s", node)
+	}
+	delete(n.members, user)
 	return nil
 }
 

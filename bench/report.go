@@ -101,7 +101,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Machine: %s. Shared and noisy: compare ratios from this run, not absolute times across runs.\n", machine())
 	fmt.Fprintf(&b, "- Org: %d nodes (fan-out 5–15, depth up to 12, deepest %d; ASCII and Chinese names), %d users, %d memberships; seed %d.\n", c.nodes, r.depthOfDeep, c.users, c.memberships, c.seed)
 	fmt.Fprintf(&b, "- Each operation runs on random targets for about %v per backend; times are per operation. Whole-document export and import report the fastest of at least three runs (each after a GC).\n", c.budget)
-	b.WriteString("- naive: maps, parent pointers, a depth-first walk per subtree question, an RWMutex; a lookup returns a whole orgtree.Node, as orgtree's does. " +
+	b.WriteString("- naive: maps, parent pointers, a depth-first walk per subtree question, an RWMutex; a lookup returns a whole orgtree.Node, as orgtree's does, and writes name nodes and users by id and refuse unknown ones, as orgtree's do. " +
 		"memdb: hashicorp/go-memdb, tables for nodes (indexes on id, parent, org+code), users and memberships (on node, on user); reads on a Txn(false) snapshot; subtree questions walk the parent index; search scans the nodes table. " +
 		"sqlite: modernc.org/sqlite, adjacency list with indexes on parent, code and members, recursive CTEs; `-mem` in memory, `-file` on disk (WAL, synchronous=NORMAL). " +
 		"postgres: pgx, adjacency list plus ltree paths (GiST) for subtree questions, a pg_trgm index for search, COPY and index builds for bulk loads; durable commits (the server's defaults).\n")
