@@ -215,8 +215,8 @@ func (r *report) orgtreeOnlyRows(b *strings.Builder) {
 	b.WriteString("\n## orgtree alone\n\n| operation | orgtree |\n|---|---:|\n")
 	fmt.Fprintf(b, "| export with members (JSON, %.0f MB document) | %s (%s) |\n", float64(o.exportMembersN)/1e6, human(o.exportMembers), mbps(o.exportMembersN, o.exportMembers))
 	fmt.Fprintf(b, "| `Check()` of the whole tree | %s |\n", human(o.check))
-	fmt.Fprintf(b, "| an `Update` that changes nothing | %s |\n", human(o.emptyUpdate))
-	fmt.Fprintf(b, "| the smallest write: an `Update` that sets one node's description | %s |\n", human(o.smallestWrite))
+	fmt.Fprintf(b, "| an `Update` that changes nothing (median) | %s |\n", human(o.emptyUpdate))
+	fmt.Fprintf(b, "| the smallest write: an `Update` that sets one node's description (median) | %s |\n", human(o.smallestWrite))
 	ch := o.chain
 	est, k := ch.extrapolate()
 	fmt.Fprintf(b, "| deep chain by `AddNode` (depth limit lifted, one transaction per node) | %d nodes in %s, %.0f nodes/s", ch.nodes, human(ch.elapsed), float64(ch.nodes)/ch.elapsed.Seconds())
