@@ -195,17 +195,44 @@ func (st *state) childCmp(a, b nid) int {
 
 func (tx *Tx) insertChild(parent, child nid) {
 	p := tx.mutNode(parent)
-	ownSlice(&p.own, ownChildren, &p.children)
 	i, _ := slices.BinarySearchFunc(p.children, child, tx.st.childCmp)
-	p.children = slices.Insert(p.children, i, child)
+	if p.own&ownChildren != 0 {
+		p.children = slices.Insert(p.children, i, child)
+		return
+	}
+	// The list is shared with earlier versions: build the new one in one
+	// copy rather than a copy and then a growing insert.
+	c := make([]nid, 0, len(p.children)+1)
+	p.children = append(append(append(c, p.children[:i]...), child), p.children[i:]...)
+	p.own |= ownChildren
 }
 
 func (tx *Tx) removeChild(parent, child nid) {
 	p := tx.mutNode(parent)
-	ownSlice(&p.own, ownChildren, &p.children)
-	if i, ok := slices.BinarySearchFunc(p.children, child, tx.st.childCmp); ok {
-		p.children = slices.Delete(p.children, i, i+1)
+	i := tx.st.childIndex(p.children, child)
+	if i < 0 {
+		return
 	}
+	if p.own&ownChildren != 0 {
+		p.children = slices.Delete(p.children, i, i+1)
+		return
+	}
+	c := make([]nid, 0, len(p.children)-1)
+	p.children = append(append(c, p.children[:i]...), p.children[i+1:]...)
+	p.own |= ownChildren
+}
+
+// childIndex returns the position of child in children (ordered by
+// childCmp), or -1. A short list is scanned for the handle: that reads no
+// sibling's record, where a binary search reads one per step.
+func (st *state) childIndex(children []nid, child nid) int {
+	if len(children) <= 32 {
+		return slices.Index(children, child)
+	}
+	if i, ok := slices.BinarySearchFunc(children, child, st.childCmp); ok {
+		return i
+	}
+	return -1
 }
 
 // insertNode creates a node whose fields are already valid and unique. o
