@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -408,12 +411,20 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 		}
 	}
 	var ie importError
-	var plan []plannedNode
+	// The maps are sized from a first count, so a large document grows
+	// none of them entry by entry.
+	sizes := countTrees(roots, lim.MaxImportNodes)
+	total, members := 0, 0
+	for _, sz := range sizes {
+		total += sz.nodes
+		members += sz.members
+	}
+	plan := make([]plannedNode, 0, total)
 	codes := map[string]map[string]*jpath{}  // org key → code → first node
 	extIDs := map[string]map[string]*jpath{} // org key → externalId → first node
-	nodeIDs := map[string]bool{}
+	nodeIDs := make(map[string]struct{}, total)
 	orgIDs := map[string]bool{}
-	users := map[string]*User{} // users the document defines
+	du := definedUsers{byID: make(map[string]*User, min(members, 1<<20))}
 	for ri, root := range roots {
 		top := rootPath(-1)
 		if len(roots) > 1 || opt.ParentID != "" {
@@ -445,6 +456,17 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 			}
 			orgIDs[orgID] = true
 			orgKey = orgID
+		}
+		// The org's maps, found once per root: most nodes have a code, few
+		// an externalId.
+		orgCodes, orgExtIDs := codes[orgKey], extIDs[orgKey]
+		if orgCodes == nil {
+			orgCodes = make(map[string]*jpath, sizes[ri].nodes)
+			codes[orgKey] = orgCodes
+		}
+		if orgExtIDs == nil {
+			orgExtIDs = map[string]*jpath{}
+			extIDs[orgKey] = orgExtIDs
 		}
 		type frame struct {
 			t      *TreeNode
@@ -480,34 +502,33 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(f.path, "", problem)
 			}
 			var err error
-			tx.planUnique(&ie, f.path, ".code", codes, orgKey, p.f.code, parentOrg, true)
-			tx.planUnique(&ie, f.path, ".externalId", extIDs, orgKey, p.f.externalID, parentOrg, false)
+			tx.planUnique(&ie, f.path, ".code", orgCodes, p.f.code, parentOrg, true)
+			tx.planUnique(&ie, f.path, ".externalId", orgExtIDs, p.f.externalID, parentOrg, false)
 			if opt.KeepIDs && f.t.ID != "" {
 				p.id = f.t.ID
 			} else {
-				p.id, err = tx.newID(op, func(id string) bool { _, ok := st.nodeIDs.Get(id); return ok || nodeIDs[id] })
+				p.id, err = tx.newID(op, func(id string) bool {
+					_, ok := st.nodeIDs.Get(id)
+					_, dup := nodeIDs[id]
+					return ok || dup
+				})
 				if err != nil {
 					return nil, err
 				}
 			}
 			if err := checkID(p.id); err != nil {
 				ie.add(f.path, ".id", err)
-			} else if _, taken := st.nodeIDs.Get(p.id); taken || nodeIDs[p.id] {
+			} else if _, taken := st.nodeIDs.Get(p.id); taken {
+				ie.add(f.path, ".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
+			} else if _, dup := nodeIDs[p.id]; dup {
 				ie.add(f.path, ".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
 			}
-			nodeIDs[p.id] = true
-			tx.planMembers(&ie, f.path, f.t.Members, users)
-			seenRes := map[[2]string]bool{}
-			for i, res := range f.t.Resources {
-				clean, err := cleanResource(res)
-				key := [2]string{clean.Namespace, clean.Code}
-				if err == nil && seenRes[key] {
-					err = fmt.Errorf("resource %q in namespace %q granted twice: %w", res.Code, res.Namespace, ErrInvalidArgument)
-				}
-				if err != nil {
-					ie.add(f.path, ".resources["+strconv.Itoa(i)+"]", err)
-				}
-				seenRes[key] = true
+			nodeIDs[p.id] = struct{}{}
+			if len(f.t.Members) > 0 {
+				tx.planMembers(&ie, f.path, len(plan), f.t.Members, &du)
+			}
+			if len(f.t.Resources) > 0 {
+				planResources(&ie, f.path, f.t.Resources)
 			}
 			idx := len(plan)
 			plan = append(plan, p)
@@ -518,25 +539,91 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	}
 	// Main departments the import cannot keep are refused unless dropping
 	// them was asked for.
-	if !opt.DropMissingMainDepartments {
+	if !opt.DropMissingMainDepartments && du.mains {
 		tx.planMainDepartments(&ie, plan)
 	}
-	// Member ids that only refer must exist in the tree or the document.
-	for _, p := range plan {
-		for i, m := range p.t.Members {
-			if _, ok := st.userIDs.Get(m.ID); !ok && users[m.ID] == nil && m.ID != "" {
-				ie.add(p.path, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q: %w", m.ID, ErrNotFound))
+	// Member ids that only refer must exist in the tree or the document
+	// (planMembers noted the entries it could not resolve as it went), and
+	// so must leaders (a leader need not be a member).
+	refs := du.refs
+	for pi, p := range plan {
+		for ; len(refs) > 0 && refs[0].node == pi; refs = refs[1:] {
+			if id := p.t.Members[refs[0].index].ID; du.byID[id] == nil {
+				ie.add(p.path, ".members["+strconv.Itoa(refs[0].index)+"]", fmt.Errorf("user %q: %w", id, ErrNotFound))
 			}
 		}
-		// So must leaders (a leader need not be a member).
-		if err := tx.checkLeader(p.f.leaderUserID, users); err != nil {
+		if p.f.leaderUserID == "" {
+			continue
+		}
+		if err := tx.checkLeader(p.f.leaderUserID, du.byID); err != nil {
 			ie.add(p.path, ".leaderUserId", fmt.Errorf("user %q: %w", p.f.leaderUserID, ErrNotFound))
 		}
 	}
 	if err := ie.err(); err != nil {
 		return nil, err
 	}
-	return tx.applyImport(plan, parent, users, opt.Progress), nil
+	return tx.applyImport(plan, parent, &du, opt.Progress), nil
+}
+
+// treeSize is what countTrees finds under one root.
+type treeSize struct{ nodes, members int }
+
+// countTrees counts the nodes and member entries under each root, to size
+// the import's maps; it stops counting past limit nodes in all (the plan
+// refuses such a document anyway).
+func countTrees(roots []*TreeNode, limit int) []treeSize {
+	sizes := make([]treeSize, len(roots))
+	seen := 0
+	var stack []*TreeNode
+	for i, root := range roots {
+		stack = append(stack[:0], root)
+		for len(stack) > 0 && seen <= limit {
+			t := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if t == nil {
+				continue
+			}
+			seen++
+			sizes[i].nodes++
+			sizes[i].members += len(t.Members)
+			stack = append(stack, t.Children...)
+		}
+	}
+	return sizes
+}
+
+// planResources checks a node's grants.
+func planResources(ie *importError, node *jpath, resources []Resource) {
+	seen := map[[2]string]bool{}
+	for i, res := range resources {
+		clean, err := cleanResource(res)
+		key := [2]string{clean.Namespace, clean.Code}
+		if err == nil && seen[key] {
+			err = fmt.Errorf("resource %q in namespace %q granted twice: %w", res.Code, res.Namespace, ErrInvalidArgument)
+		}
+		if err != nil {
+			ie.add(node, ".resources["+strconv.Itoa(i)+"]", err)
+		}
+		seen[key] = true
+	}
+}
+
+// definedUsers is what planning learns about the users a document lists.
+type definedUsers struct {
+	byID  map[string]*User   // the users the document defines (creates)
+	order []*User            // the same, in the order the document defines them
+	byExt map[string][]*User // the same by externalId, made on first use
+	// refs are the member entries that name a user neither in the tree nor
+	// defined by the document so far: one defined further on resolves them.
+	refs []memberRef
+	// mains: some member entry has a mainDepartmentId.
+	mains bool
+}
+
+// memberRef is a member entry of a planned node.
+type memberRef struct {
+	node  int // index in the plan
+	index int // in the node's members
 }
 
 // planMainDepartments reports every member whose mainDepartmentId neither
@@ -569,9 +656,10 @@ func (tx *Tx) planMainDepartments(ie *importError, plan []plannedNode) {
 	}
 }
 
-// planUnique checks that value is unique in the document's org and, when
-// importing under an existing node, in that org.
-func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]map[string]*jpath, org, value string, existing *orgRec, isCode bool) {
+// planUnique checks that value is unique in the document's org (seen holds
+// the values of that org so far) and, when importing under an existing
+// node, in that org.
+func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]*jpath, value string, existing *orgRec, isCode bool) {
 	if value == "" {
 		return
 	}
@@ -579,14 +667,11 @@ func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[st
 	if isCode {
 		sentinel = ErrDuplicateCode
 	}
-	if seen[org] == nil {
-		seen[org] = map[string]*jpath{}
-	}
-	if first, dup := seen[org][value]; dup {
+	if first, dup := seen[value]; dup {
 		ie.add(node, field, fmt.Errorf("%q also used at %s: %w", value, first, sentinel))
 		return
 	}
-	seen[org][value] = node
+	seen[value] = node
 	if existing != nil {
 		idx := existing.extIDs
 		if isCode {
@@ -598,64 +683,97 @@ func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[st
 	}
 }
 
-// planMembers validates member entries and records the users the document defines.
-func (tx *Tx) planMembers(ie *importError, node *jpath, members []User, users map[string]*User) {
-	seen := map[string]bool{}
+// planMembers validates the member entries of the node planned at index
+// pi and records the users the document defines, and the entries that
+// name a user not known yet.
+func (tx *Tx) planMembers(ie *importError, node *jpath, pi int, members []User, du *definedUsers) {
+	var seen map[string]bool // a short list is searched instead
 	for i, m := range members {
-		mp := ".members[" + strconv.Itoa(i) + "]"
-		if m.ID == "" {
-			ie.add(node, mp+".id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
-			continue
+		if m.MainDepartmentID != "" {
+			du.mains = true
 		}
-		if seen[m.ID] {
-			ie.add(node, mp, fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
-			continue
+		exists := false
+		if m.ID != "" {
+			_, exists = tx.st.userIDs.Get(m.ID)
 		}
-		seen[m.ID] = true
-		u := m
-		u.MainDepartmentID = ""
-		if err := validateUser(&u); err != nil {
-			ie.add(node, mp, err)
-			continue
+		tx.planMember(ie, node, members, i, exists, seen, du)
+		if m.ID != "" && !exists && du.byID[m.ID] == nil {
+			du.refs = append(du.refs, memberRef{pi, i})
 		}
-		defines := u != User{ID: u.ID}
-		if _, exists := tx.st.userIDs.Get(u.ID); exists || !defines || users[u.ID] != nil {
-			continue
-		}
-		if u.ExternalID != "" {
-			if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
-				ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
-				continue
+		if seen == nil && i == 8 {
+			seen = make(map[string]bool, len(members))
+			for _, m := range members[:i+1] {
+				seen[m.ID] = true
 			}
-			for _, other := range users {
-				if other.ExternalID == u.ExternalID {
-					ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
-				}
-			}
+		} else if seen != nil {
+			seen[m.ID] = true
 		}
-		users[u.ID] = &u
 	}
 }
 
-// applyImport applies a validated plan; it cannot fail.
-func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User, progress func(applied, total int)) []Org {
-	st := tx.st
-	ids := make([]string, 0, len(users))
-	for id := range users {
-		ids = append(ids, id)
+// planMember checks entry i of members; seen holds the ids of the entries
+// before it, or is nil for a short list.
+func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, exists bool, seen map[string]bool, du *definedUsers) {
+	m := members[i]
+	if m.ID == "" {
+		ie.add(node, ".members["+strconv.Itoa(i)+"].id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
+		return
 	}
-	slices.Sort(ids)
+	twice := seen[m.ID]
+	if seen == nil {
+		for _, before := range members[:i] {
+			twice = twice || before.ID == m.ID
+		}
+	}
+	if twice {
+		ie.add(node, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
+		return
+	}
+	u := m
+	u.MainDepartmentID = ""
+	if err := validateUser(&u); err != nil {
+		ie.add(node, ".members["+strconv.Itoa(i)+"]", err)
+		return
+	}
+	defines := u != User{ID: u.ID}
+	if exists || !defines || du.byID[u.ID] != nil {
+		return
+	}
+	if u.ExternalID != "" {
+		mp := ".members[" + strconv.Itoa(i) + "]"
+		if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
+			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
+			return
+		}
+		for _, other := range du.byExt[u.ExternalID] {
+			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
+		}
+		if du.byExt == nil {
+			du.byExt = map[string][]*User{}
+		}
+		du.byExt[u.ExternalID] = append(du.byExt[u.ExternalID], &u)
+	}
+	du.byID[u.ID] = &u
+	du.order = append(du.order, &u)
+}
+
+// applyImport applies a validated plan; it cannot fail.
+func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, progress func(applied, total int)) []Org {
+	st := tx.st
+	// New users take their handles (and their timestamps when they have
+	// none) in id order.
+	users := sortedByID(du.order)
 	// A large import writes the id indexes in place, sized once, as a Load
 	// does; a small one into a big tree keeps the cheap layered writes.
 	if len(plan) > bulkEntries {
 		st.nodeIDs = st.nodeIDs.Reserve(tx.edit, len(plan))
 	}
-	if len(ids) > bulkEntries {
-		st.userIDs = st.userIDs.Reserve(tx.edit, len(ids))
+	if len(users) > bulkEntries {
+		st.userIDs = st.userIDs.Reserve(tx.edit, len(users))
 	}
-	us := make([]uid, 0, len(ids))
-	for _, id := range ids {
-		u := users[id]
+	tx.reserveDirty(len(plan), len(users))
+	us := make([]uid, 0, len(users))
+	for _, u := range users {
 		created := u.CreatedAt.UnixNano()
 		if u.CreatedAt.IsZero() {
 			created = tx.now()
@@ -688,6 +806,9 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 			}
 		}
 	}()
+	// Every node of a root lands in the root's org: the org record is
+	// looked up (and its code indexes sized) once per root.
+	var org *orgRec
 	for i, p := range plan {
 		if progress != nil && i%progressEvery == 0 {
 			progress(i, len(plan))
@@ -696,17 +817,21 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		var n nid
 		switch {
 		case p.parent >= 0:
-			parentNode := st.node(handles[p.parent])
-			n = tx.insertNode(tx.mutOrg(parentNode.orgID), handles[p.parent], p.id, p.f, now)
+			n = tx.insertNode(org, handles[p.parent], p.id, p.f, now)
 		case parent != 0:
-			n = tx.insertNode(tx.mutOrg(st.node(parent).orgID), parent, p.id, p.f, now)
+			org = tx.mutOrg(st.node(parent).orgID)
+			if i == 0 {
+				reserveCodes(tx, org, len(plan))
+			}
+			n = tx.insertNode(org, parent, p.id, p.f, now)
 		default:
-			o := &orgRec{edit: tx.edit, id: p.org, tenantID: p.t.TenantID, created: now, updated: now}
-			st.orgs = st.orgs.Set(tx.edit, p.org, o)
+			org = &orgRec{edit: tx.edit, id: p.org, tenantID: p.t.TenantID, created: now, updated: now}
+			st.orgs = st.orgs.Set(tx.edit, p.org, org)
 			tx.dirty.org(p.org)
-			n = tx.insertNode(o, 0, p.id, p.f, now)
-			o.root = n
-			orgs = append(orgs, tx.orgValue(o))
+			reserveCodes(tx, org, subtreeLen(plan, i))
+			n = tx.insertNode(org, 0, p.id, p.f, now)
+			org.root = n
+			orgs = append(orgs, tx.orgValue(org))
 		}
 		handles[i] = n
 		if len(p.t.Resources) > 0 {
@@ -724,8 +849,23 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		}
 	}
 	tx.joinUsers(joins)
-	// Main departments, once every membership is in: one may name a node
-	// the document lists after the member entry that names it.
+	if du.mains {
+		tx.applyMainDepartments(plan, handles)
+	}
+	if progress != nil {
+		progress(len(plan), len(plan))
+	}
+	if orgs == nil {
+		orgs = []Org{}
+	}
+	return orgs
+}
+
+// applyMainDepartments sets the main departments the members of plan name,
+// once every membership is in: one may name a node the document lists
+// after the member entry that names it.
+func (tx *Tx) applyMainDepartments(plan []plannedNode, handles []nid) {
+	st := tx.st
 	byDocID := map[string]nid{}
 	for i, p := range plan {
 		if p.t.ID != "" {
@@ -743,13 +883,78 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 			}
 		}
 	}
-	if progress != nil {
-		progress(len(plan), len(plan))
+}
+
+// sortedByID returns users sorted by id. Ids of one generator share a
+// long prefix, so each is keyed by the 8 bytes after the prefix all share,
+// and only equal keys compare the strings.
+func sortedByID(users []*User) []*User {
+	if len(users) == 0 {
+		return nil
 	}
-	if orgs == nil {
-		orgs = []Org{}
+	common := users[0].ID
+	for _, u := range users[1:] {
+		n := 0
+		for n < len(common) && n < len(u.ID) && common[n] == u.ID[n] {
+			n++
+		}
+		common = common[:n]
 	}
-	return orgs
+	type keyed struct {
+		key uint64
+		u   *User
+	}
+	ks := make([]keyed, len(users))
+	for i, u := range users {
+		var b [8]byte
+		copy(b[:], u.ID[len(common):])
+		ks[i] = keyed{binary.BigEndian.Uint64(b[:]), u}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), strings.Compare(a.u.ID, b.u.ID))
+	})
+	out := make([]*User, len(ks))
+	for i, k := range ks {
+		out[i] = k.u
+	}
+	return out
+}
+
+// subtreeLen returns the number of plan entries of the root planned at i:
+// a root's nodes follow it up to the next root.
+func subtreeLen(plan []plannedNode, i int) int {
+	n := 1
+	for i+n < len(plan) && plan[i+n].parent >= 0 {
+		n++
+	}
+	return n
+}
+
+// reserveCodes sizes the code and externalId indexes of org o, which the
+// transaction owns, for n more nodes, when n makes the import a bulk load.
+func reserveCodes(tx *Tx, o *orgRec, n int) {
+	if n > bulkEntries {
+		o.codes = o.codes.Reserve(tx.edit, n)
+	}
+}
+
+// reserveDirty sizes the transaction's changed-record sets for the nodes
+// and users an import adds.
+func (tx *Tx) reserveDirty(nodes, users int) {
+	if tx.dirty.off {
+		return
+	}
+	reserveSet(&tx.dirty.nodes, nodes)
+	reserveSet(&tx.dirty.users, users)
+}
+
+// reserveSet gives s room for n more keys when n is a bulk load's worth.
+func reserveSet[K comparable](s *smallSet[K], n int) {
+	if n > bulkEntries {
+		m := make(map[K]struct{}, len(s.more)+n)
+		maps.Copy(m, s.more)
+		s.more = m
+	}
 }
 
 // join is a membership whose node side is in and whose user side is not.
