@@ -502,8 +502,12 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(f.path, "", problem)
 			}
 			var err error
-			tx.planUnique(&ie, f.path, ".code", orgCodes, p.f.code, parentOrg, true)
-			tx.planUnique(&ie, f.path, ".externalId", orgExtIDs, p.f.externalID, parentOrg, false)
+			tx.planUnique(&ie, f.path, ".code", orgCodes, p.f.code, parentOrg, true, func(v string) *jpath {
+				return firstPlanned(plan, orgKey, func(p *plannedNode) bool { return p.f.code == v })
+			})
+			tx.planUnique(&ie, f.path, ".externalId", orgExtIDs, p.f.externalID, parentOrg, false, func(v string) *jpath {
+				return firstPlanned(plan, orgKey, func(p *plannedNode) bool { return p.f.externalID == v })
+			})
 			if opt.KeepIDs && f.t.ID != "" {
 				p.id = f.t.ID
 			} else {
@@ -516,14 +520,13 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 					return nil, err
 				}
 			}
+			seenIDs := len(nodeIDs)
+			nodeIDs[p.id] = struct{}{}
 			if err := checkID(p.id); err != nil {
 				ie.add(f.path, ".id", err)
-			} else if _, taken := st.nodeIDs.Get(p.id); taken {
-				ie.add(f.path, ".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
-			} else if _, dup := nodeIDs[p.id]; dup {
+			} else if _, taken := st.nodeIDs.Get(p.id); taken || len(nodeIDs) == seenIDs {
 				ie.add(f.path, ".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
 			}
-			nodeIDs[p.id] = struct{}{}
 			if len(f.t.Members) > 0 {
 				tx.planMembers(&ie, f.path, len(plan), f.t.Members, &du)
 			}
@@ -563,6 +566,17 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 		return nil, err
 	}
 	return tx.applyImport(plan, parent, &du, opt.Progress), nil
+}
+
+// firstPlanned returns the path of the first node of plan in org that
+// has what is asked.
+func firstPlanned(plan []plannedNode, org string, has func(*plannedNode) bool) *jpath {
+	for i := range plan {
+		if plan[i].org == org && has(&plan[i]) {
+			return plan[i].path
+		}
+	}
+	return nil
 }
 
 // treeSize is what countTrees finds under one root.
@@ -659,7 +673,10 @@ func (tx *Tx) planMainDepartments(ie *importError, plan []plannedNode) {
 // planUnique checks that value is unique in the document's org (seen holds
 // the values of that org so far) and, when importing under an existing
 // node, in that org.
-func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]*jpath, value string, existing *orgRec, isCode bool) {
+//
+// firstAt returns the path of the document's first node in the org with
+// value; it is asked only for a duplicate.
+func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]*jpath, value string, existing *orgRec, isCode bool, firstAt func(string) *jpath) {
 	if value == "" {
 		return
 	}
@@ -667,11 +684,16 @@ func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[st
 	if isCode {
 		sentinel = ErrDuplicateCode
 	}
-	if first, dup := seen[value]; dup {
+	// One probe: the map grows unless value is taken. Then (rarely) the
+	// write replaced the first node's path, which firstAt finds again.
+	n := len(seen)
+	seen[value] = node
+	if len(seen) == n {
+		first := firstAt(value)
+		seen[value] = first
 		ie.add(node, field, fmt.Errorf("%q also used at %s: %w", value, first, sentinel))
 		return
 	}
-	seen[value] = node
 	if existing != nil {
 		idx := existing.extIDs
 		if isCode {
