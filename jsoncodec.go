@@ -476,24 +476,33 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 			stack = append(stack, frame{t: child, path: cpath, depth: f.depth + 1})
 			continue
 		}
-		tok, err := p.token(f.path, loc{})
-		if err != nil {
-			return nil, err
-		}
-		if tok.kind == tokObjectEnd {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		k := lookupKey(nodeKeyNames[:], tok.raw, f.next)
-		if k < 0 {
-			key := string(tok.raw)
-			if !f.seen.addOther(key) {
-				return nil, p.fail(f.path, field("."+key), "duplicate key %q", key)
+		// The key an export writes next, or the one after it (tenantId
+		// and path are often left out).
+		k := f.next
+		if k < nodeKeyCount && !p.sc.nextKey(nodeKeyQuoted[k]) {
+			if k++; k < nodeKeyCount && !p.sc.nextKey(nodeKeyQuoted[k]) {
+				k = nodeKeyCount
 			}
-			if err := p.skip(f.path, field("."+key)); err != nil {
+		}
+		if k >= nodeKeyCount {
+			tok, err := p.token(f.path, loc{})
+			if err != nil {
 				return nil, err
 			}
-			continue
+			if tok.kind == tokObjectEnd {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			if k = lookupKey(nodeKeyNames[:], tok.raw, nodeKeyCount); k < 0 {
+				key := string(tok.raw)
+				if !f.seen.addOther(key) {
+					return nil, p.fail(f.path, field("."+key), "duplicate key %q", key)
+				}
+				if err := p.skip(f.path, field("."+key)); err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
 		if !f.seen.add(k) {
 			return nil, p.fail(f.path, field(nodeKeyPaths[k]), "duplicate key %q", nodeKeyNames[k])
@@ -569,20 +578,24 @@ var userKeyNames = [userKeyCount]string{
 	"id", "name", "username", "email", "phone", "externalId", "mainDepartmentId", "createdAt", "updatedAt",
 }
 
-// The error-path suffixes of the known keys (".name"), made once.
-var nodeKeyPaths, userKeyPaths = dotted(nodeKeyNames[:]), dotted(userKeyNames[:])
+// The error-path suffixes of the known keys (".name"), and the keys as an
+// export writes them (`"name":`), made once.
+var (
+	nodeKeyPaths, userKeyPaths   = affixed(nodeKeyNames[:], ".", ""), affixed(userKeyNames[:], ".", "")
+	nodeKeyQuoted, userKeyQuoted = affixed(nodeKeyNames[:], `"`, `":`), affixed(userKeyNames[:], `"`, `":`)
+)
 
-func dotted(keys []string) []string {
+func affixed(keys []string, prefix, suffix string) []string {
 	out := make([]string, len(keys))
 	for i, k := range keys {
-		out[i] = "." + k
+		out[i] = prefix + k + suffix
 	}
 	return out
 }
 
 // lookupKey returns the index of key in names, or -1. Documents written by
 // an export have their keys in the order of names, so the one expected
-// next is tried first.
+// next (the scanner did not find it where exports put it) is tried first.
 func lookupKey(names []string, key []byte, expect int) int {
 	if expect < len(names) && string(key) == names[expect] {
 		return expect
@@ -894,30 +907,33 @@ func (p *treeParser) user(u *User, node *jpath, path loc) error {
 	var seen keySet
 	next := 0
 	for {
-		tok, err := p.token(node, path)
-		if err != nil {
-			return err
-		}
-		if tok.kind == tokObjectEnd {
-			return nil
-		}
-		k := lookupKey(userKeyNames[:], tok.raw, next)
-		if k < 0 {
-			key := string(tok.raw)
-			kpath := path.key("." + key)
-			if !seen.addOther(key) {
-				return p.fail(node, kpath, "duplicate key %q", key)
-			}
-			if err := p.skip(node, kpath); err != nil {
+		k := next
+		if k >= userKeyCount || !p.sc.nextKey(userKeyQuoted[k]) {
+			tok, err := p.token(node, path)
+			if err != nil {
 				return err
 			}
-			continue
+			if tok.kind == tokObjectEnd {
+				return nil
+			}
+			if k = lookupKey(userKeyNames[:], tok.raw, userKeyCount); k < 0 {
+				key := string(tok.raw)
+				kpath := path.key("." + key)
+				if !seen.addOther(key) {
+					return p.fail(node, kpath, "duplicate key %q", key)
+				}
+				if err := p.skip(node, kpath); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		kpath := path.key(userKeyPaths[k])
 		if !seen.add(k) {
 			return p.fail(node, kpath, "duplicate key %q", userKeyNames[k])
 		}
 		next = k + 1
+		var err error
 		var dst *string
 		switch k {
 		case userKeyID:

@@ -142,6 +142,38 @@ func (s *scanner) skipSpace() {
 // short reports whether data ends before index i while r has more.
 func (s *scanner) short(i int) bool { return i > len(s.data) && s.more }
 
+// nextKey reads the next token if it is the object key whose quoted form
+// with its colon is quoted (`"name":`), as an export writes it, and
+// reports whether it was; otherwise it reads nothing, and next reads the
+// token. It spares a parser expecting keys in a known order the scanning
+// and matching of each.
+func (s *scanner) nextKey(quoted string) bool {
+	if s.afterKey || len(s.stack) == 0 || s.stack[len(s.stack)-1] != '{' {
+		return false
+	}
+	d, i := s.data, s.pos
+	if s.afterValue {
+		for i < len(d) && isSpace(d[i]) {
+			i++
+		}
+		if i >= len(d) || d[i] != ',' {
+			return false
+		}
+		i++
+	}
+	for i < len(d) && isSpace(d[i]) {
+		i++
+	}
+	if len(d)-i < len(quoted) || string(d[i:i+len(quoted)]) != quoted {
+		return false
+	}
+	s.pos = i + len(quoted)
+	s.afterValue, s.afterKey = false, true
+	return true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
 func (s *scanner) errorf(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, errSyntax)...)
 }
