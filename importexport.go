@@ -371,12 +371,13 @@ func (e *importError) add(node *jpath, suffix string, err error) {
 func (e *importError) err() error { return errors.Join(e.errs...) }
 
 type plannedNode struct {
-	t      *TreeNode
-	f      fieldsInput
-	id     string
-	parent int // index into plan, -1 for a root
-	org    string
-	path   *jpath
+	t       *TreeNode
+	f       fieldsInput
+	id      string
+	parent  int // index into plan, -1 for a root
+	org     string
+	path    *jpath
+	members int // where the node's member entries start in definedUsers.entries
 }
 
 // Import adds the trees roots: each root becomes a new org, or with
@@ -424,7 +425,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	extIDs := map[string]map[string]*jpath{} // org key → externalId → first node
 	nodeIDs := make(map[string]struct{}, total)
 	orgIDs := map[string]bool{}
-	du := definedUsers{byID: make(map[string]*User, min(members, 1<<20))}
+	du := definedUsers{index: make(map[string]int32, min(members, 1<<20)), entries: make([]int32, 0, members)}
 	for ri, root := range roots {
 		top := rootPath(-1)
 		if len(roots) > 1 || opt.ParentID != "" {
@@ -528,6 +529,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(f.path, ".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
 			}
 			if len(f.t.Members) > 0 {
+				p.members = len(du.entries)
 				tx.planMembers(&ie, f.path, len(plan), f.t.Members, &du)
 			}
 			if len(f.t.Resources) > 0 {
@@ -551,14 +553,17 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	refs := du.refs
 	for pi, p := range plan {
 		for ; len(refs) > 0 && refs[0].node == pi; refs = refs[1:] {
-			if id := p.t.Members[refs[0].index].ID; du.byID[id] == nil {
+			id := p.t.Members[refs[0].index].ID
+			if k, ok := du.index[id]; ok {
+				du.entries[p.members+refs[0].index] = k
+			} else {
 				ie.add(p.path, ".members["+strconv.Itoa(refs[0].index)+"]", fmt.Errorf("user %q: %w", id, ErrNotFound))
 			}
 		}
 		if p.f.leaderUserID == "" {
 			continue
 		}
-		if err := tx.checkLeader(p.f.leaderUserID, du.byID); err != nil {
+		if _, ok := st.userIDs.Get(p.f.leaderUserID); !ok && !du.defines(p.f.leaderUserID) {
 			ie.add(p.path, ".leaderUserId", fmt.Errorf("user %q: %w", p.f.leaderUserID, ErrNotFound))
 		}
 	}
@@ -624,14 +629,24 @@ func planResources(ie *importError, node *jpath, resources []Resource) {
 
 // definedUsers is what planning learns about the users a document lists.
 type definedUsers struct {
-	byID  map[string]*User   // the users the document defines (creates)
-	order []*User            // the same, in the order the document defines them
+	users []*User            // the users the document defines (creates), in document order
+	index map[string]int32   // their ids → index in users
 	byExt map[string][]*User // the same by externalId, made on first use
+	// entries has one element per member entry of the planned nodes, in
+	// plan order: the index in users of the user it names, or -1 for a user
+	// of the tree.
+	entries []int32
 	// refs are the member entries that name a user neither in the tree nor
 	// defined by the document so far: one defined further on resolves them.
 	refs []memberRef
 	// mains: some member entry has a mainDepartmentId.
 	mains bool
+}
+
+// defines reports whether the document defines user id.
+func (du *definedUsers) defines(id string) bool {
+	_, ok := du.index[id]
+	return ok
 }
 
 // memberRef is a member entry of a planned node.
@@ -718,10 +733,11 @@ func (tx *Tx) planMembers(ie *importError, node *jpath, pi int, members []User, 
 		if m.ID != "" {
 			_, exists = tx.st.userIDs.Get(m.ID)
 		}
-		tx.planMember(ie, node, members, i, exists, seen, du)
-		if m.ID != "" && !exists && du.byID[m.ID] == nil {
+		k := tx.planMember(ie, node, members, i, exists, seen, du)
+		if k < 0 && m.ID != "" && !exists {
 			du.refs = append(du.refs, memberRef{pi, i})
 		}
+		du.entries = append(du.entries, k)
 		if seen == nil && i == 8 {
 			seen = make(map[string]bool, len(members))
 			for _, m := range members[:i+1] {
@@ -734,12 +750,21 @@ func (tx *Tx) planMembers(ie *importError, node *jpath, pi int, members []User, 
 }
 
 // planMember checks entry i of members; seen holds the ids of the entries
-// before it, or is nil for a short list.
-func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, exists bool, seen map[string]bool, du *definedUsers) {
+// before it, or is nil for a short list. It returns the index of the
+// entry's user in du.users, or -1 if the document has not defined it (so
+// far).
+func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, exists bool, seen map[string]bool, du *definedUsers) int32 {
 	m := members[i]
 	if m.ID == "" {
 		ie.add(node, ".members["+strconv.Itoa(i)+"].id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
-		return
+		return -1
+	}
+	k, defined := int32(-1), false
+	if !exists {
+		k, defined = du.index[m.ID]
+		if !defined {
+			k = -1
+		}
 	}
 	twice := seen[m.ID]
 	if seen == nil {
@@ -749,23 +774,23 @@ func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, ex
 	}
 	if twice {
 		ie.add(node, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
-		return
+		return k
 	}
 	u := m
 	u.MainDepartmentID = ""
 	if err := validateUser(&u); err != nil {
 		ie.add(node, ".members["+strconv.Itoa(i)+"]", err)
-		return
+		return k
 	}
 	defines := u != User{ID: u.ID}
-	if exists || !defines || du.byID[u.ID] != nil {
-		return
+	if exists || !defines || defined {
+		return k
 	}
 	if u.ExternalID != "" {
 		mp := ".members[" + strconv.Itoa(i) + "]"
 		if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
 			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
-			return
+			return k
 		}
 		for _, other := range du.byExt[u.ExternalID] {
 			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
@@ -775,8 +800,10 @@ func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, ex
 		}
 		du.byExt[u.ExternalID] = append(du.byExt[u.ExternalID], &u)
 	}
-	du.byID[u.ID] = &u
-	du.order = append(du.order, &u)
+	k = int32(len(du.users))
+	du.index[u.ID] = k
+	du.users = append(du.users, &u)
+	return k
 }
 
 // applyImport applies a validated plan; it cannot fail.
@@ -784,7 +811,7 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, prog
 	st := tx.st
 	// New users take their handles (and their timestamps when they have
 	// none) in id order.
-	users := sortedByID(du.order)
+	users := sortedByID(du.users)
 	// A large import writes the id indexes in place, sized once, as a Load
 	// does; a small one into a big tree keeps the cheap layered writes.
 	if len(plan) > bulkEntries {
@@ -795,7 +822,9 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, prog
 	}
 	tx.reserveDirty(len(plan), len(users))
 	us := make([]uid, 0, len(users))
-	for _, u := range users {
+	handleOf := make([]uid, len(users)) // by index in du.users
+	for _, k := range users {
+		u := du.users[k]
 		created := u.CreatedAt.UnixNano()
 		if u.CreatedAt.IsZero() {
 			created = tx.now()
@@ -804,8 +833,10 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, prog
 		if u.UpdatedAt.IsZero() {
 			updated = created
 		}
-		h, _ := tx.placeUser(u, created, updated) // validated: cannot fail
+		// Planning checked the id and the externalId are free.
+		h := tx.insertUserAs(u.ID, u, created, updated)
 		us = append(us, h)
+		handleOf[k] = h
 	}
 	// The user order is built beside the nodes: nothing here reads it.
 	defer tx.orderUsers(us)()
@@ -867,10 +898,10 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, prog
 			sortResources(w.resources)
 		}
 		if len(p.t.Members) > 0 {
-			joins = tx.joinNewNode(n, p.t.Members, joins)
+			joins = tx.joinNewNode(n, p.t.Members, du.entries[p.members:], handleOf, joins)
 		}
 	}
-	tx.joinUsers(joins)
+	tx.joinUsers(joins, uid(st.users.Len()-len(users)))
 	if du.mains {
 		tx.applyMainDepartments(plan, handles)
 	}
@@ -907,10 +938,10 @@ func (tx *Tx) applyMainDepartments(plan []plannedNode, handles []nid) {
 	}
 }
 
-// sortedByID returns users sorted by id. Ids of one generator share a
-// long prefix, so each is keyed by the 8 bytes after the prefix all share,
-// and only equal keys compare the strings.
-func sortedByID(users []*User) []*User {
+// sortedByID returns the indexes of users in the order of their ids. Ids of one generator share a
+// prefix, so each is keyed by the 24 bytes after the prefix all share, and
+// only equal keys (ids longer than that, or equal) compare the strings.
+func sortedByID(users []*User) []int32 {
 	if len(users) == 0 {
 		return nil
 	}
@@ -923,21 +954,27 @@ func sortedByID(users []*User) []*User {
 		common = common[:n]
 	}
 	type keyed struct {
-		key uint64
+		key [3]uint64
 		u   *User
+		i   int32
 	}
 	ks := make([]keyed, len(users))
 	for i, u := range users {
-		var b [8]byte
+		var b [24]byte
 		copy(b[:], u.ID[len(common):])
-		ks[i] = keyed{binary.BigEndian.Uint64(b[:]), u}
+		ks[i] = keyed{[3]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16]), binary.BigEndian.Uint64(b[16:])}, u, int32(i)}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
-		return cmp.Or(cmp.Compare(a.key, b.key), strings.Compare(a.u.ID, b.u.ID))
+		for k := range a.key {
+			if a.key[k] != b.key[k] {
+				return cmp.Compare(a.key[k], b.key[k])
+			}
+		}
+		return strings.Compare(a.u.ID, b.u.ID)
 	})
-	out := make([]*User, len(ks))
+	out := make([]int32, len(ks))
 	for i, k := range ks {
-		out[i] = k.u
+		out[i] = k.i
 	}
 	return out
 }
@@ -988,11 +1025,18 @@ type join struct {
 // joinNewNode gives node n, new in this transaction and without members,
 // its members (all known users), in the order they join, and appends the
 // user sides still to be made to joins. A user listed twice joins once.
-// Rollups are the caller's (an import's bulk pass).
-func (tx *Tx) joinNewNode(n nid, members []User, joins []join) []join {
+// entries are the members' definedUsers.entries, handleOf the handles of
+// the users the document defines. Rollups are the caller's (an import's
+// bulk pass).
+func (tx *Tx) joinNewNode(n nid, members []User, entries []int32, handleOf []uid, joins []join) []join {
 	ms := make([]member, 0, len(members))
-	for _, m := range members {
-		u, _ := tx.st.userIDs.Get(m.ID)
+	for i, m := range members {
+		var u uid
+		if k := entries[i]; k >= 0 {
+			u = handleOf[k]
+		} else {
+			u, _ = tx.st.userIDs.Get(m.ID)
+		}
 		ms = append(ms, member{user: u, joined: tx.now()})
 	}
 	slices.SortStableFunc(ms, func(a, b member) int { return cmp.Compare(a.user, b.user) })
@@ -1007,15 +1051,21 @@ func (tx *Tx) joinNewNode(n nid, members []User, joins []join) []join {
 }
 
 // joinUsers adds the user sides of joins, user by user, so that each user
-// record is copied once and its departments sorted once.
-func (tx *Tx) joinUsers(joins []join) {
-	slices.SortFunc(joins, func(a, b join) int { return cmp.Or(cmp.Compare(a.u, b.u), cmp.Compare(a.n, b.n)) })
+// record is copied once and its departments sorted once. Users from
+// firstNew on are new in the transaction, and listed as changed already.
+func (tx *Tx) joinUsers(joins []join, firstNew uid) {
+	sortJoins(joins)
 	for len(joins) > 0 {
 		k := 1
 		for k < len(joins) && joins[k].u == joins[0].u {
 			k++
 		}
-		ur := tx.mutUser(joins[0].u)
+		var ur *userRec
+		if joins[0].u >= firstNew {
+			ur = tx.copyUser(joins[0].u)
+		} else {
+			ur = tx.mutUser(joins[0].u)
+		}
 		depts := make([]nid, 0, len(ur.depts)+k)
 		depts = append(depts, ur.depts...)
 		for _, j := range joins[:k] {
@@ -1025,6 +1075,38 @@ func (tx *Tx) joinUsers(joins []join) {
 		ur.depts, ur.own = depts, ur.own|ownDepts
 		joins = joins[k:]
 	}
+}
+
+// sortJoins sorts joins by user, then node. Joins are made node by node,
+// in ascending node order, so a stable counting sort by user does it when
+// the users' handles are not too spread out; otherwise a comparison sort.
+func sortJoins(joins []join) {
+	if len(joins) < 2 {
+		return
+	}
+	lo, hi := joins[0].u, joins[0].u
+	sortedNodes := true
+	for i, j := range joins {
+		lo, hi = min(lo, j.u), max(hi, j.u)
+		sortedNodes = sortedNodes && (i == 0 || joins[i-1].n <= j.n)
+	}
+	if !sortedNodes || int(hi-lo) > 4*len(joins) {
+		slices.SortFunc(joins, func(a, b join) int { return cmp.Or(cmp.Compare(a.u, b.u), cmp.Compare(a.n, b.n)) })
+		return
+	}
+	start := make([]int, int(hi-lo)+2)
+	for _, j := range joins {
+		start[j.u-lo+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	out := make([]join, len(joins))
+	for _, j := range joins {
+		out[start[j.u-lo]] = j
+		start[j.u-lo]++
+	}
+	copy(joins, out)
 }
 
 // Export helpers on Tree.
