@@ -245,31 +245,57 @@ func BenchmarkAddNode(b *testing.B) {
 	}
 }
 
+// BenchmarkImportJSON parses and imports the bench org's export: with
+// members (parse, import, parse+import) and, as go run ./bench does, nodes
+// only with the document's ids kept (nodes/...).
 func BenchmarkImportJSON(b *testing.B) {
 	f := benchFix(b, benchNodes)
-	var doc bytesBuffer
-	if err := f.tr.ExportJSON(&doc, f.org.ID, ExportOptions{OmitPaths: true}); err != nil {
-		b.Fatal(err)
+	for _, c := range []struct {
+		prefix string
+		export ExportOptions
+		opt    ImportOptions
+	}{
+		{"", ExportOptions{OmitPaths: true}, ImportOptions{}},
+		{"nodes/", ExportOptions{OmitPaths: true, OmitMembers: true}, ImportOptions{KeepIDs: true}},
+	} {
+		var doc bytesBuffer
+		if err := f.tr.ExportJSON(&doc, f.org.ID, c.export); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.prefix+"parse", func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := ParseTreeJSON(doc.reader(), Limits{MaxChildren: -1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.prefix+"import", func(b *testing.B) {
+			roots, _, err := ParseTreeJSON(doc.reader(), Limits{MaxChildren: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				tr := New(WithLimits(Limits{MaxChildren: -1}))
+				if _, err := tr.Import(roots, c.opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.prefix+"parse+import", func(b *testing.B) {
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				tr := New(WithLimits(Limits{MaxChildren: -1}))
+				if _, err := tr.ImportJSON(doc.reader(), c.opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
-	b.Run("parse", func(b *testing.B) {
-		b.SetBytes(int64(len(doc)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, _, err := ParseTreeJSON(doc.reader(), Limits{MaxChildren: -1}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("parse+import", func(b *testing.B) {
-		b.SetBytes(int64(len(doc)))
-		b.ReportAllocs()
-		for b.Loop() {
-			tr := New(WithLimits(Limits{MaxChildren: -1}))
-			if _, err := tr.ImportJSON(doc.reader(), ImportOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }
 
 type bytesBuffer []byte

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -368,12 +371,13 @@ func (e *importError) add(node *jpath, suffix string, err error) {
 func (e *importError) err() error { return errors.Join(e.errs...) }
 
 type plannedNode struct {
-	t      *TreeNode
-	f      fieldsInput
-	id     string
-	parent int // index into plan, -1 for a root
-	org    string
-	path   *jpath
+	t       *TreeNode
+	f       fieldsInput
+	id      string
+	parent  int // index into plan, -1 for a root
+	org     string
+	path    *jpath
+	members int // where the node's member entries start in definedUsers.entries
 }
 
 // Import adds the trees roots: each root becomes a new org, or with
@@ -408,12 +412,20 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 		}
 	}
 	var ie importError
-	var plan []plannedNode
+	// The maps are sized from a first count, so a large document grows
+	// none of them entry by entry.
+	sizes := countTrees(roots, lim.MaxImportNodes)
+	total, members := 0, 0
+	for _, sz := range sizes {
+		total += sz.nodes
+		members += sz.members
+	}
+	plan := make([]plannedNode, 0, total)
 	codes := map[string]map[string]*jpath{}  // org key → code → first node
 	extIDs := map[string]map[string]*jpath{} // org key → externalId → first node
-	nodeIDs := map[string]bool{}
+	nodeIDs := make(map[string]struct{}, total)
 	orgIDs := map[string]bool{}
-	users := map[string]*User{} // users the document defines
+	du := definedUsers{index: make(map[string]int32, min(members, 1<<20)), entries: make([]int32, 0, members)}
 	for ri, root := range roots {
 		top := rootPath(-1)
 		if len(roots) > 1 || opt.ParentID != "" {
@@ -445,6 +457,17 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 			}
 			orgIDs[orgID] = true
 			orgKey = orgID
+		}
+		// The org's maps, found once per root: most nodes have a code, few
+		// an externalId.
+		orgCodes, orgExtIDs := codes[orgKey], extIDs[orgKey]
+		if orgCodes == nil {
+			orgCodes = make(map[string]*jpath, sizes[ri].nodes)
+			codes[orgKey] = orgCodes
+		}
+		if orgExtIDs == nil {
+			orgExtIDs = map[string]*jpath{}
+			extIDs[orgKey] = orgExtIDs
 		}
 		type frame struct {
 			t      *TreeNode
@@ -480,34 +503,37 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(f.path, "", problem)
 			}
 			var err error
-			tx.planUnique(&ie, f.path, ".code", codes, orgKey, p.f.code, parentOrg, true)
-			tx.planUnique(&ie, f.path, ".externalId", extIDs, orgKey, p.f.externalID, parentOrg, false)
+			tx.planUnique(&ie, f.path, ".code", orgCodes, p.f.code, parentOrg, true, func(v string) *jpath {
+				return firstPlanned(plan, orgKey, func(p *plannedNode) bool { return p.f.code == v })
+			})
+			tx.planUnique(&ie, f.path, ".externalId", orgExtIDs, p.f.externalID, parentOrg, false, func(v string) *jpath {
+				return firstPlanned(plan, orgKey, func(p *plannedNode) bool { return p.f.externalID == v })
+			})
 			if opt.KeepIDs && f.t.ID != "" {
 				p.id = f.t.ID
 			} else {
-				p.id, err = tx.newID(op, func(id string) bool { _, ok := st.nodeIDs.Get(id); return ok || nodeIDs[id] })
+				p.id, err = tx.newID(op, func(id string) bool {
+					_, ok := st.nodeIDs.Get(id)
+					_, dup := nodeIDs[id]
+					return ok || dup
+				})
 				if err != nil {
 					return nil, err
 				}
 			}
+			seenIDs := len(nodeIDs)
+			nodeIDs[p.id] = struct{}{}
 			if err := checkID(p.id); err != nil {
 				ie.add(f.path, ".id", err)
-			} else if _, taken := st.nodeIDs.Get(p.id); taken || nodeIDs[p.id] {
+			} else if _, taken := st.nodeIDs.Get(p.id); taken || len(nodeIDs) == seenIDs {
 				ie.add(f.path, ".id", fmt.Errorf("node %q: %w", p.id, ErrExists))
 			}
-			nodeIDs[p.id] = true
-			tx.planMembers(&ie, f.path, f.t.Members, users)
-			seenRes := map[[2]string]bool{}
-			for i, res := range f.t.Resources {
-				clean, err := cleanResource(res)
-				key := [2]string{clean.Namespace, clean.Code}
-				if err == nil && seenRes[key] {
-					err = fmt.Errorf("resource %q in namespace %q granted twice: %w", res.Code, res.Namespace, ErrInvalidArgument)
-				}
-				if err != nil {
-					ie.add(f.path, ".resources["+strconv.Itoa(i)+"]", err)
-				}
-				seenRes[key] = true
+			if len(f.t.Members) > 0 {
+				p.members = len(du.entries)
+				tx.planMembers(&ie, f.path, len(plan), f.t.Members, &du)
+			}
+			if len(f.t.Resources) > 0 {
+				planResources(&ie, f.path, f.t.Resources)
 			}
 			idx := len(plan)
 			plan = append(plan, p)
@@ -518,25 +544,115 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	}
 	// Main departments the import cannot keep are refused unless dropping
 	// them was asked for.
-	if !opt.DropMissingMainDepartments {
+	if !opt.DropMissingMainDepartments && du.mains {
 		tx.planMainDepartments(&ie, plan)
 	}
-	// Member ids that only refer must exist in the tree or the document.
-	for _, p := range plan {
-		for i, m := range p.t.Members {
-			if _, ok := st.userIDs.Get(m.ID); !ok && users[m.ID] == nil && m.ID != "" {
-				ie.add(p.path, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q: %w", m.ID, ErrNotFound))
+	// Member ids that only refer must exist in the tree or the document
+	// (planMembers noted the entries it could not resolve as it went), and
+	// so must leaders (a leader need not be a member).
+	refs := du.refs
+	for pi, p := range plan {
+		for ; len(refs) > 0 && refs[0].node == pi; refs = refs[1:] {
+			id := p.t.Members[refs[0].index].ID
+			if k, ok := du.index[id]; ok {
+				du.entries[p.members+refs[0].index] = k
+			} else {
+				ie.add(p.path, ".members["+strconv.Itoa(refs[0].index)+"]", fmt.Errorf("user %q: %w", id, ErrNotFound))
 			}
 		}
-		// So must leaders (a leader need not be a member).
-		if err := tx.checkLeader(p.f.leaderUserID, users); err != nil {
+		if p.f.leaderUserID == "" {
+			continue
+		}
+		if _, ok := st.userIDs.Get(p.f.leaderUserID); !ok && !du.defines(p.f.leaderUserID) {
 			ie.add(p.path, ".leaderUserId", fmt.Errorf("user %q: %w", p.f.leaderUserID, ErrNotFound))
 		}
 	}
 	if err := ie.err(); err != nil {
 		return nil, err
 	}
-	return tx.applyImport(plan, parent, users, opt.Progress), nil
+	return tx.applyImport(plan, parent, &du, opt.Progress), nil
+}
+
+// firstPlanned returns the path of the first node of plan in org that
+// has what is asked.
+func firstPlanned(plan []plannedNode, org string, has func(*plannedNode) bool) *jpath {
+	for i := range plan {
+		if plan[i].org == org && has(&plan[i]) {
+			return plan[i].path
+		}
+	}
+	return nil
+}
+
+// treeSize is what countTrees finds under one root.
+type treeSize struct{ nodes, members int }
+
+// countTrees counts the nodes and member entries under each root, to size
+// the import's maps; it stops counting past limit nodes in all (the plan
+// refuses such a document anyway).
+func countTrees(roots []*TreeNode, limit int) []treeSize {
+	sizes := make([]treeSize, len(roots))
+	seen := 0
+	var stack []*TreeNode
+	for i, root := range roots {
+		stack = append(stack[:0], root)
+		for len(stack) > 0 && seen <= limit {
+			t := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if t == nil {
+				continue
+			}
+			seen++
+			sizes[i].nodes++
+			sizes[i].members += len(t.Members)
+			stack = append(stack, t.Children...)
+		}
+	}
+	return sizes
+}
+
+// planResources checks a node's grants.
+func planResources(ie *importError, node *jpath, resources []Resource) {
+	seen := map[[2]string]bool{}
+	for i, res := range resources {
+		clean, err := cleanResource(res)
+		key := [2]string{clean.Namespace, clean.Code}
+		if err == nil && seen[key] {
+			err = fmt.Errorf("resource %q in namespace %q granted twice: %w", res.Code, res.Namespace, ErrInvalidArgument)
+		}
+		if err != nil {
+			ie.add(node, ".resources["+strconv.Itoa(i)+"]", err)
+		}
+		seen[key] = true
+	}
+}
+
+// definedUsers is what planning learns about the users a document lists.
+type definedUsers struct {
+	users []*User            // the users the document defines (creates), in document order
+	index map[string]int32   // their ids → index in users
+	byExt map[string][]*User // the same by externalId, made on first use
+	// entries has one element per member entry of the planned nodes, in
+	// plan order: the index in users of the user it names, or -1 for a user
+	// of the tree.
+	entries []int32
+	// refs are the member entries that name a user neither in the tree nor
+	// defined by the document so far: one defined further on resolves them.
+	refs []memberRef
+	// mains: some member entry has a mainDepartmentId.
+	mains bool
+}
+
+// defines reports whether the document defines user id.
+func (du *definedUsers) defines(id string) bool {
+	_, ok := du.index[id]
+	return ok
+}
+
+// memberRef is a member entry of a planned node.
+type memberRef struct {
+	node  int // index in the plan
+	index int // in the node's members
 }
 
 // planMainDepartments reports every member whose mainDepartmentId neither
@@ -569,9 +685,13 @@ func (tx *Tx) planMainDepartments(ie *importError, plan []plannedNode) {
 	}
 }
 
-// planUnique checks that value is unique in the document's org and, when
-// importing under an existing node, in that org.
-func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]map[string]*jpath, org, value string, existing *orgRec, isCode bool) {
+// planUnique checks that value is unique in the document's org (seen holds
+// the values of that org so far) and, when importing under an existing
+// node, in that org.
+//
+// firstAt returns the path of the document's first node in the org with
+// value; it is asked only for a duplicate.
+func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]*jpath, value string, existing *orgRec, isCode bool, firstAt func(string) *jpath) {
 	if value == "" {
 		return
 	}
@@ -579,14 +699,16 @@ func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[st
 	if isCode {
 		sentinel = ErrDuplicateCode
 	}
-	if seen[org] == nil {
-		seen[org] = map[string]*jpath{}
-	}
-	if first, dup := seen[org][value]; dup {
+	// One probe: the map grows unless value is taken. Then (rarely) the
+	// write replaced the first node's path, which firstAt finds again.
+	n := len(seen)
+	seen[value] = node
+	if len(seen) == n {
+		first := firstAt(value)
+		seen[value] = first
 		ie.add(node, field, fmt.Errorf("%q also used at %s: %w", value, first, sentinel))
 		return
 	}
-	seen[org][value] = node
 	if existing != nil {
 		idx := existing.extIDs
 		if isCode {
@@ -598,64 +720,111 @@ func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[st
 	}
 }
 
-// planMembers validates member entries and records the users the document defines.
-func (tx *Tx) planMembers(ie *importError, node *jpath, members []User, users map[string]*User) {
-	seen := map[string]bool{}
+// planMembers validates the member entries of the node planned at index
+// pi and records the users the document defines, and the entries that
+// name a user not known yet.
+func (tx *Tx) planMembers(ie *importError, node *jpath, pi int, members []User, du *definedUsers) {
+	var seen map[string]bool // a short list is searched instead
 	for i, m := range members {
-		mp := ".members[" + strconv.Itoa(i) + "]"
-		if m.ID == "" {
-			ie.add(node, mp+".id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
-			continue
+		if m.MainDepartmentID != "" {
+			du.mains = true
 		}
-		if seen[m.ID] {
-			ie.add(node, mp, fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
-			continue
+		exists := false
+		if m.ID != "" {
+			_, exists = tx.st.userIDs.Get(m.ID)
 		}
-		seen[m.ID] = true
-		u := m
-		u.MainDepartmentID = ""
-		if err := validateUser(&u); err != nil {
-			ie.add(node, mp, err)
-			continue
+		k := tx.planMember(ie, node, members, i, exists, seen, du)
+		if k < 0 && m.ID != "" && !exists {
+			du.refs = append(du.refs, memberRef{pi, i})
 		}
-		defines := u != User{ID: u.ID}
-		if _, exists := tx.st.userIDs.Get(u.ID); exists || !defines || users[u.ID] != nil {
-			continue
-		}
-		if u.ExternalID != "" {
-			if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
-				ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
-				continue
+		du.entries = append(du.entries, k)
+		if seen == nil && i == 8 {
+			seen = make(map[string]bool, len(members))
+			for _, m := range members[:i+1] {
+				seen[m.ID] = true
 			}
-			for _, other := range users {
-				if other.ExternalID == u.ExternalID {
-					ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
-				}
-			}
+		} else if seen != nil {
+			seen[m.ID] = true
 		}
-		users[u.ID] = &u
 	}
 }
 
-// applyImport applies a validated plan; it cannot fail.
-func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User, progress func(applied, total int)) []Org {
-	st := tx.st
-	ids := make([]string, 0, len(users))
-	for id := range users {
-		ids = append(ids, id)
+// planMember checks entry i of members; seen holds the ids of the entries
+// before it, or is nil for a short list. It returns the index of the
+// entry's user in du.users, or -1 if the document has not defined it (so
+// far).
+func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, exists bool, seen map[string]bool, du *definedUsers) int32 {
+	m := members[i]
+	if m.ID == "" {
+		ie.add(node, ".members["+strconv.Itoa(i)+"].id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
+		return -1
 	}
-	slices.Sort(ids)
+	k, defined := int32(-1), false
+	if !exists {
+		k, defined = du.index[m.ID]
+		if !defined {
+			k = -1
+		}
+	}
+	twice := seen[m.ID]
+	if seen == nil {
+		for _, before := range members[:i] {
+			twice = twice || before.ID == m.ID
+		}
+	}
+	if twice {
+		ie.add(node, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
+		return k
+	}
+	u := m
+	u.MainDepartmentID = ""
+	if err := validateUser(&u); err != nil {
+		ie.add(node, ".members["+strconv.Itoa(i)+"]", err)
+		return k
+	}
+	defines := u != User{ID: u.ID}
+	if exists || !defines || defined {
+		return k
+	}
+	if u.ExternalID != "" {
+		mp := ".members[" + strconv.Itoa(i) + "]"
+		if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
+			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
+			return k
+		}
+		for _, other := range du.byExt[u.ExternalID] {
+			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
+		}
+		if du.byExt == nil {
+			du.byExt = map[string][]*User{}
+		}
+		du.byExt[u.ExternalID] = append(du.byExt[u.ExternalID], &u)
+	}
+	k = int32(len(du.users))
+	du.index[u.ID] = k
+	du.users = append(du.users, &u)
+	return k
+}
+
+// applyImport applies a validated plan; it cannot fail.
+func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, progress func(applied, total int)) []Org {
+	st := tx.st
+	// New users take their handles (and their timestamps when they have
+	// none) in id order.
+	users := sortedByID(du.users)
 	// A large import writes the id indexes in place, sized once, as a Load
 	// does; a small one into a big tree keeps the cheap layered writes.
 	if len(plan) > bulkEntries {
 		st.nodeIDs = st.nodeIDs.Reserve(tx.edit, len(plan))
 	}
-	if len(ids) > bulkEntries {
-		st.userIDs = st.userIDs.Reserve(tx.edit, len(ids))
+	if len(users) > bulkEntries {
+		st.userIDs = st.userIDs.Reserve(tx.edit, len(users))
 	}
-	us := make([]uid, 0, len(ids))
-	for _, id := range ids {
-		u := users[id]
+	tx.reserveDirty(len(plan), len(users))
+	us := make([]uid, 0, len(users))
+	handleOf := make([]uid, len(users)) // by index in du.users
+	for _, k := range users {
+		u := du.users[k]
 		created := u.CreatedAt.UnixNano()
 		if u.CreatedAt.IsZero() {
 			created = tx.now()
@@ -664,8 +833,10 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		if u.UpdatedAt.IsZero() {
 			updated = created
 		}
-		h, _ := tx.placeUser(u, created, updated) // validated: cannot fail
+		// Planning checked the id and the externalId are free.
+		h := tx.insertUserAs(u.ID, u, created, updated)
 		us = append(us, h)
+		handleOf[k] = h
 	}
 	// The user order is built beside the nodes: nothing here reads it.
 	defer tx.orderUsers(us)()
@@ -688,6 +859,9 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 			}
 		}
 	}()
+	// Every node of a root lands in the root's org: the org record is
+	// looked up (and its code indexes sized) once per root.
+	var org *orgRec
 	for i, p := range plan {
 		if progress != nil && i%progressEvery == 0 {
 			progress(i, len(plan))
@@ -696,17 +870,21 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 		var n nid
 		switch {
 		case p.parent >= 0:
-			parentNode := st.node(handles[p.parent])
-			n = tx.insertNode(tx.mutOrg(parentNode.orgID), handles[p.parent], p.id, p.f, now)
+			n = tx.insertNode(org, handles[p.parent], p.id, p.f, now)
 		case parent != 0:
-			n = tx.insertNode(tx.mutOrg(st.node(parent).orgID), parent, p.id, p.f, now)
+			org = tx.mutOrg(st.node(parent).orgID)
+			if i == 0 {
+				reserveCodes(tx, org, len(plan))
+			}
+			n = tx.insertNode(org, parent, p.id, p.f, now)
 		default:
-			o := &orgRec{edit: tx.edit, id: p.org, tenantID: p.t.TenantID, created: now, updated: now}
-			st.orgs = st.orgs.Set(tx.edit, p.org, o)
+			org = &orgRec{edit: tx.edit, id: p.org, tenantID: p.t.TenantID, created: now, updated: now}
+			st.orgs = st.orgs.Set(tx.edit, p.org, org)
 			tx.dirty.org(p.org)
-			n = tx.insertNode(o, 0, p.id, p.f, now)
-			o.root = n
-			orgs = append(orgs, tx.orgValue(o))
+			reserveCodes(tx, org, subtreeLen(plan, i))
+			n = tx.insertNode(org, 0, p.id, p.f, now)
+			org.root = n
+			orgs = append(orgs, tx.orgValue(org))
 		}
 		handles[i] = n
 		if len(p.t.Resources) > 0 {
@@ -720,12 +898,27 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 			sortResources(w.resources)
 		}
 		if len(p.t.Members) > 0 {
-			joins = tx.joinNewNode(n, p.t.Members, joins)
+			joins = tx.joinNewNode(n, p.t.Members, du.entries[p.members:], handleOf, joins)
 		}
 	}
-	tx.joinUsers(joins)
-	// Main departments, once every membership is in: one may name a node
-	// the document lists after the member entry that names it.
+	tx.joinUsers(joins, uid(st.users.Len()-len(users)))
+	if du.mains {
+		tx.applyMainDepartments(plan, handles)
+	}
+	if progress != nil {
+		progress(len(plan), len(plan))
+	}
+	if orgs == nil {
+		orgs = []Org{}
+	}
+	return orgs
+}
+
+// applyMainDepartments sets the main departments the members of plan name,
+// once every membership is in: one may name a node the document lists
+// after the member entry that names it.
+func (tx *Tx) applyMainDepartments(plan []plannedNode, handles []nid) {
+	st := tx.st
 	byDocID := map[string]nid{}
 	for i, p := range plan {
 		if p.t.ID != "" {
@@ -743,13 +936,84 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, users map[string]*User
 			}
 		}
 	}
-	if progress != nil {
-		progress(len(plan), len(plan))
+}
+
+// sortedByID returns the indexes of users in the order of their ids. Ids of one generator share a
+// prefix, so each is keyed by the 24 bytes after the prefix all share, and
+// only equal keys (ids longer than that, or equal) compare the strings.
+func sortedByID(users []*User) []int32 {
+	if len(users) == 0 {
+		return nil
 	}
-	if orgs == nil {
-		orgs = []Org{}
+	common := users[0].ID
+	for _, u := range users[1:] {
+		n := 0
+		for n < len(common) && n < len(u.ID) && common[n] == u.ID[n] {
+			n++
+		}
+		common = common[:n]
 	}
-	return orgs
+	type keyed struct {
+		key [3]uint64
+		u   *User
+		i   int32
+	}
+	ks := make([]keyed, len(users))
+	for i, u := range users {
+		var b [24]byte
+		copy(b[:], u.ID[len(common):])
+		ks[i] = keyed{[3]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16]), binary.BigEndian.Uint64(b[16:])}, u, int32(i)}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		for k := range a.key {
+			if a.key[k] != b.key[k] {
+				return cmp.Compare(a.key[k], b.key[k])
+			}
+		}
+		return strings.Compare(a.u.ID, b.u.ID)
+	})
+	out := make([]int32, len(ks))
+	for i, k := range ks {
+		out[i] = k.i
+	}
+	return out
+}
+
+// subtreeLen returns the number of plan entries of the root planned at i:
+// a root's nodes follow it up to the next root.
+func subtreeLen(plan []plannedNode, i int) int {
+	n := 1
+	for i+n < len(plan) && plan[i+n].parent >= 0 {
+		n++
+	}
+	return n
+}
+
+// reserveCodes sizes the code and externalId indexes of org o, which the
+// transaction owns, for n more nodes, when n makes the import a bulk load.
+func reserveCodes(tx *Tx, o *orgRec, n int) {
+	if n > bulkEntries {
+		o.codes = o.codes.Reserve(tx.edit, n)
+	}
+}
+
+// reserveDirty sizes the transaction's changed-record sets for the nodes
+// and users an import adds.
+func (tx *Tx) reserveDirty(nodes, users int) {
+	if tx.dirty.off {
+		return
+	}
+	reserveSet(&tx.dirty.nodes, nodes)
+	reserveSet(&tx.dirty.users, users)
+}
+
+// reserveSet gives s room for n more keys when n is a bulk load's worth.
+func reserveSet[K comparable](s *smallSet[K], n int) {
+	if n > bulkEntries {
+		m := make(map[K]struct{}, len(s.more)+n)
+		maps.Copy(m, s.more)
+		s.more = m
+	}
 }
 
 // join is a membership whose node side is in and whose user side is not.
@@ -761,11 +1025,18 @@ type join struct {
 // joinNewNode gives node n, new in this transaction and without members,
 // its members (all known users), in the order they join, and appends the
 // user sides still to be made to joins. A user listed twice joins once.
-// Rollups are the caller's (an import's bulk pass).
-func (tx *Tx) joinNewNode(n nid, members []User, joins []join) []join {
+// entries are the members' definedUsers.entries, handleOf the handles of
+// the users the document defines. Rollups are the caller's (an import's
+// bulk pass).
+func (tx *Tx) joinNewNode(n nid, members []User, entries []int32, handleOf []uid, joins []join) []join {
 	ms := make([]member, 0, len(members))
-	for _, m := range members {
-		u, _ := tx.st.userIDs.Get(m.ID)
+	for i, m := range members {
+		var u uid
+		if k := entries[i]; k >= 0 {
+			u = handleOf[k]
+		} else {
+			u, _ = tx.st.userIDs.Get(m.ID)
+		}
 		ms = append(ms, member{user: u, joined: tx.now()})
 	}
 	slices.SortStableFunc(ms, func(a, b member) int { return cmp.Compare(a.user, b.user) })
@@ -780,15 +1051,21 @@ func (tx *Tx) joinNewNode(n nid, members []User, joins []join) []join {
 }
 
 // joinUsers adds the user sides of joins, user by user, so that each user
-// record is copied once and its departments sorted once.
-func (tx *Tx) joinUsers(joins []join) {
-	slices.SortFunc(joins, func(a, b join) int { return cmp.Or(cmp.Compare(a.u, b.u), cmp.Compare(a.n, b.n)) })
+// record is copied once and its departments sorted once. Users from
+// firstNew on are new in the transaction, and listed as changed already.
+func (tx *Tx) joinUsers(joins []join, firstNew uid) {
+	sortJoins(joins)
 	for len(joins) > 0 {
 		k := 1
 		for k < len(joins) && joins[k].u == joins[0].u {
 			k++
 		}
-		ur := tx.mutUser(joins[0].u)
+		var ur *userRec
+		if joins[0].u >= firstNew {
+			ur = tx.copyUser(joins[0].u)
+		} else {
+			ur = tx.mutUser(joins[0].u)
+		}
 		depts := make([]nid, 0, len(ur.depts)+k)
 		depts = append(depts, ur.depts...)
 		for _, j := range joins[:k] {
@@ -798,6 +1075,38 @@ func (tx *Tx) joinUsers(joins []join) {
 		ur.depts, ur.own = depts, ur.own|ownDepts
 		joins = joins[k:]
 	}
+}
+
+// sortJoins sorts joins by user, then node. Joins are made node by node,
+// in ascending node order, so a stable counting sort by user does it when
+// the users' handles are not too spread out; otherwise a comparison sort.
+func sortJoins(joins []join) {
+	if len(joins) < 2 {
+		return
+	}
+	lo, hi := joins[0].u, joins[0].u
+	sortedNodes := true
+	for i, j := range joins {
+		lo, hi = min(lo, j.u), max(hi, j.u)
+		sortedNodes = sortedNodes && (i == 0 || joins[i-1].n <= j.n)
+	}
+	if !sortedNodes || int(hi-lo) > 4*len(joins) {
+		slices.SortFunc(joins, func(a, b join) int { return cmp.Or(cmp.Compare(a.u, b.u), cmp.Compare(a.n, b.n)) })
+		return
+	}
+	start := make([]int, int(hi-lo)+2)
+	for _, j := range joins {
+		start[j.u-lo+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	out := make([]join, len(joins))
+	for _, j := range joins {
+		out[start[j.u-lo]] = j
+		start[j.u-lo]++
+	}
+	copy(joins, out)
 }
 
 // Export helpers on Tree.

@@ -285,9 +285,16 @@ const maxSkipDepth = 64
 // treeParser decodes nested documents with the scanner's tokens and an
 // explicit stack: no recursion, whatever the depth.
 type treeParser struct {
-	sc    scanner
+	sc    *scanner
 	lim   Limits
 	nodes int
+	// Scratch space reused from node to node: the children of the open
+	// nodes (a stack, each node's run on top while it is open) and the
+	// members of the current list, copied out at the right size.
+	kids    []*TreeNode
+	members []User
+	slab    []TreeNode // nodes are allocated a slab at a time
+	orgID   string     // the last orgId, shared by the nodes that repeat it
 }
 
 type parseError struct {
@@ -301,17 +308,44 @@ func at(node *jpath, suffix string) string { return node.String() + suffix }
 func (e *parseError) Error() string { return "orgtree: parse: " + e.path + ": " + e.err.Error() }
 func (e *parseError) Unwrap() error { return e.err }
 
-func (p *treeParser) fail(node *jpath, suffix string, format string, args ...any) error {
-	return &parseError{path: at(node, suffix), err: fmt.Errorf(format+" (at byte %d): %w", append(args, p.sc.offset(), ErrInvalidJSON)...)}
+// loc is where in a node object the parser is: a field, an index in it and
+// a key below that (".members[2].name"). It is rendered only for an error,
+// so reading a member costs no string building.
+type loc struct {
+	field string // ".members"; "" for the node itself
+	index int    // 1 + the index in field's array; 0 for none
+	sub   string // ".name"
 }
 
-func (p *treeParser) token(node *jpath, path string) (token, error) {
+func field(f string) loc { return loc{field: f} }
+
+// item is the location of the i-th element of l's array.
+func (l loc) item(i int) loc { return loc{field: l.field, index: i + 1} }
+
+// key is the location of a key below l.
+func (l loc) key(k string) loc { l.sub += k; return l }
+
+func (l loc) String() string {
+	if l.index == 0 {
+		return l.field + l.sub
+	}
+	return l.field + "[" + strconv.Itoa(l.index-1) + "]" + l.sub
+}
+
+func (p *treeParser) fail(node *jpath, l loc, format string, args ...any) error {
+	return &parseError{path: at(node, l.String()), err: fmt.Errorf(format+" (at byte %d): %w", append(args, p.sc.offset(), ErrInvalidJSON)...)}
+}
+
+func (p *treeParser) token(node *jpath, l loc) (token, error) {
 	tok, err := p.sc.next()
 	if err != nil {
-		return tok, p.fail(node, path, "%v", err)
+		if p.sc.rerr != nil {
+			return tok, fmt.Errorf("orgtree: parse: read: %w", p.sc.rerr)
+		}
+		return tok, p.fail(node, l, "%v", err)
 	}
 	if tok.kind == tokEOF {
-		return tok, p.fail(node, path, "unexpected end of document")
+		return tok, p.fail(node, l, "unexpected end of document")
 	}
 	return tok, nil
 }
@@ -324,21 +358,27 @@ func (p *treeParser) token(node *jpath, path string) (token, error) {
 // invalid UTF-8 and \u escapes of lone surrogates are refused with
 // ErrInvalidJSON, never replaced; one leading byte order mark is allowed.
 // Unknown fields are skipped, so exports of the reference service import as
-// they are.
+// they are. r is read in blocks, not copied whole.
 func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err error) {
+	return parseTreeJSON(r, lim, readBlock)
+}
+
+// parseTreeJSON is ParseTreeJSON reading block bytes at a time (tests make
+// blocks tiny to cut every token somewhere).
+func parseTreeJSON(r io.Reader, lim Limits, block int) (trees []*TreeNode, array bool, err error) {
 	lim = lim.withDefaults()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, false, fmt.Errorf("orgtree: parse: read: %w", err)
-	}
-	p := &treeParser{sc: scanner{data: data}, lim: lim}
+	sc := newScanner(r, block)
+	p := &treeParser{sc: sc, lim: lim}
 	// A UTF-8 byte order mark, which some editors write, is skipped;
 	// offsets in errors still count from the start of the file.
-	if bytes.HasPrefix(data, utf8BOM) {
-		p.sc.pos = len(utf8BOM)
+	for len(sc.data) < len(utf8BOM) && sc.more {
+		sc.fill(0)
+	}
+	if bytes.HasPrefix(sc.data, utf8BOM) {
+		sc.pos = len(utf8BOM)
 	}
 	top := rootPath(-1)
-	tok, err := p.token(top, "")
+	tok, err := p.token(top, loc{})
 	if err != nil {
 		return nil, false, err
 	}
@@ -353,7 +393,7 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 		array = true
 		for i := 0; ; i++ {
 			path := rootPath(i)
-			tok, err := p.token(path, "")
+			tok, err := p.token(path, loc{})
 			if err != nil {
 				return nil, false, err
 			}
@@ -361,7 +401,7 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 				break
 			}
 			if tok.kind != tokObjectStart {
-				return nil, false, p.fail(path, "", "expected an object, found %v", tok)
+				return nil, false, p.fail(path, loc{}, "expected an object, found %v", tok)
 			}
 			t, err := p.tree(path)
 			if err != nil {
@@ -370,12 +410,25 @@ func ParseTreeJSON(r io.Reader, lim Limits) (trees []*TreeNode, array bool, err 
 			trees = append(trees, t)
 		}
 	default:
-		return nil, false, p.fail(top, "", "expected an object or an array, found %v", tok)
+		return nil, false, p.fail(top, loc{}, "expected an object or an array, found %v", tok)
 	}
 	if tok, err := p.sc.next(); err != nil || tok.kind != tokEOF {
-		return nil, false, p.fail(top, "", "trailing data after the document")
+		if p.sc.rerr != nil {
+			return nil, false, fmt.Errorf("orgtree: parse: read: %w", p.sc.rerr)
+		}
+		return nil, false, p.fail(top, loc{}, "trailing data after the document")
 	}
 	return trees, array, nil
+}
+
+// newNode returns a zero TreeNode from the current slab.
+func (p *treeParser) newNode() *TreeNode {
+	if len(p.slab) == 0 {
+		p.slab = make([]TreeNode, 64)
+	}
+	t := &p.slab[0]
+	p.slab = p.slab[1:]
+	return t
 }
 
 // tree decodes one node object (its '{' already read) with its subtree.
@@ -385,25 +438,32 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 		path       *jpath
 		depth      int
 		seen       keySet
+		next       int // the key expected next, in export order
+		kids       int // where this node's children start in p.kids
 		inChildren bool
 	}
-	root := &TreeNode{}
-	stack := []*frame{{t: root, path: path}}
+	root := p.newNode()
+	stack := []frame{{t: root, path: path}}
 	p.nodes++
 	for len(stack) > 0 {
-		f := stack[len(stack)-1]
+		f := &stack[len(stack)-1]
 		if f.inChildren {
-			cpath := f.path.child(len(f.t.Children))
-			tok, err := p.token(cpath, "")
+			cpath := f.path.child(len(p.kids) - f.kids)
+			tok, err := p.token(cpath, loc{})
 			if err != nil {
 				return nil, err
 			}
 			if tok.kind == tokArrayEnd {
 				f.inChildren = false
+				if kids := p.kids[f.kids:]; len(kids) > 0 {
+					f.t.Children = slices.Clone(kids)
+					clear(kids)
+					p.kids = p.kids[:f.kids]
+				}
 				continue
 			}
 			if tok.kind != tokObjectStart {
-				return nil, p.fail(cpath, "", "expected a node object, found %v", tok)
+				return nil, p.fail(cpath, loc{}, "expected a node object, found %v", tok)
 			}
 			if f.depth+1 > p.lim.MaxDepth {
 				return nil, &parseError{cpath.String(), fmt.Errorf("nesting deeper than %d: %w", p.lim.MaxDepth, ErrLimitExceeded)}
@@ -411,25 +471,45 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 			if p.nodes++; p.nodes > p.lim.MaxImportNodes {
 				return nil, &parseError{cpath.String(), fmt.Errorf("more than %d nodes: %w", p.lim.MaxImportNodes, ErrLimitExceeded)}
 			}
-			child := &TreeNode{}
-			f.t.Children = append(f.t.Children, child)
-			stack = append(stack, &frame{t: child, path: cpath, depth: f.depth + 1})
+			child := p.newNode()
+			p.kids = append(p.kids, child)
+			stack = append(stack, frame{t: child, path: cpath, depth: f.depth + 1})
 			continue
 		}
-		tok, err := p.token(f.path, "")
-		if err != nil {
-			return nil, err
+		// The key an export writes next, or the one after it (tenantId
+		// and path are often left out).
+		k := f.next
+		if k < nodeKeyCount && !p.sc.nextKey(nodeKeyQuoted[k]) {
+			if k++; k < nodeKeyCount && !p.sc.nextKey(nodeKeyQuoted[k]) {
+				k = nodeKeyCount
+			}
 		}
-		if tok.kind == tokObjectEnd {
-			stack = stack[:len(stack)-1]
-			continue
+		if k >= nodeKeyCount {
+			tok, err := p.token(f.path, loc{})
+			if err != nil {
+				return nil, err
+			}
+			if tok.kind == tokObjectEnd {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			if k = lookupKey(nodeKeyNames[:], tok.raw, nodeKeyCount); k < 0 {
+				key := string(tok.raw)
+				if !f.seen.addOther(key) {
+					return nil, p.fail(f.path, field("."+key), "duplicate key %q", key)
+				}
+				if err := p.skip(f.path, field("."+key)); err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
-		key := tok.str
-		if !f.seen.add(key) {
-			return nil, p.fail(f.path, "."+key, "duplicate key %q", key)
+		if !f.seen.add(k) {
+			return nil, p.fail(f.path, field(nodeKeyPaths[k]), "duplicate key %q", nodeKeyNames[k])
 		}
-		if key == "children" {
-			tok, err := p.token(f.path, ".children")
+		f.next = k + 1
+		if k == keyChildren {
+			tok, err := p.token(f.path, field(".children"))
 			if err != nil {
 				return nil, err
 			}
@@ -437,52 +517,137 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 			case tokNull:
 			case tokArrayStart:
 				f.inChildren = true
+				f.kids = len(p.kids)
 			default:
-				return nil, p.fail(f.path, ".children", "expected an array of nodes, found %v", tok)
+				return nil, p.fail(f.path, field(".children"), "expected an array of nodes, found %v", tok)
 			}
 			continue
 		}
-		if err := p.field(f.t, key, f.path); err != nil {
+		if err := p.field(f.t, k, f.path); err != nil {
 			return nil, err
 		}
 	}
 	return root, nil
 }
 
+// The keys of a node object that the decoder knows, in the order exports
+// write them.
+const (
+	keyID = iota
+	keyOrgID
+	keyTenantID
+	keyName
+	keyNameI18n
+	keyDescription
+	keyDescriptionI18n
+	keyCode
+	keyOrder
+	keyExternalID
+	keyLeaderUserID
+	keyDepth
+	keyPath
+	keyRoot
+	keyCreatedAt
+	keyUpdatedAt
+	keyMembers
+	keyResources
+	keyChildren
+	nodeKeyCount
+)
+
+var nodeKeyNames = [nodeKeyCount]string{
+	"id", "orgId", "tenantId", "name", "nameI18n", "description", "descriptionI18n", "code", "order",
+	"externalId", "leaderUserId", "depth", "path", "root", "createdAt", "updatedAt", "members", "resources", "children",
+}
+
+// The keys of a member object, in export order.
+const (
+	userKeyID = iota
+	userKeyName
+	userKeyUsername
+	userKeyEmail
+	userKeyPhone
+	userKeyExternalID
+	userKeyMainDepartmentID
+	userKeyCreatedAt
+	userKeyUpdatedAt
+	userKeyCount
+)
+
+var userKeyNames = [userKeyCount]string{
+	"id", "name", "username", "email", "phone", "externalId", "mainDepartmentId", "createdAt", "updatedAt",
+}
+
+// The error-path suffixes of the known keys (".name"), and the keys as an
+// export writes them (`"name":`), made once.
+var (
+	nodeKeyPaths, userKeyPaths   = affixed(nodeKeyNames[:], ".", ""), affixed(userKeyNames[:], ".", "")
+	nodeKeyQuoted, userKeyQuoted = affixed(nodeKeyNames[:], `"`, `":`), affixed(userKeyNames[:], `"`, `":`)
+)
+
+func affixed(keys []string, prefix, suffix string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = prefix + k + suffix
+	}
+	return out
+}
+
+// lookupKey returns the index of key in names, or -1. Documents written by
+// an export have their keys in the order of names, so the one expected
+// next (the scanner did not find it where exports put it) is tried first.
+func lookupKey(names []string, key []byte, expect int) int {
+	if expect < len(names) && string(key) == names[expect] {
+		return expect
+	}
+	for i, n := range names {
+		if string(key) == n {
+			return i
+		}
+	}
+	return -1
+}
+
 // field decodes the value of one non-children key of a node object.
-func (p *treeParser) field(t *TreeNode, key string, node *jpath) error {
+func (p *treeParser) field(t *TreeNode, k int, node *jpath) error {
 	var err error
-	path := "." + key
-	switch key {
-	case "id":
+	path := field(nodeKeyPaths[k])
+	switch k {
+	case keyID:
 		t.ID, err = p.str(node, path)
-	case "orgId":
-		t.OrgID, err = p.str(node, path)
-	case "tenantId":
+	case keyOrgID:
+		var tok token
+		if tok, err = p.strToken(node, path); err == nil && tok.kind == tokString {
+			if string(tok.raw) != p.orgID {
+				p.orgID = string(tok.raw)
+			}
+			t.OrgID = p.orgID
+		}
+	case keyTenantID:
 		t.TenantID, err = p.str(node, path)
-	case "name":
+	case keyName:
 		t.Name, err = p.str(node, path)
-	case "description":
+	case keyDescription:
 		t.Description, err = p.str(node, path)
-	case "code":
+	case keyCode:
 		t.Code, err = p.str(node, path)
-	case "externalId":
+	case keyExternalID:
 		t.ExternalID, err = p.str(node, path)
-	case "leaderUserId":
+	case keyLeaderUserID:
 		t.LeaderUserID, err = p.str(node, path)
-	case "nameI18n":
+	case keyNameI18n:
 		t.NameI18n, err = p.i18n(node, path)
-	case "descriptionI18n":
+	case keyDescriptionI18n:
 		t.DescriptionI18n, err = p.i18n(node, path)
-	case "order":
+	case keyOrder:
 		t.Order, err = p.int(node, path)
-	case "depth":
+	case keyDepth:
 		t.Depth, err = p.int(node, path)
-	case "createdAt":
+	case keyCreatedAt:
 		t.CreatedAt, err = p.time(node, path)
-	case "updatedAt":
+	case keyUpdatedAt:
 		t.UpdatedAt, err = p.time(node, path)
-	case "root":
+	case keyRoot:
 		var tok token
 		if tok, err = p.token(node, path); err == nil {
 			if tok.kind != tokTrue && tok.kind != tokFalse && tok.kind != tokNull {
@@ -490,34 +655,39 @@ func (p *treeParser) field(t *TreeNode, key string, node *jpath) error {
 			}
 			t.Root = tok.kind == tokTrue
 		}
-	case "path":
+	case keyPath:
 		t.Path, err = p.strings(node, path)
-	case "members":
-		t.Members, err = p.members(node, path)
-	case "resources":
+	case keyMembers:
+		t.Members, err = p.parseMembers(node, path)
+	case keyResources:
 		t.Resources, err = p.resources(node, path)
-	default:
-		err = p.skip(node, path)
 	}
 	return err
 }
 
-// str decodes a string or null ("").
-func (p *treeParser) str(node *jpath, path string) (string, error) {
+// strToken reads a string or null token; its text is valid until the next
+// token.
+func (p *treeParser) strToken(node *jpath, path loc) (token, error) {
 	tok, err := p.token(node, path)
 	if err != nil {
-		return "", err
+		return tok, err
 	}
-	switch tok.kind {
-	case tokNull:
-		return "", nil
-	case tokString:
-		return tok.str, nil
+	if tok.kind != tokNull && tok.kind != tokString {
+		return tok, p.fail(node, path, "expected a string, found %v", tok)
 	}
-	return "", p.fail(node, path, "expected a string, found %v", tok)
+	return tok, nil
 }
 
-func (p *treeParser) int(node *jpath, path string) (int, error) {
+// str decodes a string or null ("").
+func (p *treeParser) str(node *jpath, path loc) (string, error) {
+	tok, err := p.strToken(node, path)
+	if err != nil || tok.kind == tokNull {
+		return "", err
+	}
+	return string(tok.raw), nil
+}
+
+func (p *treeParser) int(node *jpath, path loc) (int, error) {
 	tok, err := p.token(node, path)
 	if err != nil {
 		return 0, err
@@ -526,20 +696,50 @@ func (p *treeParser) int(node *jpath, path string) (int, error) {
 	case tokNull:
 		return 0, nil
 	case tokNumber:
-		n, err := strconv.ParseInt(tok.str, 10, 32)
+		if n, ok := smallInt(tok.raw); ok {
+			return n, nil
+		}
+		n, err := strconv.ParseInt(string(tok.raw), 10, 32)
 		if err != nil {
-			return 0, p.fail(node, path, "expected a 32-bit integer, found %s", tok.str)
+			return 0, p.fail(node, path, "expected a 32-bit integer, found %s", tok.raw)
 		}
 		return int(n), nil
 	}
 	return 0, p.fail(node, path, "expected an integer, found %v", tok)
 }
 
-func (p *treeParser) time(node *jpath, path string) (time.Time, error) {
-	s, err := p.str(node, path)
-	if err != nil || s == "" {
+// smallInt parses a literal of at most 9 digits with an optional minus,
+// which always fits 32 bits; anything else is left to strconv.
+func smallInt(b []byte) (int, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+func (p *treeParser) time(node *jpath, path loc) (time.Time, error) {
+	tok, err := p.strToken(node, path)
+	if err != nil || tok.kind == tokNull || len(tok.raw) == 0 {
 		return time.Time{}, err
 	}
+	if t, ok := parseExportTime(tok.raw); ok {
+		return t, nil
+	}
+	s := string(tok.raw)
 	t, perr := time.Parse(time.RFC3339Nano, s)
 	if perr != nil {
 		return time.Time{}, p.fail(node, path, "expected an RFC 3339 time, found %q", s)
@@ -547,8 +747,61 @@ func (p *treeParser) time(node *jpath, path string) (time.Time, error) {
 	return t, nil
 }
 
+// parseExportTime parses the timestamps exports write, "2006-01-02T15:04:05Z"
+// with 0 to 9 fractional digits, without time.Parse and its string. It
+// refuses (false) anything else, valid or not, for time.Parse to judge; what
+// it accepts it reads as time.Parse does.
+func parseExportTime(b []byte) (time.Time, bool) {
+	n := len(b)
+	if n < len("2006-01-02T15:04:05Z") || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[n-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(b []byte) int {
+		v := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
+	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
+	nsec := 0
+	if frac := b[19 : n-1]; len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		if nsec = num(frac[1:]); nsec < 0 {
+			return time.Time{}, false
+		}
+		for k := len(frac) - 1; k < 9; k++ {
+			nsec *= 10
+		}
+	}
+	if year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
 // strings decodes an array of strings or null.
-func (p *treeParser) strings(node *jpath, path string) ([]string, error) {
+func (p *treeParser) strings(node *jpath, path loc) ([]string, error) {
 	tok, err := p.token(node, path)
 	if err != nil || tok.kind == tokNull {
 		return nil, err
@@ -566,15 +819,15 @@ func (p *treeParser) strings(node *jpath, path string) ([]string, error) {
 			return out, nil
 		}
 		if tok.kind != tokString {
-			return nil, p.fail(node, path+"["+strconv.Itoa(i)+"]", "expected a string, found %v", tok)
+			return nil, p.fail(node, path.item(i), "expected a string, found %v", tok)
 		}
-		out = append(out, tok.str)
+		out = append(out, string(tok.raw))
 	}
 }
 
 // i18n decodes a locale → text object, null, or a string holding such an
 // object (the reference service stores i18n as a JSON string).
-func (p *treeParser) i18n(node *jpath, path string) (map[string]string, error) {
+func (p *treeParser) i18n(node *jpath, path loc) (map[string]string, error) {
 	tok, err := p.token(node, path)
 	if err != nil {
 		return nil, err
@@ -583,11 +836,11 @@ func (p *treeParser) i18n(node *jpath, path string) (map[string]string, error) {
 	case tokNull:
 		return nil, nil
 	case tokString:
-		if tok.str == "" {
+		if len(tok.raw) == 0 {
 			return nil, nil
 		}
 		var m map[string]string
-		if err := json.Unmarshal([]byte(tok.str), &m); err != nil {
+		if err := json.Unmarshal(tok.raw, &m); err != nil {
 			return nil, p.fail(node, path, "string does not hold a JSON object of strings")
 		}
 		return m, nil
@@ -601,11 +854,11 @@ func (p *treeParser) i18n(node *jpath, path string) (map[string]string, error) {
 			if tok.kind == tokObjectEnd {
 				return m, nil
 			}
-			k := tok.str
+			k := string(tok.raw)
 			if _, dup := m[k]; dup {
-				return nil, p.fail(node, path+"."+k, "duplicate key %q", k)
+				return nil, p.fail(node, path.key("."+k), "duplicate key %q", k)
 			}
-			if m[k], err = p.str(node, path+"."+k); err != nil {
+			if m[k], err = p.str(node, path.key("."+k)); err != nil {
 				return nil, err
 			}
 		}
@@ -613,8 +866,8 @@ func (p *treeParser) i18n(node *jpath, path string) (map[string]string, error) {
 	return nil, p.fail(node, path, "expected an object of strings, found %v", tok)
 }
 
-// members decodes an array whose entries are user ids or user objects.
-func (p *treeParser) members(node *jpath, path string) ([]User, error) {
+// parseMembers decodes an array whose entries are user ids or user objects.
+func (p *treeParser) parseMembers(node *jpath, path loc) ([]User, error) {
 	tok, err := p.token(node, path)
 	if err != nil || tok.kind == tokNull {
 		return nil, err
@@ -622,81 +875,96 @@ func (p *treeParser) members(node *jpath, path string) ([]User, error) {
 	if tok.kind != tokArrayStart {
 		return nil, p.fail(node, path, "expected an array of users, found %v", tok)
 	}
-	out := []User{}
+	out := p.members[:0]
+	defer func() { clear(out); p.members = out[:0] }()
 	for i := 0; ; i++ {
-		ipath := path + "[" + strconv.Itoa(i) + "]"
+		ipath := path.item(i)
 		tok, err := p.token(node, ipath)
 		if err != nil {
 			return nil, err
 		}
 		switch tok.kind {
 		case tokString:
-			out = append(out, User{ID: tok.str})
+			out = append(out, User{ID: string(tok.raw)})
 			continue
 		case tokArrayEnd:
-			return out, nil
+			if len(out) == 0 {
+				return []User{}, nil
+			}
+			return slices.Clone(out), nil
 		case tokObjectStart:
-			u, err := p.user(node, ipath)
-			if err != nil {
+			out = append(out, User{})
+			if err := p.user(&out[len(out)-1], node, ipath); err != nil {
 				return nil, err
 			}
-			out = append(out, u)
 			continue
 		}
 		return nil, p.fail(node, ipath, "expected a user id or a user object, found %v", tok)
 	}
 }
 
-func (p *treeParser) user(node *jpath, path string) (User, error) {
-	var u User
-	seen := map[string]bool{}
+func (p *treeParser) user(u *User, node *jpath, path loc) error {
+	var seen keySet
+	next := 0
 	for {
-		tok, err := p.token(node, path)
-		if err != nil {
-			return u, err
+		k := next
+		if k >= userKeyCount || !p.sc.nextKey(userKeyQuoted[k]) {
+			tok, err := p.token(node, path)
+			if err != nil {
+				return err
+			}
+			if tok.kind == tokObjectEnd {
+				return nil
+			}
+			if k = lookupKey(userKeyNames[:], tok.raw, userKeyCount); k < 0 {
+				key := string(tok.raw)
+				kpath := path.key("." + key)
+				if !seen.addOther(key) {
+					return p.fail(node, kpath, "duplicate key %q", key)
+				}
+				if err := p.skip(node, kpath); err != nil {
+					return err
+				}
+				continue
+			}
 		}
-		if tok.kind == tokObjectEnd {
-			return u, nil
+		kpath := path.key(userKeyPaths[k])
+		if !seen.add(k) {
+			return p.fail(node, kpath, "duplicate key %q", userKeyNames[k])
 		}
-		key := tok.str
-		kpath := path + "." + key
-		if seen[key] {
-			return u, p.fail(node, kpath, "duplicate key %q", key)
-		}
-		seen[key] = true
+		next = k + 1
+		var err error
 		var dst *string
-		switch key {
-		case "id":
+		switch k {
+		case userKeyID:
 			dst = &u.ID
-		case "name":
+		case userKeyName:
 			dst = &u.Name
-		case "username":
+		case userKeyUsername:
 			dst = &u.Username
-		case "email":
+		case userKeyEmail:
 			dst = &u.Email
-		case "phone":
+		case userKeyPhone:
 			dst = &u.Phone
-		case "externalId":
+		case userKeyExternalID:
 			dst = &u.ExternalID
-		case "mainDepartmentId":
+		case userKeyMainDepartmentID:
 			dst = &u.MainDepartmentID
-		case "createdAt":
+		case userKeyCreatedAt:
 			u.CreatedAt, err = p.time(node, kpath)
-		case "updatedAt":
+		case userKeyUpdatedAt:
 			u.UpdatedAt, err = p.time(node, kpath)
-		default:
-			err = p.skip(node, kpath)
 		}
 		if dst != nil {
 			*dst, err = p.str(node, kpath)
 		}
 		if err != nil {
-			return u, err
+			return err
 		}
 	}
 }
 
-func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
+func (p *treeParser) resources(node *jpath, path loc) ([]Resource, error) {
 	tok, err := p.token(node, path)
 	if err != nil || tok.kind == tokNull {
 		return nil, err
@@ -706,7 +974,7 @@ func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
 	}
 	var out []Resource
 	for i := 0; ; i++ {
-		ipath := path + "[" + strconv.Itoa(i) + "]"
+		ipath := path.item(i)
 		tok, err := p.token(node, ipath)
 		if err != nil {
 			return nil, err
@@ -727,8 +995,8 @@ func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
 			if tok.kind == tokObjectEnd {
 				break
 			}
-			key := tok.str
-			kpath := ipath + "." + key
+			key := string(tok.raw)
+			kpath := ipath.key("." + key)
 			if seen[key] {
 				return nil, p.fail(node, kpath, "duplicate key %q", key)
 			}
@@ -743,7 +1011,8 @@ func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
 				s, err = p.str(node, kpath)
 				r.Type = ResourceType(s)
 			case "actions":
-				r.Actions, err = p.strings(node, kpath)
+				// Rare: the path of an action is rendered as it comes.
+				r.Actions, err = p.strings(node, field(kpath.String()))
 			default:
 				err = p.skip(node, kpath)
 			}
@@ -756,7 +1025,7 @@ func (p *treeParser) resources(node *jpath, path string) ([]Resource, error) {
 }
 
 // skip reads and drops one value of any shape, nesting at most maxSkipDepth.
-func (p *treeParser) skip(node *jpath, path string) error {
+func (p *treeParser) skip(node *jpath, path loc) error {
 	depth := 0
 	for {
 		tok, err := p.token(node, path)
@@ -777,17 +1046,6 @@ func (p *treeParser) skip(node *jpath, path string) error {
 	}
 }
 
-// nodeKeys are the keys of a node object that the decoder knows.
-var nodeKeys = map[string]uint32{}
-
-func init() {
-	for i, k := range []string{"id", "orgId", "name", "description", "code", "externalId", "leaderUserId",
-		"nameI18n", "descriptionI18n", "order", "depth", "createdAt", "updatedAt", "root", "path",
-		"members", "resources", "children", "tenantId"} {
-		nodeKeys[k] = 1 << i
-	}
-}
-
 // keySet records the keys seen in one object: a bit per known key, a map
 // only for unknown ones, so the common case allocates nothing.
 type keySet struct {
@@ -795,21 +1053,24 @@ type keySet struct {
 	other map[string]bool
 }
 
-// add reports whether key is new.
-func (k *keySet) add(key string) bool {
-	if bit, ok := nodeKeys[key]; ok {
-		if k.known&bit != 0 {
-			return false
-		}
-		k.known |= bit
-		return true
-	}
-	if k.other[key] {
+// add reports whether known key k is new.
+func (s *keySet) add(k int) bool {
+	bit := uint32(1) << k
+	if s.known&bit != 0 {
 		return false
 	}
-	if k.other == nil {
-		k.other = map[string]bool{}
+	s.known |= bit
+	return true
+}
+
+// addOther reports whether the unknown key is new.
+func (s *keySet) addOther(key string) bool {
+	if s.other[key] {
+		return false
 	}
-	k.other[key] = true
+	if s.other == nil {
+		s.other = map[string]bool{}
+	}
+	s.other[key] = true
 	return true
 }

@@ -103,9 +103,9 @@ func ourTokens(doc []byte) (string, error) {
 		case tokObjectStart, tokObjectEnd, tokArrayStart, tokArrayEnd:
 			b.WriteString(tok.String())
 		case tokString:
-			fmt.Fprintf(&b, "s%q", tok.str)
+			fmt.Fprintf(&b, "s%q", tok.raw)
 		case tokNumber:
-			fmt.Fprintf(&b, "n%s", tok.str)
+			fmt.Fprintf(&b, "n%s", tok.raw)
 		default:
 			b.WriteString(tok.String())
 		}

@@ -210,15 +210,15 @@ const (
 // nodeGrams returns the distinct indexed grams of a name and its i18n
 // variants, sorted.
 func nodeGrams(name string, i18n map[string]string) []string {
-	out := allNodeGrams(name, i18n)
+	out := appendNodeGrams(nil, name, i18n)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
 
-// allNodeGrams returns the indexed grams of a name and its i18n variants,
-// with repeats, in no order.
-func allNodeGrams(name string, i18n map[string]string) []string {
-	out := make([]string, 0, 2*len(name)+4)
+// appendNodeGrams appends the indexed grams of a name and its i18n
+// variants to out, with repeats, in no order.
+func appendNodeGrams(out []string, name string, i18n map[string]string) []string {
+	out = slices.Grow(out, 2*len(name)+4)
 	out = nameGrams(out, foldString(name))
 	for _, v := range i18n {
 		out = nameGrams(out, foldString(v))
@@ -481,12 +481,14 @@ func (st *state) gramChanges(run []nid, oldest map[nid]*pendingName) gramChanges
 		}
 		return c
 	}
+	var grams []string // reused from node to node
 	for _, n := range run {
 		if p := oldest[n]; !p.indexed {
 			// A node new to the index (most of a load): its grams are all
 			// additions, and a repeated gram already ends its list with n.
 			if r := st.node(n); r != nil {
-				for _, g := range allNodeGrams(r.name, r.nameI18n) {
+				grams = appendNodeGrams(grams[:0], r.name, r.nameI18n)
+				for _, g := range grams {
 					if c := at(g); len(c.add) == 0 || c.add[len(c.add)-1] != n {
 						c.add = append(c.add, n)
 					}

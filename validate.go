@@ -19,6 +19,17 @@ func checkID(id string) error {
 	case !utf8.ValidString(id):
 		return fmt.Errorf("id is not valid UTF-8: %w", ErrInvalidArgument)
 	}
+	ascii := true
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c == 0x7f {
+			return fmt.Errorf("id contains a space or control character: %w", ErrInvalidArgument)
+		}
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	if ascii {
+		return nil
+	}
 	for _, r := range id {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
 			return fmt.Errorf("id contains a space or control character: %w", ErrInvalidArgument)

@@ -67,13 +67,21 @@ func (m Layered[V]) inBase(key string) bool {
 
 // Set returns a map that maps key to v and otherwise equals m.
 func (m Layered[V]) Set(e *Edit, key string, v V) Layered[V] {
+	if m.owned(e) && m.delta.len == 0 {
+		// A bulk load's write: one probe, the growth of the base telling
+		// whether key is new.
+		n := len(*m.base)
+		(*m.base)[key] = v
+		if len(*m.base) > n {
+			m.len++
+		}
+		return m
+	}
 	if _, ok := m.Get(key); !ok {
 		m.len++
 	}
 	if m.owned(e) {
-		if m.delta.len > 0 {
-			m.delta = m.delta.Delete(e, key)
-		}
+		m.delta = m.delta.Delete(e, key)
 		(*m.base)[key] = v
 		return m
 	}
