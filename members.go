@@ -159,7 +159,7 @@ func (tx *Tx) placeUser(u *User, created, updated int64) (uid, error) {
 func (tx *Tx) insertUserAs(id string, u *User, created, updated int64) uid {
 	st := tx.st
 	r := &userRec{
-		edit: tx.edit, own: ownDepts, id: id, name: u.Name, username: u.Username, email: u.Email,
+		edit: tx.edit, own: ownDepts | ownListed, id: id, name: u.Name, username: u.Username, email: u.Email,
 		phone: u.Phone, externalID: u.ExternalID, created: created, updated: updated,
 	}
 	n := uid(st.users.Len())

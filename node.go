@@ -240,7 +240,7 @@ func (st *state) childIndex(children []nid, child nid) int {
 func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now int64) nid {
 	st := tx.st
 	r := &nodeRec{
-		edit: tx.edit, own: ownChildren | ownMembers,
+		edit: tx.edit, own: ownChildren | ownMembers | ownListed,
 		id: id, orgID: o.id, parent: parent, parentID: st.idOf(parent),
 		name: f.name, nameI18n: f.nameI18n, code: f.code, order: f.order, created: now, updated: now,
 		nodeExtra: newExtra(f.description, f.descriptionI18n, f.externalID, f.leaderUserID, nil),

@@ -123,6 +123,9 @@ const (
 	ownDepts
 	ownExtra
 	ownLeads
+	// ownListed: the record is in the transaction's dirty set, so that a
+	// bulk load's millionth change to it does not ask the set again.
+	ownListed
 )
 
 type member struct {
@@ -509,14 +512,20 @@ func (tx *Tx) mutNode(n nid) *nodeRec {
 		r = &c
 		tx.st.nodes = tx.st.nodes.Set(tx.edit, int(n), r)
 	}
-	tx.dirty.node(n)
+	if r.own&ownListed == 0 {
+		tx.dirty.node(n)
+		r.own |= ownListed
+	}
 	return r
 }
 
 // mutUser returns the transaction's copy of user u and lists it as changed.
 func (tx *Tx) mutUser(u uid) *userRec {
 	r := tx.copyUser(u)
-	tx.dirty.user(u)
+	if r.own&ownListed == 0 {
+		tx.dirty.user(u)
+		r.own |= ownListed
+	}
 	return r
 }
 
