@@ -219,6 +219,29 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		}
 	})
+	// The same content as one JSON record per org, node and user (format
+	// version 1, read but no longer written): what the full record plus
+	// log of format 2 is measured against.
+	b.Run("open-v1", func(b *testing.B) {
+		if d == nil {
+			b.Skip("needs decode in the same run")
+		}
+		v1 := dir + "/v1.db"
+		if _, err := os.Stat(v1); err != nil {
+			writeV1(b, v1, d)
+		}
+		b.ResetTimer()
+		for range b.N {
+			db, err := Open(v1, WithReadOnly())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			require.NoError(b, db.Close())
+			b.StartTimer()
+		}
+		b.ReportMetric(size(v1)/float64(*benchNodes), "file-B/node")
+	})
 }
 
 // BenchmarkBulkCommit is one transaction adding 10k departments under a
