@@ -368,7 +368,6 @@ func (tx *Tx) load(d *Dump) error {
 			return fmt.Errorf("orgtree: load: node %q: org %q: %w", r.id, r.orgID, ErrNotFound)
 		}
 		org := tx.mutOrg(r.orgID)
-		org.nodeCount++
 		if parents[i] == "" {
 			if org.root != n {
 				return fmt.Errorf("orgtree: load: node %q has no parent but is not the root of org %q: %w", r.id, r.orgID, ErrCorrupt)

@@ -193,6 +193,18 @@ func (st *state) childCmp(a, b nid) int {
 	return cmp.Or(cmp.Compare(rb.order, ra.order), cmp.Compare(ra.created, rb.created), cmp.Compare(ra.id, rb.id))
 }
 
+// orgFor returns the org a node with fields f is added to: the
+// transaction's copy when the node's code or external id go into the
+// org's indexes, else the record as it is, so that adding a plain node
+// neither copies its org nor lists it as changed.
+func (tx *Tx) orgFor(orgID string, f fieldsInput) *orgRec {
+	if f.code != "" || f.externalID != "" {
+		return tx.mutOrg(orgID)
+	}
+	o, _ := tx.st.orgs.Get(orgID)
+	return o
+}
+
 func (tx *Tx) insertChild(parent, child nid) {
 	p := tx.mutNode(parent)
 	i, _ := slices.BinarySearchFunc(p.children, child, tx.st.childCmp)
@@ -235,8 +247,9 @@ func (st *state) childIndex(children []nid, child nid) int {
 	return -1
 }
 
-// insertNode creates a node whose fields are already valid and unique. o
-// must be owned by the transaction.
+// insertNode creates a node whose fields are already valid and unique in
+// org o, which must be owned by the transaction when f has a code or an
+// external id (see orgFor).
 func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now int64) nid {
 	st := tx.st
 	r := &nodeRec{
@@ -257,7 +270,6 @@ func (tx *Tx) insertNode(o *orgRec, parent nid, id string, f fieldsInput, now in
 	}
 	st.nodeIDs = st.nodeIDs.Set(tx.edit, id, n)
 	st.nodeCount++
-	o.nodeCount++
 	if f.code != "" {
 		o.codes = o.codes.Set(tx.edit, f.code, n)
 	}
@@ -326,7 +338,7 @@ func (tx *Tx) AddNode(in NodeInput) (Node, error) {
 	if err != nil {
 		return Node{}, err
 	}
-	n := tx.insertNode(tx.mutOrg(pr.orgID), p, id, f, tx.now())
+	n := tx.insertNode(tx.orgFor(pr.orgID, f), p, id, f, tx.now())
 	return tx.st.nodeValue(tx.st.node(n)), nil
 }
 
@@ -470,7 +482,6 @@ func (tx *Tx) deleteSubtree(top nid) {
 		}
 		tx.setLeader(n, r.leaderUserID, "")
 		tx.nameChanged(n, r)
-		org.nodeCount--
 		st.nodeCount--
 		st.nodeIDs = st.nodeIDs.Delete(tx.edit, r.id)
 		st.nodes = st.nodes.Set(tx.edit, int(n), nil)

@@ -29,7 +29,7 @@ func (s Snapshot) DumpOrg(orgID string) (*OrgDump, error) {
 		return nil, err
 	}
 	st := s.st
-	d := &OrgDump{Seq: st.seq, Org: st.orgRecord(o), Nodes: make([]NodeRecord, 0, o.nodeCount)}
+	d := &OrgDump{Seq: st.seq, Org: st.orgRecord(o)}
 	seen := map[uid]struct{}{}
 	var users []uid
 	note := func(u uid) {

@@ -448,7 +448,8 @@ func (tx *Tx) replayAddNode(rec *NodeRecord) error {
 	}
 	created := rec.CreatedAt.UnixNano()
 	tx.bumpTime(created)
-	tx.insertNode(tx.mutOrg(rec.OrgID), p, rec.ID, recordFields(rec, false), created)
+	f := recordFields(rec, false)
+	tx.insertNode(tx.orgFor(rec.OrgID, f), p, rec.ID, f, created)
 	return nil
 }
 

@@ -61,7 +61,6 @@ type orgRec struct {
 	created, updated int64
 	codes            pmap.Layered[nid] // node code → nid
 	extIDs           pmap.Layered[nid] // node externalId → nid
-	nodeCount        int
 }
 
 type nodeRec struct {
