@@ -380,3 +380,34 @@ func TestRollbackOnlyToAncestors(t *testing.T) {
 	require.NoError(t, used.Load(d))
 	assert.Equal(t, uint64(3), used.Snapshot().Seq())
 }
+
+// TestSmallSet: the dirty set keeps every key once, inline or past the
+// inline ones, and a plain AddNode (no code, no external id) lists no org.
+func TestSmallSet(t *testing.T) {
+	var s smallSet[int]
+	for i := range 20 {
+		s.add(i % 9)
+		s.add(i % 9)
+	}
+	var got []int
+	for k := range s.all() {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, got)
+	assert.Equal(t, 9, s.len())
+
+	var sets []*ChangeSet
+	tr := newTestTree(t, WithCommitHook(func(cs *ChangeSet) error { sets = append(sets, cs); return nil }))
+	org, _ := tr.CreateOrg(OrgInput{Name: "o"})
+	sets = nil
+	_, err := tr.AddNode(NodeInput{ParentID: org.RootID, Name: "plain"})
+	require.NoError(t, err)
+	_, err = tr.AddNode(NodeInput{ParentID: org.RootID, Name: "coded", Code: "c1"})
+	require.NoError(t, err)
+	require.Len(t, sets, 2)
+	assert.Empty(t, sets[0].Orgs, "a plain node changes no org record")
+	assert.Len(t, sets[0].Nodes, 2, "the node and its parent")
+	assert.Len(t, sets[1].Orgs, 1, "a code goes into the org's index")
+	checked(t, tr)
+}

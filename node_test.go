@@ -1,6 +1,7 @@
 package orgtree
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -394,4 +395,34 @@ func TestCycleRefusedWithoutTransaction(t *testing.T) {
 	assert.Equal(t, seq, s.tr.Snapshot().Seq())
 	assert.Zero(t, commits)
 	checked(t, s.tr)
+}
+
+// TestWideChildLists moves and deletes children of a parent with more
+// children than childIndex scans for by handle, so that both the scan and
+// the binary search by sibling order find the child to take out.
+func TestWideChildLists(t *testing.T) {
+	tr := newTestTree(t)
+	org, _ := tr.CreateOrg(OrgInput{Name: "o"})
+	other, _ := tr.AddNode(NodeInput{ParentID: org.RootID, Name: "other"})
+	wide, _ := tr.AddNode(NodeInput{ParentID: org.RootID, Name: "wide"})
+	var kids []string
+	for i := range 80 {
+		n, err := tr.AddNode(NodeInput{ParentID: wide.ID, Name: fmt.Sprint("k", i), Order: i % 7})
+		require.NoError(t, err)
+		kids = append(kids, n.ID)
+	}
+	for i, id := range kids {
+		switch i % 3 {
+		case 0:
+			_, err := tr.MoveNode(id, other.ID)
+			require.NoError(t, err)
+		case 1:
+			require.NoError(t, tr.DeleteNode(id, Cascade))
+		}
+		checked(t, tr)
+	}
+	left, _ := tr.ChildIDs(wide.ID)
+	moved, _ := tr.ChildIDs(other.ID)
+	assert.Len(t, left, 80/3)
+	assert.Len(t, moved, (80+2)/3)
 }
