@@ -37,6 +37,9 @@ type page struct {
 	edit   *pmap.Edit
 	firsts []nid
 	chunks []*chunk // ordered; none empty
+	// solo is the block this page was allocated in, whose inline chunk a
+	// copy of its only chunk may use; nil for a page allocated alone.
+	solo *oneChunk
 }
 
 type chunk struct {
@@ -94,23 +97,87 @@ func (p *posting) contains(n nid) bool {
 func (p *posting) mutChunk(e *pmap.Edit, pi, ci int) (*page, *chunk) {
 	pg := p.pages[pi]
 	if pg.edit != e {
-		pg = &page{edit: e, firsts: slices.Clone(pg.firsts), chunks: slices.Clone(pg.chunks)}
+		pg = copyPage(e, pg)
 		p.pages[pi] = pg
 	}
 	c := pg.chunks[ci]
 	if c.edit != e {
 		// Room for the one handle an add inserts, so the insert does not
 		// copy the chunk a second time.
-		c = &chunk{edit: e, ids: append(make([]nid, 0, len(c.ids)+1), c.ids...)}
+		ids := append(make([]nid, 0, len(c.ids)+1), c.ids...)
+		if pg.solo != nil && len(pg.chunks) == 1 && c != &pg.solo.c {
+			// A page copied with one chunk has room for its copy: every
+			// later chunk of the page is made by this transaction, so the
+			// inline one is taken only once.
+			c = &pg.solo.c
+		} else {
+			c = &chunk{}
+		}
+		c.edit, c.ids = e, ids
 		pg.chunks[ci] = c
 	}
 	return pg, c
 }
 
+// Most postings are small: one page of one chunk. Their parts are
+// allocated together, so that a transaction touching a few hundred of
+// them (a fold of new names) makes a few allocations each, not eight.
+
+// onePage is a posting of one page with its page directory inline.
+type onePage struct {
+	p      posting
+	firsts [1]nid
+	pages  [1]*page
+}
+
+// oneChunk is a page of one chunk with its chunk list and the chunk inline.
+type oneChunk struct {
+	pg     page
+	firsts [1]nid
+	chunks [1]*chunk
+	c      chunk
+}
+
+// newPosting returns an empty posting owned by e, with room for one page.
+func newPosting(e *pmap.Edit) *posting {
+	b := &onePage{}
+	b.p = posting{edit: e, firsts: b.firsts[:0], pages: b.pages[:0]}
+	return &b.p
+}
+
+// copyPosting returns a copy of p owned by e, sharing p's pages.
+func copyPosting(e *pmap.Edit, p *posting) *posting {
+	if len(p.pages) == 1 {
+		b := &onePage{firsts: [1]nid{p.firsts[0]}, pages: [1]*page{p.pages[0]}}
+		b.p = posting{edit: e, firsts: b.firsts[:], pages: b.pages[:], n: p.n}
+		return &b.p
+	}
+	return &posting{edit: e, firsts: slices.Clone(p.firsts), pages: slices.Clone(p.pages), n: p.n}
+}
+
+// copyPage returns a copy of pg owned by e, sharing pg's chunks.
+func copyPage(e *pmap.Edit, pg *page) *page {
+	if len(pg.chunks) == 1 {
+		b := &oneChunk{firsts: [1]nid{pg.firsts[0]}, chunks: [1]*chunk{pg.chunks[0]}}
+		b.pg = page{edit: e, firsts: b.firsts[:], chunks: b.chunks[:], solo: b}
+		return &b.pg
+	}
+	return &page{edit: e, firsts: slices.Clone(pg.firsts), chunks: slices.Clone(pg.chunks)}
+}
+
+// soloPage returns a page owned by e holding n alone.
+func soloPage(e *pmap.Edit, n nid) *page {
+	b := &oneChunk{firsts: [1]nid{n}}
+	b.c = chunk{edit: e, ids: []nid{n}}
+	b.chunks[0] = &b.c
+	b.pg = page{edit: e, firsts: b.firsts[:], chunks: b.chunks[:], solo: b}
+	return &b.pg
+}
+
 // add inserts n; p must be owned by e.
 func (p *posting) add(e *pmap.Edit, n nid) {
 	if len(p.pages) == 0 {
-		p.pages = append(p.pages, &page{edit: e, firsts: []nid{n}, chunks: []*chunk{{edit: e, ids: []nid{n}}}})
+		p.pages = append(p.pages, soloPage(e, n))
 		p.firsts = append(p.firsts, n)
 		p.n++
 		return
@@ -346,12 +413,12 @@ func substringGrams(folded string) []string {
 func (tx *Tx) mutPosting(g string) *posting {
 	p, ok := tx.st.grams.Get(g)
 	if !ok {
-		p = &posting{edit: tx.edit}
+		p = newPosting(tx.edit)
 		tx.st.grams = tx.st.grams.Set(tx.edit, g, p)
 		return p
 	}
 	if p.edit != tx.edit {
-		p = &posting{edit: tx.edit, firsts: slices.Clone(p.firsts), pages: slices.Clone(p.pages), n: p.n}
+		p = copyPosting(tx.edit, p)
 		tx.st.grams = tx.st.grams.Set(tx.edit, g, p)
 	}
 	return p
