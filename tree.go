@@ -342,16 +342,20 @@ func (tx *Tx) settleIndexes(all bool) {
 	if all || tx.st.pendingLen > pendingFold {
 		tx.foldPending()
 	}
-	fold := pmap.Layered[nid].Settle
-	foldUsers := pmap.Layered[uid].Settle
-	if all {
-		fold, foldUsers = pmap.Layered[nid].Compact, pmap.Layered[uid].Compact
-	}
 	st := tx.st
-	st.nodeIDs, st.userIDs, st.userExt = fold(st.nodeIDs), foldUsers(st.userIDs), foldUsers(st.userExt)
+	if all {
+		st.nodeIDs, st.userIDs, st.userExt = st.nodeIDs.Compact(), st.userIDs.Compact(), st.userExt.Compact()
+	} else {
+		st.nodeIDs, st.userIDs, st.userExt = st.nodeIDs.Settle(), st.userIDs.Settle(), st.userExt.Settle()
+	}
 	for id := range tx.dirty.orgs.all() {
 		if r, ok := st.orgs.Get(id); ok {
-			codes, extIDs := fold(r.codes), fold(r.extIDs)
+			var codes, extIDs pmap.Layered[nid]
+			if all {
+				codes, extIDs = r.codes.Compact(), r.extIDs.Compact()
+			} else {
+				codes, extIDs = r.codes.Settle(), r.extIDs.Settle()
+			}
 			if codes != r.codes || extIDs != r.extIDs {
 				o := tx.mutOrg(id)
 				o.codes, o.extIDs = codes, extIDs
