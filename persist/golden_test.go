@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/internal/recordcodec"
 )
 
 // TestEncodingGolden pins the bytes the record and history codecs write:
@@ -15,8 +16,8 @@ import (
 func TestEncodingGolden(t *testing.T) {
 	orgs, nodes, users, deleted := codecSample()
 	h := sha256.New()
-	for _, kind := range []byte{kindFull, kindDelta} {
-		for _, p := range encodeRecord(kind, orgs, nodes, users, deleted) {
+	for _, kind := range []byte{recordcodec.KindFull, recordcodec.KindDelta} {
+		for _, p := range recordcodec.EncodeRecord(kind, orgs, nodes, users, deleted) {
 			h.Write(p)
 		}
 	}
