@@ -38,6 +38,11 @@
 // etcd's history up to that point. A replica that opens, or that falls so
 // far behind that the entries it needs are gone (deleted, or compacted out
 // of its watch), loads the newest snapshot and then the log after it.
+// Snapshots are stored in the binary record codec persist writes its log
+// with (a third of the JSON's size), fetched a page of chunks at a time and
+// decoded as they arrive, and built into the tree in bulk (Tree.Replace).
+// A damaged snapshot is never half loaded: it fails with ErrBadSnapshot
+// and the replica keeps what it had until a newer snapshot replaces it.
 //
 // # Failures
 //
@@ -160,7 +165,9 @@ type Replica struct {
 	syncedAt time.Time       // start of the last Sync that found us up to date
 	err      error           // ErrDiverged or ErrClosed: stops writes
 	snapping bool            // a snapshot is being written
-	loads    int             // snapshots loaded (for tests)
+	loads    int             // snapshots loaded
+	reloads  int             // catch-ups after the watch was lost
+	behind   error           // why catching up fails, if for the data (ErrBadSnapshot)
 	lost     int             // commits refused because another write came first (for benchmarks)
 
 	ctx    context.Context // ends at Close
@@ -185,13 +192,6 @@ type entry struct {
 	Change *orgtree.ChangeSet `json:"change,omitempty"`
 	Chunks int                `json:"chunks,omitempty"`
 	Part   string             `json:"part,omitempty"` // names the chunks of this attempt
-}
-
-// snapMeta is the value of the snapshot key.
-type snapMeta struct {
-	Index  uint64 `json:"index"`
-	Chunks int    `json:"chunks"`
-	Bytes  int    `json:"bytes"`
 }
 
 // Open loads the tree stored under prefix (the newest snapshot, then the
@@ -235,8 +235,16 @@ type Freshness struct {
 	// Writes acknowledged after it may be missing from the snapshot.
 	SyncedAt time.Time
 	// Err is why the replica is not following etcd right now, if it is
-	// not (ErrUnavailable while cut off, ErrDiverged, ErrClosed).
+	// not (ErrUnavailable while cut off, ErrBadSnapshot while it is behind
+	// and cannot load the snapshot it needs, ErrDiverged, ErrClosed).
 	Err error
+	// SnapshotLoads counts the snapshots the replica loaded since Open
+	// (at Open, and each time it fell so far behind that the entries it
+	// needed were gone); WatchReloads the times its watch of the log ended
+	// (compaction, a lost etcd leader, a broken connection) and it caught
+	// up again. Both should stay small: a steady climb means the replica
+	// cannot keep up or etcd compacts too eagerly.
+	SnapshotLoads, WatchReloads int
 }
 
 // Stale returns how long ago SyncedAt was.
@@ -247,7 +255,10 @@ func (f Freshness) Stale() time.Duration { return time.Since(f.SyncedAt) }
 func (r *Replica) Read() (orgtree.Snapshot, Freshness) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f := Freshness{Index: r.index, SyncedAt: r.syncedAt, Err: r.err}
+	f := Freshness{Index: r.index, SyncedAt: r.syncedAt, Err: r.err, SnapshotLoads: r.loads, WatchReloads: r.reloads}
+	if f.Err == nil {
+		f.Err = r.behind
+	}
 	if f.Err == nil && time.Since(r.syncedAt) > r.cfg.heartbeat+r.cfg.timeout {
 		f.Err = fmt.Errorf("%w: not in sync for %v", ErrUnavailable, time.Since(r.syncedAt).Round(time.Millisecond))
 	}
@@ -302,12 +313,6 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 		return 0, unavailable("catch up", err)
 	}
 	rev := resp.Header.Revision
-	var meta snapMeta
-	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-		if err := json.Unmarshal(kvs[0].Value, &meta); err != nil {
-			return 0, fmt.Errorf("snapshot key: %w", err)
-		}
-	}
 	logKVs := resp.Responses[1].GetResponseRange().Kvs
 	var first uint64
 	if len(logKVs) > 0 {
@@ -317,11 +322,18 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 		}
 		first = e.Index
 	}
-	// The entries after our index are gone if the log starts later, or is
-	// empty while the snapshot is ahead of us.
-	if meta.Index >= from && (first == 0 || first > from) {
-		if err := r.loadSnapshot(rctx, meta, rev); err != nil {
+	// The snapshot is needed only if the entries after our index are gone:
+	// the log starts later, or is empty while the snapshot is ahead of us.
+	// A damaged snapshot key matters only then.
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 && first != from {
+		meta, err := decodeSnapMeta(kvs[0].Value)
+		if err != nil {
 			return 0, err
+		}
+		if meta.Index >= from {
+			if err := r.loadSnapshot(rctx, meta, rev); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for _, kv := range logKVs {
@@ -340,6 +352,9 @@ func decodeEntry(val []byte) (entry, error) {
 	return e, nil
 }
 
+// errMissingChunks: a value names chunks that are not all there.
+var errMissingChunks = errors.New("chunks missing")
+
 // readChunks reads the chunks under dir as of revision rev and joins them.
 func (r *Replica) readChunks(ctx context.Context, dir string, n int, rev int64) ([]byte, error) {
 	resp, err := r.cli.Get(ctx, dir, clientv3.WithPrefix(), clientv3.WithRev(rev),
@@ -348,33 +363,13 @@ func (r *Replica) readChunks(ctx context.Context, dir string, n int, rev int64) 
 		return nil, err
 	}
 	if len(resp.Kvs) != n {
-		return nil, fmt.Errorf("%s: %d chunks, want %d", dir, len(resp.Kvs), n)
+		return nil, fmt.Errorf("%w: %s: %d chunks, want %d", errMissingChunks, dir, len(resp.Kvs), n)
 	}
 	var buf bytes.Buffer
 	for _, kv := range resp.Kvs {
 		buf.Write(kv.Value)
 	}
 	return buf.Bytes(), nil
-}
-
-func (r *Replica) loadSnapshot(ctx context.Context, meta snapMeta, rev int64) error {
-	data, err := r.readChunks(ctx, r.snapData(meta.Index), meta.Chunks, rev)
-	if err != nil {
-		return fmt.Errorf("snapshot %d: %w", meta.Index, err)
-	}
-	var d orgtree.Dump
-	if err := json.Unmarshal(data, &d); err != nil {
-		return fmt.Errorf("snapshot %d: %w", meta.Index, err)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.tree.Replace(&d); err != nil {
-		return fmt.Errorf("snapshot %d: %w", meta.Index, err)
-	}
-	r.index = meta.Index
-	r.loads++
-	r.cond.Broadcast()
-	return nil
 }
 
 // applyKV applies one log entry read from etcd at revision rev; entries
@@ -441,7 +436,18 @@ func (r *Replica) follow(ctx context.Context, rev int64) {
 			return
 		}
 		for ctx.Err() == nil {
-			if rev, err = r.catchUp(ctx); err == nil {
+			rev, err = r.catchUp(ctx)
+			r.mu.Lock()
+			r.behind = nil
+			if err == nil {
+				r.reloads++
+			} else if errors.Is(err, ErrBadSnapshot) {
+				// Retried: a newer snapshot replaces a damaged one.
+				r.behind = err
+			}
+			r.cond.Broadcast()
+			r.mu.Unlock()
+			if err == nil {
 				break
 			}
 			if errors.Is(err, ErrDiverged) {
@@ -495,7 +501,8 @@ func (r *Replica) beat(ctx context.Context) {
 // Sync waits until this replica has applied every write etcd acknowledged
 // before Sync was called: a read after Sync sees them (read-your-writes
 // and linearizable reads). It fails with ErrUnavailable if etcd cannot be
-// reached within the request timeout.
+// reached within the request timeout, and with ErrBadSnapshot if the
+// replica is so far behind that it needs the snapshot and that is damaged.
 func (r *Replica) Sync(ctx context.Context) error {
 	start := time.Now()
 	rctx, cancel := r.reqCtx(ctx)
@@ -519,6 +526,9 @@ func (r *Replica) Sync(ctx context.Context) error {
 			return fmt.Errorf("replicate: sync: %w", r.err)
 		}
 		if rctx.Err() != nil {
+			if r.behind != nil { // a damaged snapshot, not etcd, holds it back
+				return fmt.Errorf("replicate: sync: %w", r.behind)
+			}
 			return unavailable("sync: applying the log", rctx.Err())
 		}
 		r.cond.Wait()
@@ -707,92 +717,4 @@ func (r *Replica) putChunks(ctx context.Context, dir string, data []byte, opts .
 		data = data[n:]
 	}
 	return k, nil
-}
-
-// wantSnapshot returns the snapshot to store after a successful write of
-// an entry whose index is a multiple of the snapshot interval. Caller
-// holds r.mu, so the tree's newest version is the one at r.index.
-func (r *Replica) wantSnapshot(err error) *pendingSnap {
-	k := r.cfg.snapshotEvery
-	if err != nil || k == 0 || r.index%k != 0 || r.snapping {
-		return nil
-	}
-	r.snapping = true
-	return &pendingSnap{index: r.index, snap: r.tree.Snapshot()}
-}
-
-type pendingSnap struct {
-	index uint64
-	snap  orgtree.Snapshot
-}
-
-// saveSnapshot stores p, then deletes what it makes unnecessary.
-func (r *Replica) saveSnapshot(p *pendingSnap) {
-	defer r.wg.Done()
-	defer func() { r.mu.Lock(); r.snapping = false; r.mu.Unlock() }()
-	_ = r.SaveSnapshotAt(r.ctx, p.index, p.snap)
-}
-
-// Snapshot stores a snapshot of the replica's current state in etcd now
-// (as WithSnapshotEvery does periodically) and deletes the log up to it.
-func (r *Replica) Snapshot(ctx context.Context) error {
-	r.mu.Lock()
-	i, s := r.index, r.tree.Snapshot()
-	r.mu.Unlock()
-	return r.SaveSnapshotAt(ctx, i, s)
-}
-
-// SaveSnapshotAt stores s, which must be this replica's tree after index
-// log entries, unless etcd already holds a snapshot as new.
-func (r *Replica) SaveSnapshotAt(ctx context.Context, index uint64, s orgtree.Snapshot) error {
-	if index == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*r.cfg.timeout)
-	defer cancel()
-	cur, err := r.cli.Get(ctx, r.snapKey())
-	if err != nil {
-		return unavailable("snapshot", err)
-	}
-	var old snapMeta
-	var oldRev int64
-	if len(cur.Kvs) > 0 {
-		if err := json.Unmarshal(cur.Kvs[0].Value, &old); err != nil {
-			return fmt.Errorf("replicate: snapshot key: %w", err)
-		}
-		oldRev = cur.Kvs[0].ModRevision
-	}
-	if old.Index >= index {
-		return nil
-	}
-	data, err := json.Marshal(s.Dump())
-	if err != nil {
-		return err
-	}
-	meta := snapMeta{Index: index, Bytes: len(data)}
-	dir := r.snapData(index)
-	if meta.Chunks, err = r.putChunks(ctx, dir, data); err != nil {
-		return unavailable("snapshot", err)
-	}
-	mv, _ := json.Marshal(meta)
-	guard := clientv3.Compare(clientv3.ModRevision(r.snapKey()), "=", oldRev)
-	resp, err := r.cli.Txn(ctx).If(guard).Then(
-		clientv3.OpPut(r.snapKey(), string(mv)),
-		clientv3.OpDelete(r.logKey(0), clientv3.WithRange(r.logKey(index+1))),
-		clientv3.OpDelete(r.chunkDir(0, ""), clientv3.WithRange(r.chunkDir(index+1, ""))),
-		clientv3.OpDelete(r.snapData(0), clientv3.WithRange(dir)),
-	).Commit()
-	if err != nil {
-		return unavailable("snapshot", err)
-	}
-	if !resp.Succeeded { // another replica stored one meanwhile
-		_, _ = r.cli.Delete(ctx, dir, clientv3.WithPrefix())
-		return nil
-	}
-	if r.cfg.compact {
-		if _, err := r.cli.Compact(ctx, resp.Header.Revision); err != nil && !errors.Is(err, rpctypes.ErrCompacted) {
-			return unavailable("compact", err)
-		}
-	}
-	return nil
 }

@@ -168,7 +168,13 @@ func TestSnapshotBootstrap(t *testing.T) {
 	a := open(t, cli, "/snap", WithSnapshotEvery(10), WithChunkSize(2048))
 	createOrg(t, a)
 	for i := 0; i < 24; i++ {
-		if err := addNode(ctx, a, fmt.Sprintf("n%d", i), "root"); err != nil {
+		// The first with a long description: the snapshot spans chunks.
+		err := a.Update(ctx, func(tx *orgtree.Tx) error {
+			_, err := tx.AddNode(orgtree.NodeInput{ID: fmt.Sprintf("n%d", i), ParentID: "root", Name: fmt.Sprintf("n%d", i),
+				Description: strings.Repeat("long ", 600*(1-min(i, 1)))})
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
