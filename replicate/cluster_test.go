@@ -126,15 +126,6 @@ func portsFree(base, n int) bool {
 	return true
 }
 
-// kill stops member i; it returns whether it was the leader.
-func (c *cluster) kill(i int) bool {
-	e := c.members[i]
-	leader := e.Server.Leader() == e.Server.MemberID()
-	e.Close()
-	c.members[i] = nil
-	return leader
-}
-
 // crash stops member i as a crash would: no leadership transfer and no
 // wait for its clients' streams (Close waits up to the request timeout, 6
 // s, for the watches on it to end). Its listeners stay open, answering

@@ -72,6 +72,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -168,6 +169,8 @@ type Replica struct {
 	loads    int             // snapshots loaded
 	reloads  int             // catch-ups after the watch was lost
 	behind   error           // why catching up fails, if for the data (ErrBadSnapshot)
+	stalled  chan struct{}   // Sync to follow: the watch delivers nothing
+	watchGen int             // watches started (follow's)
 	lost     int             // commits refused because another write came first (for benchmarks)
 
 	ctx    context.Context // ends at Close
@@ -205,7 +208,7 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 	if cfg.chunkSize < 1024 {
 		return nil, fmt.Errorf("replicate: open: chunk size %d < 1024: %w", cfg.chunkSize, orgtree.ErrInvalidArgument)
 	}
-	r := &Replica{cli: cli, prefix: prefix, cfg: cfg, waiting: map[string]bool{}}
+	r := &Replica{cli: cli, prefix: prefix, cfg: cfg, waiting: map[string]bool{}, stalled: make(chan struct{}, 1)}
 	r.cond = sync.NewCond(&r.mu)
 	r.tree = orgtree.New(append(cfg.treeOpts, orgtree.WithCommitHook(r.publish))...)
 	rev, err := r.catchUp(ctx)
@@ -462,11 +465,33 @@ func (r *Replica) follow(ctx context.Context, rev int64) {
 	}
 }
 
+// errStalled: Sync found the watch silent while the log grew.
+var errStalled = errors.New("replicate: watch stalled")
+
 func (r *Replica) watch(ctx context.Context, from int64) error {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	// Each watch on a gRPC stream of its own: the client shares a stream
+	// among watches with the same metadata, and the stream of a stalled
+	// watch may be the one that is stuck.
+	r.watchGen++
+	md := metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx), "orgtree-watch", strconv.Itoa(r.watchGen))
+	wctx, cancel := context.WithCancel(md)
 	defer cancel()
+	select {
+	case <-r.stalled: // a nudge for the watch that ended
+	default:
+	}
 	wc := r.cli.Watch(wctx, r.prefix+"/log/", clientv3.WithPrefix(), clientv3.WithRev(from))
-	for resp := range wc {
+	for {
+		var resp clientv3.WatchResponse
+		var ok bool
+		select {
+		case resp, ok = <-wc:
+		case <-r.stalled:
+			return errStalled
+		}
+		if !ok {
+			break
+		}
 		if err := resp.Err(); err != nil {
 			return err
 		}
@@ -480,6 +505,23 @@ func (r *Replica) watch(ctx context.Context, from int64) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// nudgeIfStalled tells the follower to drop its watch if the replica has
+// not applied anything since it was at index, while etcd's head is at
+// want: an etcd member that crashed (no orderly shutdown, so no
+// cancellation of the watches on it, WithRequireLeader notwithstanding)
+// can leave a watch open and silent for good.
+func (r *Replica) nudgeIfStalled(index, want uint64) {
+	r.mu.Lock()
+	stalled := r.index == index && r.index < want
+	r.mu.Unlock()
+	if stalled {
+		select {
+		case r.stalled <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // beat checks periodically that the replica is in sync, so that
@@ -521,6 +563,13 @@ func (r *Replica) Sync(ctx context.Context) error {
 	defer stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.index < want {
+		// Entries reach the replica through the watch in milliseconds;
+		// none for a heartbeat means the watch is stuck.
+		index := r.index
+		nudge := time.AfterFunc(r.cfg.heartbeat, func() { r.nudgeIfStalled(index, want) })
+		defer nudge.Stop()
+	}
 	for r.index < want {
 		if r.err != nil {
 			return fmt.Errorf("replicate: sync: %w", r.err)
