@@ -53,7 +53,11 @@
 // resolved on the next contact: each Update carries a write id, and once
 // the replica has caught up it knows whether the entry landed, so a write
 // is applied once or not at all, never twice; if the replica cannot find
-// out before ctx ends, the error wraps ErrOutcomeUnknown.
+// out before ctx ends, the error wraps ErrOutcomeUnknown. An etcd member
+// that crashes (rather than shutting down) can leave the watches on it
+// open and silent; when Sync sees etcd's head ahead and nothing applied
+// for a heartbeat, the replica drops its watch, catches up and watches
+// again on a new stream.
 package replicate
 
 import (
@@ -345,6 +349,22 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 		}
 	}
 	return rev, nil
+}
+
+// entryValue is the value of a log entry holding change, an encoded
+// ChangeSet: what json.Marshal makes of the entry, without encoding the
+// change again (publish needs its size first, to choose between this and
+// chunks).
+func entryValue(index uint64, writer string, change []byte) []byte {
+	w, _ := json.Marshal(writer) // a string always encodes
+	b := make([]byte, 0, len(change)+len(w)+40)
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, index, 10)
+	b = append(b, `,"writer":`...)
+	b = append(b, w...)
+	b = append(b, `,"change":`...)
+	b = append(b, change...)
+	return append(b, '}')
 }
 
 func decodeEntry(val []byte) (entry, error) {
@@ -686,20 +706,16 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 		return fmt.Errorf("replicate: write to the tree outside Replica.Update: %w", orgtree.ErrInvalidArgument)
 	}
 	next := r.index + 1
-	e := entry{Index: next, Writer: r.writeID, Change: cs}
-	val, err := json.Marshal(e)
+	change, err := json.Marshal(cs)
 	if err != nil {
 		return err
 	}
+	val := entryValue(next, r.writeID, change)
 	ctx, cancel := r.reqCtx(context.Background())
 	defer cancel()
 	var chunkOps []clientv3.Op
 	if len(val) > r.cfg.chunkSize {
-		change, err := json.Marshal(cs)
-		if err != nil {
-			return err
-		}
-		e.Change, e.Chunks, e.Part = nil, (len(change)+r.cfg.chunkSize-1)/r.cfg.chunkSize, newWriteID()
+		e := entry{Index: next, Writer: r.writeID, Chunks: (len(change) + r.cfg.chunkSize - 1) / r.cfg.chunkSize, Part: newWriteID()}
 		if e.Chunks > maxChunks {
 			return fmt.Errorf("%w: %d bytes in %d-byte chunks needs %d chunks, at most %d fit one commit", ErrTooLarge, len(change), r.cfg.chunkSize, e.Chunks, maxChunks)
 		}

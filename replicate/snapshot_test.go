@@ -254,3 +254,19 @@ func TestSnapshotFormatsAndDamage(t *testing.T) {
 		converged(t, a, b)
 	})
 }
+
+// TestEntryValue: publish's hand-made log entry is what json.Marshal
+// makes of it.
+func TestEntryValue(t *testing.T) {
+	cs := &orgtree.ChangeSet{Seq: 3, DeletedNodes: []string{"a\"b", "ü"}}
+	change, err := json.Marshal(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(entry{Index: 12, Writer: newWriteID(), Change: cs})
+	var e entry
+	_ = json.Unmarshal(want, &e)
+	if got := entryValue(12, e.Writer, change); !bytes.Equal(got, want) {
+		t.Fatalf("entryValue\n%s\nwant\n%s", got, want)
+	}
+}
