@@ -121,6 +121,9 @@ func (r *Replica) loadSnapshot(ctx context.Context, meta snapMeta, rev int64) er
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.index >= meta.Index {
+		return nil // caught up meanwhile (its own writes): never go back
+	}
 	// Replace checks the records and builds the tree aside: a dump it
 	// refuses leaves the tree as it was.
 	if err := r.tree.Replace(d); err != nil {
