@@ -176,6 +176,7 @@ type Replica struct {
 	stalled  chan struct{}   // Sync to follow: the watch delivers nothing
 	watchGen int             // watches started (follow's)
 	lost     int             // commits refused because another write came first (for benchmarks)
+	unsure   int             // commits sent whose answer was lost (for tests)
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -668,6 +669,9 @@ func (r *Replica) Update(ctx context.Context, fn func(*orgtree.Tx) error) error 
 			continue
 		case errors.As(err, &unknown):
 			sent = true
+			r.mu.Lock()
+			r.unsure++
+			r.mu.Unlock()
 			continue
 		default:
 			return err

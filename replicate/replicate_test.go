@@ -330,7 +330,14 @@ func TestFaults(t *testing.T) {
 		if int64(n.Order) < acked.Load() || int64(n.Order) > acked.Load()+unknown.Load() {
 			t.Fatalf("counter %d after %d acknowledged, %d unknown and %d refused writes", n.Order, acked.Load(), unknown.Load(), refused.Load())
 		}
-		t.Logf("%d writes acknowledged (%d before the crash), %d unknown, %d refused, counter %d", acked.Load(), before, unknown.Load(), refused.Load(), n.Order)
+		unsure := 0
+		for _, r := range reps {
+			r.mu.Lock()
+			unsure += r.unsure
+			r.mu.Unlock()
+		}
+		t.Logf("%d writes acknowledged (%d before the crash), %d unknown, %d refused, counter %d; %d commits lost their answer and were resolved by catching up",
+			acked.Load(), before, unknown.Load(), refused.Load(), n.Order, unsure)
 	})
 
 	t.Run("replica cut off", func(t *testing.T) {
