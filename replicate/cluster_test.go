@@ -255,8 +255,14 @@ func converged(t testing.TB, reps ...*Replica) *orgtree.Dump {
 	t.Helper()
 	var want *orgtree.Dump
 	for i, r := range reps {
+		// Sync gives up after the replica's timeout; a replica that just
+		// reconnected may need longer (the client's reconnect backoff).
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := r.Sync(ctx)
+		for errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			err = r.Sync(ctx)
+		}
 		cancel()
 		if err != nil {
 			t.Fatalf("replica %d: %v", i, err)

@@ -217,6 +217,18 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 	r.cond = sync.NewCond(&r.mu)
 	r.tree = orgtree.New(append(cfg.treeOpts, orgtree.WithCommitHook(r.publish))...)
 	rev, err := r.catchUp(ctx)
+	// A member that crashed can answer "server stopped" until it is
+	// replaced, and the client does not send the catch-up's transaction
+	// elsewhere by itself: try again, for as long as one request may take.
+	// Damaged data is final.
+	for deadline := time.Now().Add(cfg.timeout); err != nil && !errors.Is(err, ErrBadSnapshot) && !errors.Is(err, ErrDiverged) &&
+		ctx.Err() == nil && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+			rev, err = r.catchUp(ctx)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replicate: open %q: %w", prefix, err)
 	}

@@ -67,7 +67,7 @@ func decodeStream(data []byte, index uint64, crc uint32, sizes ...int) (*orgtree
 }
 
 func TestSnapshotCodec(t *testing.T) {
-	d := sampleDump(t, 3000)
+	d := sampleDump(t, 400)
 	data := encodeSnapshot(d)
 	js, _ := json.Marshal(d)
 	t.Logf("%d nodes, %d users: %d bytes, JSON %d", len(d.Nodes), len(d.Users), len(data), len(js))
@@ -84,7 +84,7 @@ func TestSnapshotCodec(t *testing.T) {
 	// Damage: every change of the bytes is refused (the checksum at the
 	// latest), never a panic.
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 300 {
+	for i := range 100 {
 		bad := bytes.Clone(data)
 		if i%3 == 0 {
 			bad = bad[:r.IntN(len(bad))]
