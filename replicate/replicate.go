@@ -39,7 +39,7 @@
 // far behind that the entries it needs are gone (deleted, or compacted out
 // of its watch), loads the newest snapshot and then the log after it.
 // Snapshots are stored in the binary record codec persist writes its log
-// with (a third of the JSON's size), fetched a page of chunks at a time and
+// with (about a seventh of the JSON's size), fetched a page of chunks at a time and
 // decoded as they arrive, and built into the tree in bulk (Tree.Replace).
 // A damaged snapshot is never half loaded: it fails with ErrBadSnapshot
 // and the replica keeps what it had until a newer snapshot replaces it.
@@ -261,8 +261,8 @@ type Freshness struct {
 	// SnapshotLoads counts the snapshots the replica loaded since Open
 	// (at Open, and each time it fell so far behind that the entries it
 	// needed were gone); WatchReloads the times its watch of the log ended
-	// (compaction, a lost etcd leader, a broken connection) and it caught
-	// up again. Both should stay small: a steady climb means the replica
+	// (compaction, a lost etcd leader, a broken connection, a silent watch
+	// dropped) and it caught up again. Both should stay small: a steady climb means the replica
 	// cannot keep up or etcd compacts too eagerly.
 	SnapshotLoads, WatchReloads int
 }
