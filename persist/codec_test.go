@@ -12,17 +12,18 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/internal/recordcodec"
 )
 
 // decodeParts decodes one record the way readLog does, without the
 // checksums and without recovering from panics: a panic fails the test.
-func decodeParts(parts [][]byte) (*record, error) {
-	r, err := parseRecord(7, parts)
+func decodeParts(parts [][]byte) (*recordcodec.Record, error) {
+	r, err := recordcodec.ParseRecord(7, parts)
 	if err != nil {
 		return nil, err
 	}
-	for _, step := range []func(*chunk) error{decodeChunk, resolve} {
-		for _, c := range r.chunks {
+	for _, step := range []func(*recordcodec.Chunk) error{(*recordcodec.Chunk).Decode, (*recordcodec.Chunk).Resolve} {
+		for _, c := range r.Chunks {
 			if err := step(c); err != nil {
 				return nil, err
 			}
@@ -40,7 +41,7 @@ func codecSample() (orgs []orgtree.OrgRecord, nodes []orgtree.NodeRecord, users 
 		{ID: "o1", RootID: "n0000", TenantID: "t1", CreatedAt: at, UpdatedAt: at.Add(time.Hour)},
 		{ID: "o2", RootID: "elsewhere", CreatedAt: at.Add(-time.Hour), UpdatedAt: at.Add(-time.Hour)},
 	}
-	for i := range 3 * chunkSize {
+	for i := range 3 * recordcodec.ChunkSize {
 		n := orgtree.NodeRecord{Node: orgtree.Node{
 			ID: fmt.Sprintf("n%04d", i), OrgID: "o1", Name: fmt.Sprintf("部门 %d", i),
 			CreatedAt: at.Add(time.Duration(i) * time.Microsecond), UpdatedAt: at.Add(time.Duration(i) * time.Second),
@@ -92,23 +93,23 @@ func codecSample() (orgs []orgtree.OrgRecord, nodes []orgtree.NodeRecord, users 
 
 func TestRecordRoundTrip(t *testing.T) {
 	orgs, nodes, users, deleted := codecSample()
-	parts := encodeRecord(kindDelta, orgs, nodes, users, deleted)
+	parts := recordcodec.EncodeRecord(recordcodec.KindDelta, orgs, nodes, users, deleted)
 	require.Greater(t, len(parts), 1, "the sample spans several parts")
 	r, err := decodeParts(parts)
 	require.NoError(t, err)
-	assert.Equal(t, byte(kindDelta), r.kind)
-	assert.Equal(t, orgs, r.orgs)
-	assert.Equal(t, nodes, r.nodes)
-	assert.Equal(t, users, r.users)
-	assert.Equal(t, deleted, r.deleted)
-	assert.Len(t, r.chunks, 3+1)
+	assert.Equal(t, byte(recordcodec.KindDelta), r.Kind)
+	assert.Equal(t, orgs, r.Orgs)
+	assert.Equal(t, nodes, r.Nodes)
+	assert.Equal(t, users, r.Users)
+	assert.Equal(t, deleted, r.Deleted)
+	assert.Len(t, r.Chunks, 3+1)
 
 	t.Run("empty", func(t *testing.T) {
-		r, err := decodeParts(encodeRecord(kindFull, nil, nil, nil, [3][]string{}))
+		r, err := decodeParts(recordcodec.EncodeRecord(recordcodec.KindFull, nil, nil, nil, [3][]string{}))
 		require.NoError(t, err)
-		assert.Empty(t, r.nodes)
-		assert.Empty(t, r.users)
-		assert.Equal(t, byte(kindFull), r.kind)
+		assert.Empty(t, r.Nodes)
+		assert.Empty(t, r.Users)
+		assert.Equal(t, byte(recordcodec.KindFull), r.Kind)
 	})
 }
 
@@ -116,7 +117,7 @@ func TestRecordRoundTrip(t *testing.T) {
 // or decodes to something; none panics or allocates beyond its size.
 func TestRecordDamage(t *testing.T) {
 	orgs, nodes, users, deleted := codecSample()
-	parts := encodeRecord(kindDelta, orgs[:1], nodes[:300], users, deleted)
+	parts := recordcodec.EncodeRecord(recordcodec.KindDelta, orgs[:1], nodes[:300], users, deleted)
 	require.Len(t, parts, 1)
 	orig := parts[0]
 	r := rand.New(rand.NewPCG(3, 3))
@@ -131,7 +132,7 @@ func TestRecordDamage(t *testing.T) {
 			}
 		}
 		if _, err := decodeParts([][]byte{data}); err != nil {
-			require.ErrorIs(t, err, errRecord)
+			require.ErrorIs(t, err, recordcodec.ErrRecord)
 			failed++
 		}
 	}

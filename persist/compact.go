@@ -6,6 +6,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/internal/recordcodec"
 )
 
 // compactor writes a new full record in the background once the deltas
@@ -61,7 +62,7 @@ func (db *DB) compact() error {
 		return errCompactSkipped
 	}
 	d := snap.Dump()
-	parts := encodeRecord(kindFull, d.Orgs, d.Nodes, d.Users, [3][]string{})
+	parts := recordcodec.EncodeRecord(recordcodec.KindFull, d.Orgs, d.Nodes, d.Users, [3][]string{})
 	return db.update(func(tx *bbolt.Tx) error {
 		w, err := newLogWriter(tx)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/internal/recordcodec"
 )
 
 // FormatVersion is the on-disk format this build writes (DB.Format tells
@@ -213,28 +214,28 @@ func readLog(tx *bbolt.Tx, meta *bbolt.Bucket) (*orgtree.Dump, error) {
 	}); err != nil {
 		return nil, err
 	}
-	var records []*record
-	var chunks []*chunk
+	var records []*recordcodec.Record
+	var chunks []*recordcodec.Chunk
 	for _, r := range recs {
-		rec, err := parseRecord(r.seq, payloads[:len(r.parts)])
+		rec, err := recordcodec.ParseRecord(r.seq, payloads[:len(r.parts)])
 		payloads = payloads[len(r.parts):]
 		if err != nil {
 			return nil, fmt.Errorf("%w: log record %d: %w", ErrCorrupt, r.seq, err)
 		}
-		want := byte(kindDelta)
+		want := byte(recordcodec.KindDelta)
 		if len(records) == 0 {
-			want = kindFull
+			want = recordcodec.KindFull
 		}
-		if rec.kind != want {
-			return nil, fmt.Errorf("%w: log record %d is of kind %d, want %d", ErrCorrupt, r.seq, rec.kind, want)
+		if rec.Kind != want {
+			return nil, fmt.Errorf("%w: log record %d is of kind %d, want %d", ErrCorrupt, r.seq, rec.Kind, want)
 		}
 		records = append(records, rec)
-		chunks = append(chunks, rec.chunks...)
+		chunks = append(chunks, rec.Chunks...)
 	}
-	for _, step := range []func(*chunk) error{decodeChunk, resolve} {
+	for _, step := range []func(*recordcodec.Chunk) error{(*recordcodec.Chunk).Decode, (*recordcodec.Chunk).Resolve} {
 		if err := parallel(len(chunks), func(i int) error {
 			if err := step(chunks[i]); err != nil {
-				return fmt.Errorf("%w: log record %d: %w", ErrCorrupt, chunks[i].rec.seq, err)
+				return fmt.Errorf("%w: log record %d: %w", ErrCorrupt, chunks[i].Rec.Seq, err)
 			}
 			return nil
 		}); err != nil {
@@ -247,9 +248,9 @@ func readLog(tx *bbolt.Tx, meta *bbolt.Bucket) (*orgtree.Dump, error) {
 
 // merge folds the deltas into the full record: the last record of an id
 // wins, a deletion removes it.
-func merge(d *orgtree.Dump, records []*record) {
+func merge(d *orgtree.Dump, records []*recordcodec.Record) {
 	base := records[0]
-	d.Orgs, d.Nodes, d.Users = base.orgs, base.nodes, base.users
+	d.Orgs, d.Nodes, d.Users = base.Orgs, base.Nodes, base.Users
 	if len(records) == 1 {
 		return
 	}
@@ -257,22 +258,22 @@ func merge(d *orgtree.Dump, records []*record) {
 	nodes := map[string]*orgtree.NodeRecord{}
 	users := map[string]*orgtree.UserRecord{}
 	for _, r := range records[1:] {
-		for i := range r.orgs {
-			orgs[r.orgs[i].ID] = &r.orgs[i]
+		for i := range r.Orgs {
+			orgs[r.Orgs[i].ID] = &r.Orgs[i]
 		}
-		for i := range r.nodes {
-			nodes[r.nodes[i].ID] = &r.nodes[i]
+		for i := range r.Nodes {
+			nodes[r.Nodes[i].ID] = &r.Nodes[i]
 		}
-		for i := range r.users {
-			users[r.users[i].ID] = &r.users[i]
+		for i := range r.Users {
+			users[r.Users[i].ID] = &r.Users[i]
 		}
-		for _, id := range r.deleted[0] {
+		for _, id := range r.Deleted[0] {
 			orgs[id] = nil
 		}
-		for _, id := range r.deleted[1] {
+		for _, id := range r.Deleted[1] {
 			nodes[id] = nil
 		}
-		for _, id := range r.deleted[2] {
+		for _, id := range r.Deleted[2] {
 			users[id] = nil
 		}
 	}
@@ -364,16 +365,16 @@ func newLogWriter(tx *bbolt.Tx) (*logWriter, error) {
 // apply appends the record of one change set. The first record of an empty
 // store holds everything there is, so it is written as the full record.
 func (w *logWriter) apply(cs *orgtree.ChangeSet) error {
-	kind := byte(kindDelta)
+	kind := byte(recordcodec.KindDelta)
 	if w.st.records == 0 {
-		kind = kindFull
+		kind = recordcodec.KindFull
 	}
-	parts := encodeRecord(kind, cs.Orgs, cs.Nodes, cs.Users, [3][]string{cs.DeletedOrgs, cs.DeletedNodes, cs.DeletedUsers})
+	parts := recordcodec.EncodeRecord(kind, cs.Orgs, cs.Nodes, cs.Users, [3][]string{cs.DeletedOrgs, cs.DeletedNodes, cs.DeletedUsers})
 	size, err := w.put(cs.Seq, parts)
 	if err != nil {
 		return err
 	}
-	if kind == kindFull {
+	if kind == recordcodec.KindFull {
 		w.st.base, w.st.baseBytes = cs.Seq, uint64(size)
 	} else {
 		w.st.logBytes += uint64(size)
@@ -470,7 +471,7 @@ func upgrade(tx *bbolt.Tx, d *orgtree.Dump) error {
 	w := &logWriter{tx: tx, meta: meta, log: tx.Bucket(bucketLog)}
 	w.log.FillPercent = 0.95
 	if d.Seq > 0 {
-		parts := encodeRecord(kindFull, d.Orgs, d.Nodes, d.Users, [3][]string{})
+		parts := recordcodec.EncodeRecord(recordcodec.KindFull, d.Orgs, d.Nodes, d.Users, [3][]string{})
 		size, err := w.put(d.Seq, parts)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/internal/recordcodec"
 )
 
 // The body of a history entry (what follows its time and node ids) comes
@@ -17,8 +18,8 @@ import (
 //     with '{'. Such entries stay readable; none is written any more.
 //   - binary, marked by the byte entryBinary: the records of the change
 //     (old and new orgs, nodes and users) in the log's record codec
-//     (codec.go), which front-codes ids and names and numbers references,
-//     plus a flag byte per change. About a third of the JSON's size
+//     (internal/recordcodec), which front-codes ids and names and numbers
+//     references, plus a flag byte per change. About a third of the JSON's size
 //     (BenchmarkHistoryEntrySize).
 //
 // Binary layout, after entryBinary:
@@ -62,23 +63,23 @@ func appendEntryBody(dst []byte, e HistoryEntry) []byte {
 	if c == nil {
 		c = &orgtree.Changes{}
 	}
-	en := &enc{b: dst}
-	en.b = append(en.b, entryBinary)
-	en.str(e.Actor)
-	en.str(e.Reason)
-	en.uvarint(c.From)
-	en.uvarint(c.To)
+	en := &recordcodec.Enc{B: dst}
+	en.B = append(en.B, entryBinary)
+	en.Str(e.Actor)
+	en.Str(e.Reason)
+	en.Uvarint(c.From)
+	en.Uvarint(c.To)
 	// The old records (recs[0]) and the new ones (recs[1]), in change order.
 	var recs [2]struct {
 		orgs  []orgtree.OrgRecord
 		nodes []orgtree.NodeRecord
 		users []orgtree.UserRecord
 	}
-	en.uvarint(uint64(len(c.Orgs)))
+	en.Uvarint(uint64(len(c.Orgs)))
 	for _, o := range c.Orgs {
 		putChange(en, o.Kind, 0, o.Old, o.New, func(r *orgtree.OrgRecord) bool { return r.ID == o.ID }, &recs[0].orgs, &recs[1].orgs, o.ID)
 	}
-	en.uvarint(uint64(len(c.Nodes)))
+	en.Uvarint(uint64(len(c.Nodes)))
 	for _, n := range c.Nodes {
 		var extra byte
 		if n.Moved {
@@ -90,7 +91,7 @@ func appendEntryBody(dst []byte, e HistoryEntry) []byte {
 		putChange(en, n.Kind, extra, n.Old, n.New, func(r *orgtree.NodeRecord) bool { return r.ID == n.ID && r.OrgID == n.OrgID },
 			&recs[0].nodes, &recs[1].nodes, n.ID, n.OrgID)
 	}
-	en.uvarint(uint64(len(c.Users)))
+	en.Uvarint(uint64(len(c.Users)))
 	var users [2][]orgtree.User
 	for _, u := range c.Users {
 		putChange(en, u.Kind, 0, u.Old, u.New, func(r *orgtree.User) bool { return r.ID == u.ID }, &users[0], &users[1], u.ID)
@@ -99,41 +100,41 @@ func appendEntryBody(dst []byte, e HistoryEntry) []byte {
 		for _, u := range users[w] {
 			r.users = append(r.users, orgtree.UserRecord{User: u})
 		}
-		parts := encodeRecord(kindDelta, r.orgs, r.nodes, r.users, [3][]string{})
-		en.uvarint(uint64(len(parts)))
+		parts := recordcodec.EncodeRecord(recordcodec.KindDelta, r.orgs, r.nodes, r.users, [3][]string{})
+		en.Uvarint(uint64(len(parts)))
 		for _, p := range parts {
-			en.uvarint(uint64(len(p)))
-			en.b = append(en.b, p...)
+			en.Uvarint(uint64(len(p)))
+			en.B = append(en.B, p...)
 		}
 	}
-	en.uvarint(uint64(len(c.Members)))
+	en.Uvarint(uint64(len(c.Members)))
 	var prevNode, prevUser string
 	for _, m := range c.Members {
-		en.front(prevNode, m.NodeID)
-		en.front(prevUser, m.UserID)
+		en.Front(prevNode, m.NodeID)
+		en.Front(prevUser, m.UserID)
 		prevNode, prevUser = m.NodeID, m.UserID
 		joined := byte(0)
 		if m.Joined {
 			joined = 1
 		}
-		en.b = append(en.b, joined)
-		en.varint(nanos(m.JoinedAt))
+		en.B = append(en.B, joined)
+		en.Varint(recordcodec.Nanos(m.JoinedAt))
 	}
-	en.uvarint(uint64(len(c.MainDepartments)))
+	en.Uvarint(uint64(len(c.MainDepartments)))
 	prevUser = ""
 	for _, m := range c.MainDepartments {
-		en.front(prevUser, m.UserID)
+		en.Front(prevUser, m.UserID)
 		prevUser = m.UserID
-		en.str(m.OldNodeID)
-		en.str(m.NewNodeID)
+		en.Str(m.OldNodeID)
+		en.Str(m.NewNodeID)
 	}
-	return en.b
+	return en.B
 }
 
 // putChange writes one change's flags (its kind, which records it has,
 // extra, and ecIDs unless every record it has carries its ids: matches)
 // and then, with ecIDs, its ids; its records go to olds and news.
-func putChange[R any](en *enc, kind orgtree.ChangeKind, extra byte, old, new *R, matches func(*R) bool, olds, news *[]R, ids ...string) {
+func putChange[R any](en *recordcodec.Enc, kind orgtree.ChangeKind, extra byte, old, new *R, matches func(*R) bool, olds, news *[]R, ids ...string) {
 	f := byte(kind)&ecKind | extra
 	if old == nil && new == nil {
 		f |= ecIDs
@@ -152,17 +153,17 @@ func putChange[R any](en *enc, kind orgtree.ChangeKind, extra byte, old, new *R,
 			f |= ecIDs
 		}
 	}
-	en.b = append(en.b, f)
+	en.B = append(en.B, f)
 	if f&ecIDs != 0 {
 		for _, id := range ids {
-			en.str(id)
+			en.Str(id)
 		}
 	}
 }
 
 // decodeEntryBody decodes an entry body of either encoding; seq and t are
 // the entry's version and header time. Its errors wrap errEntry (or
-// errRecord) and say where; decodeEntry adds ErrCorrupt.
+// recordcodec.ErrRecord) and say where; decodeEntry adds ErrCorrupt.
 func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 	if len(body) > 0 && body[0] == '{' {
 		var e HistoryEntry
@@ -181,11 +182,11 @@ func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 	if len(body) == 0 || body[0] != entryBinary {
 		return HistoryEntry{}, fmt.Errorf("%w: unknown encoding", errEntry)
 	}
-	d := &dec{b: body[1:], a: &arena{buf: make([]byte, 0, min(2*len(body), 32<<10))}}
+	d := recordcodec.NewDec(body[1:], min(2*len(body), 32<<10))
 	e := HistoryEntry{Seq: seq, Time: time.Unix(0, t).UTC(), Changes: &orgtree.Changes{}}
 	c := e.Changes
-	e.Actor, e.Reason = d.str(), d.str()
-	c.From, c.To = d.uvarint(), d.uvarint()
+	e.Actor, e.Reason = d.Str(), d.Str()
+	c.From, c.To = d.Uvarint(), d.Uvarint()
 	orgFlags, orgIDs := getChanges(d, 1)
 	c.Orgs = make([]orgtree.OrgChange, len(orgFlags))
 	for i, f := range orgFlags {
@@ -202,29 +203,29 @@ func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 	for i, f := range userFlags {
 		c.Users[i] = orgtree.UserChange{Kind: orgtree.ChangeKind(f & ecKind), ID: userIDs[i][0]}
 	}
-	var recs [2]*record
+	var recs [2]*recordcodec.Record
 	for i := range recs {
-		parts := make([][]byte, d.count())
+		parts := make([][]byte, d.Count())
 		for j := range parts {
-			parts[j] = d.bytes()
+			parts[j] = d.Bytes()
 		}
-		if d.err != nil {
-			return e, d.err
+		if d.Err() != nil {
+			return e, d.Err()
 		}
 		if len(parts) == 0 {
 			return e, fmt.Errorf("%w: a record without parts", errEntry)
 		}
-		r, err := parseRecord(seq, parts)
+		r, err := recordcodec.ParseRecord(seq, parts)
 		if err != nil {
 			return e, err
 		}
-		for _, ch := range r.chunks {
-			if err := decodeChunk(ch); err != nil {
+		for _, ch := range r.Chunks {
+			if err := ch.Decode(); err != nil {
 				return e, err
 			}
 		}
-		for _, ch := range r.chunks {
-			if err := resolve(ch); err != nil {
+		for _, ch := range r.Chunks {
+			if err := ch.Resolve(); err != nil {
 				return e, err
 			}
 		}
@@ -233,34 +234,34 @@ func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 	if err := placeRecords(c, recs, orgFlags, nodeFlags, userFlags); err != nil {
 		return e, err
 	}
-	c.Members = make([]orgtree.MemberChange, d.count())
+	c.Members = make([]orgtree.MemberChange, d.Count())
 	var prevNode, prevUser string
 	for i := range c.Members {
 		m := &c.Members[i]
-		m.NodeID, m.UserID = d.front(prevNode), d.front(prevUser)
+		m.NodeID, m.UserID = d.Front(prevNode), d.Front(prevUser)
 		prevNode, prevUser = m.NodeID, m.UserID
-		switch d.byte() {
+		switch d.Byte() {
 		case 0:
 		case 1:
 			m.Joined = true
 		default:
-			d.fail("member joined flag")
+			d.Fail("member joined flag")
 		}
-		m.JoinedAt = timeOf(d.varint())
+		m.JoinedAt = recordcodec.TimeOf(d.Varint())
 	}
-	c.MainDepartments = make([]orgtree.MainDepartmentChange, d.count())
+	c.MainDepartments = make([]orgtree.MainDepartmentChange, d.Count())
 	prevUser = ""
 	for i := range c.MainDepartments {
 		m := &c.MainDepartments[i]
-		m.UserID = d.front(prevUser)
+		m.UserID = d.Front(prevUser)
 		prevUser = m.UserID
-		m.OldNodeID, m.NewNodeID = d.str(), d.str()
+		m.OldNodeID, m.NewNodeID = d.Str(), d.Str()
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("bytes after the entry")
+	if d.Err() == nil && d.Len() > 0 {
+		d.Fail("bytes after the entry")
 	}
-	if d.err != nil {
-		return e, d.err
+	if d.Err() != nil {
+		return e, d.Err()
 	}
 	if err := checkKinds(c); err != nil {
 		return e, err
@@ -274,14 +275,14 @@ func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 // getChanges reads a list of changes: each one's flags and, when they
 // say ecIDs, its n ids (n is 1 or 2). Each change takes at least its flag
 // byte, so the count bounds what the lists allocate by the bytes left.
-func getChanges(d *dec, n int) ([]byte, [][2]string) {
-	flags := make([]byte, d.count())
+func getChanges(d *recordcodec.Dec, n int) ([]byte, [][2]string) {
+	flags := make([]byte, d.Count())
 	ids := make([][2]string, len(flags))
 	for i := range flags {
-		flags[i] = d.byte()
+		flags[i] = d.Byte()
 		if flags[i]&ecIDs != 0 {
 			for j := range n {
-				ids[i][j] = d.str()
+				ids[i][j] = d.Str()
 			}
 		}
 	}
@@ -321,8 +322,8 @@ func checkKinds(c *orgtree.Changes) error {
 
 // placeRecords gives the changes their old (recs[0]) and new (recs[1])
 // records, in order, and the ids those imply.
-func placeRecords(c *orgtree.Changes, recs [2]*record, orgFlags, nodeFlags, userFlags []byte) error {
-	err := place("org", orgFlags, recs[0].orgs, recs[1].orgs, func(i int, old, new *orgtree.OrgRecord) {
+func placeRecords(c *orgtree.Changes, recs [2]*recordcodec.Record, orgFlags, nodeFlags, userFlags []byte) error {
+	err := place("org", orgFlags, recs[0].Orgs, recs[1].Orgs, func(i int, old, new *orgtree.OrgRecord) {
 		o := &c.Orgs[i]
 		o.Old, o.New = old, new
 		if orgFlags[i]&ecIDs == 0 {
@@ -332,7 +333,7 @@ func placeRecords(c *orgtree.Changes, recs [2]*record, orgFlags, nodeFlags, user
 	if err != nil {
 		return err
 	}
-	err = place("node", nodeFlags, recs[0].nodes, recs[1].nodes, func(i int, old, new *orgtree.NodeRecord) {
+	err = place("node", nodeFlags, recs[0].Nodes, recs[1].Nodes, func(i int, old, new *orgtree.NodeRecord) {
 		n := &c.Nodes[i]
 		n.Old, n.New = old, new
 		if nodeFlags[i]&ecIDs == 0 {
@@ -345,7 +346,7 @@ func placeRecords(c *orgtree.Changes, recs [2]*record, orgFlags, nodeFlags, user
 	}
 	var users [2][]orgtree.User
 	for w, r := range recs {
-		for _, u := range r.users {
+		for _, u := range r.Users {
 			if len(u.Memberships) > 0 {
 				return fmt.Errorf("%w: a user change with memberships", errEntry)
 			}

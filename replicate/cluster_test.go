@@ -126,15 +126,6 @@ func portsFree(base, n int) bool {
 	return true
 }
 
-// kill stops member i; it returns whether it was the leader.
-func (c *cluster) kill(i int) bool {
-	e := c.members[i]
-	leader := e.Server.Leader() == e.Server.MemberID()
-	e.Close()
-	c.members[i] = nil
-	return leader
-}
-
 // crash stops member i as a crash would: no leadership transfer and no
 // wait for its clients' streams (Close waits up to the request timeout, 6
 // s, for the watches on it to end). Its listeners stay open, answering
@@ -264,8 +255,14 @@ func converged(t testing.TB, reps ...*Replica) *orgtree.Dump {
 	t.Helper()
 	var want *orgtree.Dump
 	for i, r := range reps {
+		// Sync gives up after the replica's timeout; a replica that just
+		// reconnected may need longer (the client's reconnect backoff).
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := r.Sync(ctx)
+		for errors.Is(err, ErrUnavailable) && ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			err = r.Sync(ctx)
+		}
 		cancel()
 		if err != nil {
 			t.Fatalf("replica %d: %v", i, err)

@@ -38,6 +38,11 @@
 // etcd's history up to that point. A replica that opens, or that falls so
 // far behind that the entries it needs are gone (deleted, or compacted out
 // of its watch), loads the newest snapshot and then the log after it.
+// Snapshots are stored in the binary record codec persist writes its log
+// with (about a seventh of the JSON's size), fetched a page of chunks at a time and
+// decoded as they arrive, and built into the tree in bulk (Tree.Replace).
+// A damaged snapshot is never half loaded: it fails with ErrBadSnapshot
+// and the replica keeps what it had until a newer snapshot replaces it.
 //
 // # Failures
 //
@@ -48,7 +53,11 @@
 // resolved on the next contact: each Update carries a write id, and once
 // the replica has caught up it knows whether the entry landed, so a write
 // is applied once or not at all, never twice; if the replica cannot find
-// out before ctx ends, the error wraps ErrOutcomeUnknown.
+// out before ctx ends, the error wraps ErrOutcomeUnknown. An etcd member
+// that crashes (rather than shutting down) can leave the watches on it
+// open and silent; when Sync sees etcd's head ahead and nothing applied
+// for a heartbeat, the replica drops its watch, catches up and watches
+// again on a new stream.
 package replicate
 
 import (
@@ -67,6 +76,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -160,8 +170,13 @@ type Replica struct {
 	syncedAt time.Time       // start of the last Sync that found us up to date
 	err      error           // ErrDiverged or ErrClosed: stops writes
 	snapping bool            // a snapshot is being written
-	loads    int             // snapshots loaded (for tests)
+	loads    int             // snapshots loaded
+	reloads  int             // catch-ups after the watch was lost
+	behind   error           // why catching up fails, if for the data (ErrBadSnapshot)
+	stalled  chan struct{}   // Sync to follow: the watch delivers nothing
+	watchGen int             // watches started (follow's)
 	lost     int             // commits refused because another write came first (for benchmarks)
+	unsure   int             // commits sent whose answer was lost (for tests)
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -187,13 +202,6 @@ type entry struct {
 	Part   string             `json:"part,omitempty"` // names the chunks of this attempt
 }
 
-// snapMeta is the value of the snapshot key.
-type snapMeta struct {
-	Index  uint64 `json:"index"`
-	Chunks int    `json:"chunks"`
-	Bytes  int    `json:"bytes"`
-}
-
 // Open loads the tree stored under prefix (the newest snapshot, then the
 // log after it) and follows it until Close. cli is the caller's; Close does
 // not close it.
@@ -205,10 +213,22 @@ func Open(ctx context.Context, cli *clientv3.Client, prefix string, opts ...Opti
 	if cfg.chunkSize < 1024 {
 		return nil, fmt.Errorf("replicate: open: chunk size %d < 1024: %w", cfg.chunkSize, orgtree.ErrInvalidArgument)
 	}
-	r := &Replica{cli: cli, prefix: prefix, cfg: cfg, waiting: map[string]bool{}}
+	r := &Replica{cli: cli, prefix: prefix, cfg: cfg, waiting: map[string]bool{}, stalled: make(chan struct{}, 1)}
 	r.cond = sync.NewCond(&r.mu)
 	r.tree = orgtree.New(append(cfg.treeOpts, orgtree.WithCommitHook(r.publish))...)
 	rev, err := r.catchUp(ctx)
+	// A member that crashed can answer "server stopped" until it is
+	// replaced, and the client does not send the catch-up's transaction
+	// elsewhere by itself: try again, for as long as one request may take.
+	// Damaged data is final.
+	for deadline := time.Now().Add(cfg.timeout); err != nil && !errors.Is(err, ErrBadSnapshot) && !errors.Is(err, ErrDiverged) &&
+		ctx.Err() == nil && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+			rev, err = r.catchUp(ctx)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("replicate: open %q: %w", prefix, err)
 	}
@@ -235,8 +255,16 @@ type Freshness struct {
 	// Writes acknowledged after it may be missing from the snapshot.
 	SyncedAt time.Time
 	// Err is why the replica is not following etcd right now, if it is
-	// not (ErrUnavailable while cut off, ErrDiverged, ErrClosed).
+	// not (ErrUnavailable while cut off, ErrBadSnapshot while it is behind
+	// and cannot load the snapshot it needs, ErrDiverged, ErrClosed).
 	Err error
+	// SnapshotLoads counts the snapshots the replica loaded since Open
+	// (at Open, and each time it fell so far behind that the entries it
+	// needed were gone); WatchReloads the times its watch of the log ended
+	// (compaction, a lost etcd leader, a broken connection, a silent watch
+	// dropped) and it caught up again. Both should stay small: a steady climb means the replica
+	// cannot keep up or etcd compacts too eagerly.
+	SnapshotLoads, WatchReloads int
 }
 
 // Stale returns how long ago SyncedAt was.
@@ -247,7 +275,10 @@ func (f Freshness) Stale() time.Duration { return time.Since(f.SyncedAt) }
 func (r *Replica) Read() (orgtree.Snapshot, Freshness) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f := Freshness{Index: r.index, SyncedAt: r.syncedAt, Err: r.err}
+	f := Freshness{Index: r.index, SyncedAt: r.syncedAt, Err: r.err, SnapshotLoads: r.loads, WatchReloads: r.reloads}
+	if f.Err == nil {
+		f.Err = r.behind
+	}
 	if f.Err == nil && time.Since(r.syncedAt) > r.cfg.heartbeat+r.cfg.timeout {
 		f.Err = fmt.Errorf("%w: not in sync for %v", ErrUnavailable, time.Since(r.syncedAt).Round(time.Millisecond))
 	}
@@ -302,12 +333,6 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 		return 0, unavailable("catch up", err)
 	}
 	rev := resp.Header.Revision
-	var meta snapMeta
-	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-		if err := json.Unmarshal(kvs[0].Value, &meta); err != nil {
-			return 0, fmt.Errorf("snapshot key: %w", err)
-		}
-	}
 	logKVs := resp.Responses[1].GetResponseRange().Kvs
 	var first uint64
 	if len(logKVs) > 0 {
@@ -317,11 +342,18 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 		}
 		first = e.Index
 	}
-	// The entries after our index are gone if the log starts later, or is
-	// empty while the snapshot is ahead of us.
-	if meta.Index >= from && (first == 0 || first > from) {
-		if err := r.loadSnapshot(rctx, meta, rev); err != nil {
+	// The snapshot is needed only if the entries after our index are gone:
+	// the log starts later, or is empty while the snapshot is ahead of us.
+	// A damaged snapshot key matters only then.
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 && first != from {
+		meta, err := decodeSnapMeta(kvs[0].Value)
+		if err != nil {
 			return 0, err
+		}
+		if meta.Index >= from {
+			if err := r.loadSnapshot(rctx, meta, rev); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for _, kv := range logKVs {
@@ -332,6 +364,22 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
+// entryValue is the value of a log entry holding change, an encoded
+// ChangeSet: what json.Marshal makes of the entry, without encoding the
+// change again (publish needs its size first, to choose between this and
+// chunks).
+func entryValue(index uint64, writer string, change []byte) []byte {
+	w, _ := json.Marshal(writer) // a string always encodes
+	b := make([]byte, 0, len(change)+len(w)+40)
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, index, 10)
+	b = append(b, `,"writer":`...)
+	b = append(b, w...)
+	b = append(b, `,"change":`...)
+	b = append(b, change...)
+	return append(b, '}')
+}
+
 func decodeEntry(val []byte) (entry, error) {
 	var e entry
 	if err := json.Unmarshal(val, &e); err != nil {
@@ -339,6 +387,9 @@ func decodeEntry(val []byte) (entry, error) {
 	}
 	return e, nil
 }
+
+// errMissingChunks: a value names chunks that are not all there.
+var errMissingChunks = errors.New("chunks missing")
 
 // readChunks reads the chunks under dir as of revision rev and joins them.
 func (r *Replica) readChunks(ctx context.Context, dir string, n int, rev int64) ([]byte, error) {
@@ -348,33 +399,13 @@ func (r *Replica) readChunks(ctx context.Context, dir string, n int, rev int64) 
 		return nil, err
 	}
 	if len(resp.Kvs) != n {
-		return nil, fmt.Errorf("%s: %d chunks, want %d", dir, len(resp.Kvs), n)
+		return nil, fmt.Errorf("%w: %s: %d chunks, want %d", errMissingChunks, dir, len(resp.Kvs), n)
 	}
 	var buf bytes.Buffer
 	for _, kv := range resp.Kvs {
 		buf.Write(kv.Value)
 	}
 	return buf.Bytes(), nil
-}
-
-func (r *Replica) loadSnapshot(ctx context.Context, meta snapMeta, rev int64) error {
-	data, err := r.readChunks(ctx, r.snapData(meta.Index), meta.Chunks, rev)
-	if err != nil {
-		return fmt.Errorf("snapshot %d: %w", meta.Index, err)
-	}
-	var d orgtree.Dump
-	if err := json.Unmarshal(data, &d); err != nil {
-		return fmt.Errorf("snapshot %d: %w", meta.Index, err)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.tree.Replace(&d); err != nil {
-		return fmt.Errorf("snapshot %d: %w", meta.Index, err)
-	}
-	r.index = meta.Index
-	r.loads++
-	r.cond.Broadcast()
-	return nil
 }
 
 // applyKV applies one log entry read from etcd at revision rev; entries
@@ -441,7 +472,18 @@ func (r *Replica) follow(ctx context.Context, rev int64) {
 			return
 		}
 		for ctx.Err() == nil {
-			if rev, err = r.catchUp(ctx); err == nil {
+			rev, err = r.catchUp(ctx)
+			r.mu.Lock()
+			r.behind = nil
+			if err == nil {
+				r.reloads++
+			} else if errors.Is(err, ErrBadSnapshot) {
+				// Retried: a newer snapshot replaces a damaged one.
+				r.behind = err
+			}
+			r.cond.Broadcast()
+			r.mu.Unlock()
+			if err == nil {
 				break
 			}
 			if errors.Is(err, ErrDiverged) {
@@ -456,11 +498,33 @@ func (r *Replica) follow(ctx context.Context, rev int64) {
 	}
 }
 
+// errStalled: Sync found the watch silent while the log grew.
+var errStalled = errors.New("replicate: watch stalled")
+
 func (r *Replica) watch(ctx context.Context, from int64) error {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	// Each watch on a gRPC stream of its own: the client shares a stream
+	// among watches with the same metadata, and the stream of a stalled
+	// watch may be the one that is stuck.
+	r.watchGen++
+	md := metadata.AppendToOutgoingContext(clientv3.WithRequireLeader(ctx), "orgtree-watch", strconv.Itoa(r.watchGen))
+	wctx, cancel := context.WithCancel(md)
 	defer cancel()
+	select {
+	case <-r.stalled: // a nudge for the watch that ended
+	default:
+	}
 	wc := r.cli.Watch(wctx, r.prefix+"/log/", clientv3.WithPrefix(), clientv3.WithRev(from))
-	for resp := range wc {
+	for {
+		var resp clientv3.WatchResponse
+		var ok bool
+		select {
+		case resp, ok = <-wc:
+		case <-r.stalled:
+			return errStalled
+		}
+		if !ok {
+			break
+		}
 		if err := resp.Err(); err != nil {
 			return err
 		}
@@ -474,6 +538,23 @@ func (r *Replica) watch(ctx context.Context, from int64) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// nudgeIfStalled tells the follower to drop its watch if the replica has
+// not applied anything since it was at index, while etcd's head is at
+// want: an etcd member that crashed (no orderly shutdown, so no
+// cancellation of the watches on it, WithRequireLeader notwithstanding)
+// can leave a watch open and silent for good.
+func (r *Replica) nudgeIfStalled(index, want uint64) {
+	r.mu.Lock()
+	stalled := r.index == index && r.index < want
+	r.mu.Unlock()
+	if stalled {
+		select {
+		case r.stalled <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // beat checks periodically that the replica is in sync, so that
@@ -495,7 +576,8 @@ func (r *Replica) beat(ctx context.Context) {
 // Sync waits until this replica has applied every write etcd acknowledged
 // before Sync was called: a read after Sync sees them (read-your-writes
 // and linearizable reads). It fails with ErrUnavailable if etcd cannot be
-// reached within the request timeout.
+// reached within the request timeout, and with ErrBadSnapshot if the
+// replica is so far behind that it needs the snapshot and that is damaged.
 func (r *Replica) Sync(ctx context.Context) error {
 	start := time.Now()
 	rctx, cancel := r.reqCtx(ctx)
@@ -514,11 +596,21 @@ func (r *Replica) Sync(ctx context.Context) error {
 	defer stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.index < want {
+		// Entries reach the replica through the watch in milliseconds;
+		// none for a heartbeat means the watch is stuck.
+		index := r.index
+		nudge := time.AfterFunc(r.cfg.heartbeat, func() { r.nudgeIfStalled(index, want) })
+		defer nudge.Stop()
+	}
 	for r.index < want {
 		if r.err != nil {
 			return fmt.Errorf("replicate: sync: %w", r.err)
 		}
 		if rctx.Err() != nil {
+			if r.behind != nil { // a damaged snapshot, not etcd, holds it back
+				return fmt.Errorf("replicate: sync: %w", r.behind)
+			}
 			return unavailable("sync: applying the log", rctx.Err())
 		}
 		r.cond.Wait()
@@ -589,6 +681,9 @@ func (r *Replica) Update(ctx context.Context, fn func(*orgtree.Tx) error) error 
 			continue
 		case errors.As(err, &unknown):
 			sent = true
+			r.mu.Lock()
+			r.unsure++
+			r.mu.Unlock()
 			continue
 		default:
 			return err
@@ -627,20 +722,16 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 		return fmt.Errorf("replicate: write to the tree outside Replica.Update: %w", orgtree.ErrInvalidArgument)
 	}
 	next := r.index + 1
-	e := entry{Index: next, Writer: r.writeID, Change: cs}
-	val, err := json.Marshal(e)
+	change, err := json.Marshal(cs)
 	if err != nil {
 		return err
 	}
+	val := entryValue(next, r.writeID, change)
 	ctx, cancel := r.reqCtx(context.Background())
 	defer cancel()
 	var chunkOps []clientv3.Op
 	if len(val) > r.cfg.chunkSize {
-		change, err := json.Marshal(cs)
-		if err != nil {
-			return err
-		}
-		e.Change, e.Chunks, e.Part = nil, (len(change)+r.cfg.chunkSize-1)/r.cfg.chunkSize, newWriteID()
+		e := entry{Index: next, Writer: r.writeID, Chunks: (len(change) + r.cfg.chunkSize - 1) / r.cfg.chunkSize, Part: newWriteID()}
 		if e.Chunks > maxChunks {
 			return fmt.Errorf("%w: %d bytes in %d-byte chunks needs %d chunks, at most %d fit one commit", ErrTooLarge, len(change), r.cfg.chunkSize, e.Chunks, maxChunks)
 		}
@@ -707,92 +798,4 @@ func (r *Replica) putChunks(ctx context.Context, dir string, data []byte, opts .
 		data = data[n:]
 	}
 	return k, nil
-}
-
-// wantSnapshot returns the snapshot to store after a successful write of
-// an entry whose index is a multiple of the snapshot interval. Caller
-// holds r.mu, so the tree's newest version is the one at r.index.
-func (r *Replica) wantSnapshot(err error) *pendingSnap {
-	k := r.cfg.snapshotEvery
-	if err != nil || k == 0 || r.index%k != 0 || r.snapping {
-		return nil
-	}
-	r.snapping = true
-	return &pendingSnap{index: r.index, snap: r.tree.Snapshot()}
-}
-
-type pendingSnap struct {
-	index uint64
-	snap  orgtree.Snapshot
-}
-
-// saveSnapshot stores p, then deletes what it makes unnecessary.
-func (r *Replica) saveSnapshot(p *pendingSnap) {
-	defer r.wg.Done()
-	defer func() { r.mu.Lock(); r.snapping = false; r.mu.Unlock() }()
-	_ = r.SaveSnapshotAt(r.ctx, p.index, p.snap)
-}
-
-// Snapshot stores a snapshot of the replica's current state in etcd now
-// (as WithSnapshotEvery does periodically) and deletes the log up to it.
-func (r *Replica) Snapshot(ctx context.Context) error {
-	r.mu.Lock()
-	i, s := r.index, r.tree.Snapshot()
-	r.mu.Unlock()
-	return r.SaveSnapshotAt(ctx, i, s)
-}
-
-// SaveSnapshotAt stores s, which must be this replica's tree after index
-// log entries, unless etcd already holds a snapshot as new.
-func (r *Replica) SaveSnapshotAt(ctx context.Context, index uint64, s orgtree.Snapshot) error {
-	if index == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*r.cfg.timeout)
-	defer cancel()
-	cur, err := r.cli.Get(ctx, r.snapKey())
-	if err != nil {
-		return unavailable("snapshot", err)
-	}
-	var old snapMeta
-	var oldRev int64
-	if len(cur.Kvs) > 0 {
-		if err := json.Unmarshal(cur.Kvs[0].Value, &old); err != nil {
-			return fmt.Errorf("replicate: snapshot key: %w", err)
-		}
-		oldRev = cur.Kvs[0].ModRevision
-	}
-	if old.Index >= index {
-		return nil
-	}
-	data, err := json.Marshal(s.Dump())
-	if err != nil {
-		return err
-	}
-	meta := snapMeta{Index: index, Bytes: len(data)}
-	dir := r.snapData(index)
-	if meta.Chunks, err = r.putChunks(ctx, dir, data); err != nil {
-		return unavailable("snapshot", err)
-	}
-	mv, _ := json.Marshal(meta)
-	guard := clientv3.Compare(clientv3.ModRevision(r.snapKey()), "=", oldRev)
-	resp, err := r.cli.Txn(ctx).If(guard).Then(
-		clientv3.OpPut(r.snapKey(), string(mv)),
-		clientv3.OpDelete(r.logKey(0), clientv3.WithRange(r.logKey(index+1))),
-		clientv3.OpDelete(r.chunkDir(0, ""), clientv3.WithRange(r.chunkDir(index+1, ""))),
-		clientv3.OpDelete(r.snapData(0), clientv3.WithRange(dir)),
-	).Commit()
-	if err != nil {
-		return unavailable("snapshot", err)
-	}
-	if !resp.Succeeded { // another replica stored one meanwhile
-		_, _ = r.cli.Delete(ctx, dir, clientv3.WithPrefix())
-		return nil
-	}
-	if r.cfg.compact {
-		if _, err := r.cli.Compact(ctx, resp.Header.Revision); err != nil && !errors.Is(err, rpctypes.ErrCompacted) {
-			return unavailable("compact", err)
-		}
-	}
-	return nil
 }
