@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -938,39 +937,47 @@ func (tx *Tx) applyMainDepartments(plan []plannedNode, handles []nid) {
 	}
 }
 
-// sortedByID returns the indexes of users in the order of their ids. Ids of one generator share a
-// prefix, so each is keyed by the 24 bytes after the prefix all share, and
-// only equal keys (ids longer than that, or equal) compare the strings.
+// sortedByID returns the indexes of users in the order of their ids. Ids
+// of one generator agree in most places (a time and a machine, then a
+// counter), and a place where every id has the same byte never decides
+// an order: each id is keyed by its first 8 bytes at places where the ids
+// differ, and only equal keys compare the strings.
 func sortedByID(users []*User) []int32 {
 	if len(users) == 0 {
 		return nil
 	}
-	common := users[0].ID
+	first := users[0].ID
+	minLen := len(first)
+	varies := make([]bool, minLen)
 	for _, u := range users[1:] {
-		n := 0
-		for n < len(common) && n < len(u.ID) && common[n] == u.ID[n] {
-			n++
+		minLen = min(minLen, len(u.ID))
+		for p := range minLen {
+			varies[p] = varies[p] || u.ID[p] != first[p]
 		}
-		common = common[:n]
+	}
+	var places []int
+	for p := range minLen {
+		if varies[p] && len(places) < 8 {
+			places = append(places, p)
+		}
 	}
 	type keyed struct {
-		key [3]uint64
-		u   *User
+		key uint64
 		i   int32
 	}
 	ks := make([]keyed, len(users))
 	for i, u := range users {
-		var b [24]byte
-		copy(b[:], u.ID[len(common):])
-		ks[i] = keyed{[3]uint64{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16]), binary.BigEndian.Uint64(b[16:])}, u, int32(i)}
+		var key uint64
+		for _, p := range places {
+			key = key<<8 | uint64(u.ID[p])
+		}
+		ks[i] = keyed{key << (8 * (8 - len(places))), int32(i)}
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
-		for k := range a.key {
-			if a.key[k] != b.key[k] {
-				return cmp.Compare(a.key[k], b.key[k])
-			}
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
 		}
-		return strings.Compare(a.u.ID, b.u.ID)
+		return strings.Compare(users[a.i].ID, users[b.i].ID)
 	})
 	out := make([]int32, len(ks))
 	for i, k := range ks {
