@@ -753,7 +753,7 @@ func (tx *Tx) planMembers(ie *importError, node *jpath, pi int, members []User, 
 // entry's user in du.users, or -1 if the document has not defined it (so
 // far).
 func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, exists bool, seen map[string]bool, du *definedUsers) int32 {
-	m := members[i]
+	m := &members[i] // read only: a user the entry defines is inserted from it
 	if m.ID == "" {
 		ie.add(node, ".members["+strconv.Itoa(i)+"].id", fmt.Errorf("member without id: %w", ErrInvalidArgument))
 		return -1
@@ -775,33 +775,33 @@ func (tx *Tx) planMember(ie *importError, node *jpath, members []User, i int, ex
 		ie.add(node, ".members["+strconv.Itoa(i)+"]", fmt.Errorf("user %q listed twice: %w", m.ID, ErrInvalidArgument))
 		return k
 	}
-	u := m
-	u.MainDepartmentID = ""
-	if err := validateUser(&u); err != nil {
+	if err := validateUser(m); err != nil {
 		ie.add(node, ".members["+strconv.Itoa(i)+"]", err)
 		return k
 	}
-	defines := u != User{ID: u.ID}
+	fields := *m
+	fields.MainDepartmentID = "" // set with the membership, not with the user
+	defines := fields != User{ID: m.ID}
 	if exists || !defines || defined {
 		return k
 	}
-	if u.ExternalID != "" {
+	if m.ExternalID != "" {
 		mp := ".members[" + strconv.Itoa(i) + "]"
-		if _, taken := tx.st.userExt.Get(u.ExternalID); taken {
-			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", u.ExternalID, ErrExists))
+		if _, taken := tx.st.userExt.Get(m.ExternalID); taken {
+			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q: %w", m.ExternalID, ErrExists))
 			return k
 		}
-		for _, other := range du.byExt[u.ExternalID] {
-			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", u.ExternalID, other.ID, ErrExists))
+		for _, other := range du.byExt[m.ExternalID] {
+			ie.add(node, mp+".externalId", fmt.Errorf("user externalId %q used by %q too: %w", m.ExternalID, other.ID, ErrExists))
 		}
 		if du.byExt == nil {
 			du.byExt = map[string][]*User{}
 		}
-		du.byExt[u.ExternalID] = append(du.byExt[u.ExternalID], &u)
+		du.byExt[m.ExternalID] = append(du.byExt[m.ExternalID], m)
 	}
 	k = int32(len(du.users))
-	du.index[u.ID] = k
-	du.users = append(du.users, &u)
+	du.index[m.ID] = k
+	du.users = append(du.users, m)
 	return k
 }
 
