@@ -493,7 +493,7 @@ func (p *treeParser) tree(path *jpath) (*TreeNode, error) {
 				stack = stack[:len(stack)-1]
 				continue
 			}
-			if k = lookupKey(nodeKeyNames[:], tok.raw, nodeKeyCount); k < 0 {
+			if k = lookupKey(nodeKeyNames[:], tok.raw); k < 0 {
 				key := string(tok.raw)
 				if !f.seen.addOther(key) {
 					return nil, p.fail(f.path, field("."+key), "duplicate key %q", key)
@@ -593,13 +593,9 @@ func affixed(keys []string, prefix, suffix string) []string {
 	return out
 }
 
-// lookupKey returns the index of key in names, or -1. Documents written by
-// an export have their keys in the order of names, so the one expected
-// next (the scanner did not find it where exports put it) is tried first.
-func lookupKey(names []string, key []byte, expect int) int {
-	if expect < len(names) && string(key) == names[expect] {
-		return expect
-	}
+// lookupKey returns the index of key in names, or -1: for a key not where
+// an export puts it.
+func lookupKey(names []string, key []byte) int {
 	for i, n := range names {
 		if string(key) == n {
 			return i
@@ -916,7 +912,7 @@ func (p *treeParser) user(u *User, node *jpath, path loc) error {
 			if tok.kind == tokObjectEnd {
 				return nil
 			}
-			if k = lookupKey(userKeyNames[:], tok.raw, userKeyCount); k < 0 {
+			if k = lookupKey(userKeyNames[:], tok.raw); k < 0 {
 				key := string(tok.raw)
 				kpath := path.key("." + key)
 				if !seen.addOther(key) {
