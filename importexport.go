@@ -900,7 +900,7 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, prog
 			joins = tx.joinNewNode(n, p.t.Members, du.entries[p.members:], handleOf, joins)
 		}
 	}
-	tx.joinUsers(joins, uid(st.users.Len()-len(users)))
+	tx.joinUsers(joins)
 	if du.mains {
 		tx.applyMainDepartments(plan, handles)
 	}
@@ -1058,21 +1058,15 @@ func (tx *Tx) joinNewNode(n nid, members []User, entries []int32, handleOf []uid
 }
 
 // joinUsers adds the user sides of joins, user by user, so that each user
-// record is copied once and its departments sorted once. Users from
-// firstNew on are new in the transaction, and listed as changed already.
-func (tx *Tx) joinUsers(joins []join, firstNew uid) {
+// record is copied once and its departments sorted once.
+func (tx *Tx) joinUsers(joins []join) {
 	sortJoins(joins)
 	for len(joins) > 0 {
 		k := 1
 		for k < len(joins) && joins[k].u == joins[0].u {
 			k++
 		}
-		var ur *userRec
-		if joins[0].u >= firstNew {
-			ur = tx.copyUser(joins[0].u)
-		} else {
-			ur = tx.mutUser(joins[0].u)
-		}
+		ur := tx.mutUser(joins[0].u)
 		depts := make([]nid, 0, len(ur.depts)+k)
 		depts = append(depts, ur.depts...)
 		for _, j := range joins[:k] {
