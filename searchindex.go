@@ -466,6 +466,21 @@ func (st *state) pendingAll() iter.Seq[*pendingName] {
 	}
 }
 
+// newPending returns the pending nodes in ascending order when each is
+// pending once and new to the index, as after a load or an import adds
+// them, and nil otherwise. Then the fold needs no map of the entries.
+func (st *state) newPending() []nid {
+	order := make([]nid, 0, st.pendingLen)
+	for p := range st.pendingAll() { // newest first: descending handles
+		if p.indexed || (len(order) > 0 && p.n >= order[len(order)-1]) {
+			return nil
+		}
+		order = append(order, p.n)
+	}
+	slices.Reverse(order)
+	return order
+}
+
 // oldestPending maps each pending node to its oldest entry.
 func (st *state) oldestPending() map[nid]*pendingName {
 	oldest := make(map[nid]*pendingName, st.pendingLen)
@@ -496,12 +511,16 @@ func (tx *Tx) foldPending() {
 	if st.pending == nil {
 		return
 	}
-	oldest := st.oldestPending()
-	order := make([]nid, 0, len(oldest))
-	for n := range oldest {
-		order = append(order, n)
+	var oldest map[nid]*pendingName
+	order := st.newPending()
+	if order == nil {
+		oldest = st.oldestPending()
+		order = make([]nid, 0, len(oldest))
+		for n := range oldest {
+			order = append(order, n)
+		}
+		slices.Sort(order)
 	}
-	slices.Sort(order)
 	// Working out the grams is most of a large fold (a load, an import) and
 	// reads only this version, so large folds split it over the cores. Each
 	// part takes an ascending run of handles, so the parts' lists, joined in
@@ -535,7 +554,7 @@ func (tx *Tx) foldPending() {
 
 // gramChanges maps each gram to the nodes of run (ascending) to add to its
 // posting and to remove from it; oldest gives each pending node's oldest
-// entry.
+// entry, or is nil when every node of run is new to the index.
 type gramChanges map[string]*struct{ add, del []nid }
 
 func (st *state) gramChanges(run []nid, oldest map[nid]*pendingName) gramChanges {
@@ -550,7 +569,7 @@ func (st *state) gramChanges(run []nid, oldest map[nid]*pendingName) gramChanges
 	}
 	var grams []string // reused from node to node
 	for _, n := range run {
-		if p := oldest[n]; !p.indexed {
+		if p := oldest[n]; p == nil || !p.indexed {
 			// A node new to the index (most of a load): its grams are all
 			// additions, and a repeated gram already ends its list with n.
 			if r := st.node(n); r != nil {
