@@ -129,6 +129,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 		Timeout:      db.cfg.openTimeout + boltLockPoll,
 		ReadOnly:     db.cfg.readOnly,
 		FreelistType: bbolt.FreelistMapType,
+		// The free list is rebuilt from the pages at open instead of
+		// written with every commit: one page less per commit, as etcd
+		// runs bbolt. A crash loses nothing: the list is derived.
+		NoFreelistSync: true,
 	})
 	if err != nil {
 		return nil, err
