@@ -117,12 +117,21 @@ func startUIAt(t testing.TB, spec orgtreetest.Spec, prefix string) *uiFixture {
 	return f
 }
 
-// run runs actions with a deadline, failing the test on error.
+// run runs actions with a deadline, failing the test on error. When a
+// single action finds that the page replaced its node between the query
+// and the action (a panel re-rendered by a reply that came in meanwhile),
+// the action never reached the page, and it is run again on the new node,
+// as a user's second try would be.
 func (f *uiFixture) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(f.ctx, 15*time.Second)
 	defer cancel()
-	require.NoError(f.t, chromedp.Do(ctx, actions...), what)
+	err := chromedp.Do(ctx, actions...)
+	for try := 0; try < 3 && len(actions) == 1 && err != nil && strings.Contains(err.Error(), "Could not find node with given id"); try++ {
+		time.Sleep(50 * time.Millisecond)
+		err = chromedp.Do(ctx, actions...)
+	}
+	require.NoError(f.t, err, what)
 }
 
 // eval runs a JS expression (awaiting a promise) and decodes its value
