@@ -207,31 +207,17 @@ func (tx *Tx) orgFor(orgID string, f fieldsInput) *orgRec {
 
 func (tx *Tx) insertChild(parent, child nid) {
 	p := tx.mutNode(parent)
+	ownSlice(&p.own, ownChildren, &p.children)
 	i, _ := slices.BinarySearchFunc(p.children, child, tx.st.childCmp)
-	if p.own&ownChildren != 0 {
-		p.children = slices.Insert(p.children, i, child)
-		return
-	}
-	// The list is shared with earlier versions: build the new one in one
-	// copy rather than a copy and then a growing insert.
-	c := make([]nid, 0, len(p.children)+1)
-	p.children = append(append(append(c, p.children[:i]...), child), p.children[i:]...)
-	p.own |= ownChildren
+	p.children = slices.Insert(p.children, i, child)
 }
 
 func (tx *Tx) removeChild(parent, child nid) {
 	p := tx.mutNode(parent)
-	i := tx.st.childIndex(p.children, child)
-	if i < 0 {
-		return
-	}
-	if p.own&ownChildren != 0 {
+	if i := tx.st.childIndex(p.children, child); i >= 0 {
+		ownSlice(&p.own, ownChildren, &p.children)
 		p.children = slices.Delete(p.children, i, i+1)
-		return
 	}
-	c := make([]nid, 0, len(p.children)-1)
-	p.children = append(append(c, p.children[:i]...), p.children[i+1:]...)
-	p.own |= ownChildren
 }
 
 // childIndex returns the position of child in children (ordered by
@@ -839,10 +825,9 @@ func (t *Tree) MoveNode(id, newParentID string) (Node, error) {
 	// A move under the node's own subtree is refused on the newest version,
 	// before any transaction begins: that is the answer a transaction begun
 	// at that instant would give, so the refusal costs the ancestor walk.
-	if _, _, _, _, err := t.Snapshot().st.moveTarget("move node", id, newParentID); err != nil {
-		if ce, ok := err.(*cycleError); ok {
-			return Node{}, ce
-		}
+	_, _, _, _, err := t.Snapshot().st.moveTarget("move node", id, newParentID)
+	if ce, ok := err.(*cycleError); ok {
+		return Node{}, ce
 	}
 	return update1(t, func(tx *Tx) (Node, error) { return tx.MoveNode(id, newParentID) })
 }

@@ -37,9 +37,6 @@ type page struct {
 	edit   *pmap.Edit
 	firsts []nid
 	chunks []*chunk // ordered; none empty
-	// solo is the block this page was allocated in, whose inline chunk a
-	// copy of its only chunk may use; nil for a page allocated alone.
-	solo *oneChunk
 }
 
 type chunk struct {
@@ -104,16 +101,7 @@ func (p *posting) mutChunk(e *pmap.Edit, pi, ci int) (*page, *chunk) {
 	if c.edit != e {
 		// Room for the one handle an add inserts, so the insert does not
 		// copy the chunk a second time.
-		ids := append(make([]nid, 0, len(c.ids)+1), c.ids...)
-		if pg.solo != nil && len(pg.chunks) == 1 && c != &pg.solo.c {
-			// A page copied with one chunk has room for its copy: every
-			// later chunk of the page is made by this transaction, so the
-			// inline one is taken only once.
-			c = &pg.solo.c
-		} else {
-			c = &chunk{}
-		}
-		c.edit, c.ids = e, ids
+		c = &chunk{edit: e, ids: append(make([]nid, 0, len(c.ids)+1), c.ids...)}
 		pg.chunks[ci] = c
 	}
 	return pg, c
@@ -130,7 +118,8 @@ type onePage struct {
 	pages  [1]*page
 }
 
-// oneChunk is a page of one chunk with its chunk list and the chunk inline.
+// oneChunk is a page of one chunk with its chunk list inline, and room
+// for the chunk itself when the page is new.
 type oneChunk struct {
 	pg     page
 	firsts [1]nid
@@ -159,7 +148,7 @@ func copyPosting(e *pmap.Edit, p *posting) *posting {
 func copyPage(e *pmap.Edit, pg *page) *page {
 	if len(pg.chunks) == 1 {
 		b := &oneChunk{firsts: [1]nid{pg.firsts[0]}, chunks: [1]*chunk{pg.chunks[0]}}
-		b.pg = page{edit: e, firsts: b.firsts[:], chunks: b.chunks[:], solo: b}
+		b.pg = page{edit: e, firsts: b.firsts[:], chunks: b.chunks[:]}
 		return &b.pg
 	}
 	return &page{edit: e, firsts: slices.Clone(pg.firsts), chunks: slices.Clone(pg.chunks)}
@@ -170,7 +159,7 @@ func soloPage(e *pmap.Edit, n nid) *page {
 	b := &oneChunk{firsts: [1]nid{n}}
 	b.c = chunk{edit: e, ids: []nid{n}}
 	b.chunks[0] = &b.c
-	b.pg = page{edit: e, firsts: b.firsts[:], chunks: b.chunks[:], solo: b}
+	b.pg = page{edit: e, firsts: b.firsts[:], chunks: b.chunks[:]}
 	return &b.pg
 }
 

@@ -559,9 +559,11 @@ func (tx *Tx) mutOrg(id string) *orgRec {
 
 // ownSlice makes *s private to the transaction's copy the first time it is
 // changed, so earlier versions sharing the backing array never see a write.
+// The copy has room for one more element: most changes insert one, and
+// the insert then does not copy the slice a second time.
 func ownSlice[T any](own *ownership, bit ownership, s *[]T) {
 	if *own&bit == 0 {
-		*s = append([]T(nil), (*s)...)
+		*s = append(make([]T, 0, len(*s)+1), (*s)...)
 		*own |= bit
 	}
 }

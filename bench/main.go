@@ -526,34 +526,33 @@ func writeLatency(b backend, w *workload, busy bool) (time.Duration, time.Durati
 		})
 		time.Sleep(20 * time.Millisecond) // let the export get going
 	}
-	lat := make([]time.Duration, 0, 500)
-	for i := range 500 {
-		name := fmt.Sprintf("renamed-%d", i)
-		start := time.Now()
-		must(b.rename(w.ids[i%len(w.ids)], name))
-		lat = append(lat, time.Since(start))
-		if busy {
-			time.Sleep(time.Millisecond)
-		}
+	var pause time.Duration
+	if busy {
+		pause = time.Millisecond
 	}
+	lat := latencies(500, pause, func(i int) { must(b.rename(w.ids[i%len(w.ids)], fmt.Sprintf("renamed-%d", i))) })
 	close(stop)
 	wg.Wait()
-	slices.Sort(lat)
 	return lat[len(lat)/2], lat[len(lat)*99/100]
 }
 
-// median times n calls of fn one by one and returns the median: the cost
-// of a call without the collections and folds a few of them pay for.
-func median(n int, fn func(i int)) time.Duration {
+// latencies times n calls of fn one by one, pausing between calls, and
+// returns the times sorted.
+func latencies(n int, pause time.Duration, fn func(i int)) []time.Duration {
 	lat := make([]time.Duration, n)
 	for i := range lat {
 		start := time.Now()
 		fn(i)
 		lat[i] = time.Since(start)
+		time.Sleep(pause)
 	}
 	slices.Sort(lat)
-	return lat[n/2]
+	return lat
 }
+
+// median times n calls of fn one by one and returns the median: the cost
+// of a call without the collections and folds a few of them pay for.
+func median(n int, fn func(i int)) time.Duration { return latencies(n, 0, fn)[n/2] }
 
 // orgtreeMemory reports heap bytes per node, per user and per membership:
 // the growth of the heap when an org of nodes only, then with users, then

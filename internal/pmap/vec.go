@@ -167,6 +167,16 @@ func (v *Vec[T]) pushTail(e *Edit) {
 	}
 }
 
+// ownBranch returns b if e owns it, else a copy that e owns.
+func ownBranch(e *Edit, b *vbranch) *vbranch {
+	if e != nil && b.edit == e {
+		return b
+	}
+	c := *b
+	c.edit = e
+	return &c
+}
+
 // ownLeaf returns l if e owns it, else a copy that e owns.
 func ownLeaf[T any](e *Edit, l *vleaf[T]) *vleaf[T] {
 	if e != nil && l.edit == e {
@@ -249,11 +259,7 @@ func vecPutLeaf(e *Edit, p unsafe.Pointer, shift uint, i int, leaf unsafe.Pointe
 	default:
 		child = vecPutLeaf(e, b.kids[idx], childShift(shift), i, leaf)
 	}
-	if e == nil || b.edit != e {
-		c := *b
-		c.edit = e
-		b = &c
-	}
+	b = ownBranch(e, b)
 	b.kids[idx] = child
 	return unsafe.Pointer(b)
 }
@@ -274,11 +280,7 @@ func vecPut[T any](e *Edit, p unsafe.Pointer, shift uint, i int, x T) unsafe.Poi
 	if child == old {
 		return p
 	}
-	if e == nil || b.edit != e {
-		c := *b
-		c.edit = e
-		b = &c
-	}
+	b = ownBranch(e, b)
 	b.kids[idx] = child
 	return unsafe.Pointer(b)
 }
