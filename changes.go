@@ -32,11 +32,9 @@ func (d *dirtySet) user(u uid) {
 	}
 }
 
-func (d *dirtySet) org(id string) {
-	if !d.off {
-		d.orgs.add(id)
-	}
-}
+// org lists org id even in a Load: commit folds the code indexes of the
+// orgs listed.
+func (d *dirtySet) org(id string) { d.orgs.add(id) }
 
 func (d *dirtySet) empty() bool {
 	return d.nodes.len() == 0 && d.users.len() == 0 && d.orgs.len() == 0
