@@ -22,12 +22,8 @@ func decodeParts(parts [][]byte) (*recordcodec.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, step := range []func(*recordcodec.Chunk) error{(*recordcodec.Chunk).Decode, (*recordcodec.Chunk).Resolve} {
-		for _, c := range r.Chunks {
-			if err := step(c); err != nil {
-				return nil, err
-			}
-		}
+	if err := r.Decode(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -3,15 +3,11 @@ package persist
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"maps"
-	"runtime"
 	"runtime/debug"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"go.etcd.io/bbolt"
 
@@ -309,37 +305,19 @@ func applyChanges[T any](list []T, changes map[string]*T, id func(*T) string) []
 	return out
 }
 
-// parallel runs fn(0..n-1) on all cores and returns the first error. The
-// workers read the mapped file, so like openFile they turn a memory fault
-// (a truncated file) into an error instead of a crash.
+// parallel is recordcodec.Parallel for work that reads the mapped file: like
+// openFile, each item turns a memory fault (a truncated file) into an error
+// instead of a crash, on whichever goroutine it runs.
 func parallel(n int, fn func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), max(1, n))
-	var next atomic.Int64
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-			defer func() {
-				if r := recover(); r != nil {
-					errs[w] = fmt.Errorf("%w: reading records: %v", ErrCorrupt, r)
-				}
-			}()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				if err := fn(i); err != nil {
-					errs[w] = err
-					next.Store(int64(n)) // stop the others early
-					return
-				}
+	return recordcodec.Parallel(n, func(i int) (err error) {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: reading records: %v", ErrCorrupt, r)
 			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+		}()
+		return fn(i)
+	})
 }
 
 // logWriter appends records inside one bbolt write transaction and keeps

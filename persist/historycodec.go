@@ -219,15 +219,8 @@ func decodeEntryBody(seq uint64, t int64, body []byte) (HistoryEntry, error) {
 		if err != nil {
 			return e, err
 		}
-		for _, ch := range r.Chunks {
-			if err := ch.Decode(); err != nil {
-				return e, err
-			}
-		}
-		for _, ch := range r.Chunks {
-			if err := ch.Resolve(); err != nil {
-				return e, err
-			}
+		if err := r.Decode(); err != nil {
+			return e, err
 		}
 		recs[i] = r
 	}

@@ -334,13 +334,15 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 	}
 	rev := resp.Header.Revision
 	logKVs := resp.Responses[1].GetResponseRange().Kvs
-	var first uint64
-	if len(logKVs) > 0 {
-		e, err := decodeEntry(logKVs[0].Value)
-		if err != nil {
+	entries := make([]entry, len(logKVs))
+	for i, kv := range logKVs {
+		if entries[i], err = decodeEntry(kv.Value); err != nil {
 			return 0, err
 		}
-		first = e.Index
+	}
+	var first uint64
+	if len(entries) > 0 {
+		first = entries[0].Index
 	}
 	// The snapshot is needed only if the entries after our index are gone:
 	// the log starts later, or is empty while the snapshot is ahead of us.
@@ -356,8 +358,8 @@ func (r *Replica) catchUp(ctx context.Context) (int64, error) {
 			}
 		}
 	}
-	for _, kv := range logKVs {
-		if err := r.applyKV(rctx, kv.Value, kv.ModRevision); err != nil {
+	for i, kv := range logKVs {
+		if err := r.applyEntry(rctx, entries[i], kv.ModRevision); err != nil {
 			return 0, err
 		}
 	}
@@ -415,6 +417,11 @@ func (r *Replica) applyKV(ctx context.Context, val []byte, rev int64) error {
 	if err != nil {
 		return err
 	}
+	return r.applyEntry(ctx, e, rev)
+}
+
+// applyEntry applies decoded log entry e, written at revision rev.
+func (r *Replica) applyEntry(ctx context.Context, e entry, rev int64) error {
 	r.mu.Lock()
 	applied := e.Index <= r.index
 	r.mu.Unlock()
@@ -681,9 +688,6 @@ func (r *Replica) Update(ctx context.Context, fn func(*orgtree.Tx) error) error 
 			continue
 		case errors.As(err, &unknown):
 			sent = true
-			r.mu.Lock()
-			r.unsure++
-			r.mu.Unlock()
 			continue
 		default:
 			return err
@@ -755,6 +759,7 @@ func (r *Replica) publish(cs *orgtree.ChangeSet) error {
 		if refused(err) {
 			return fmt.Errorf("replicate: commit refused by etcd: %w", err)
 		}
+		r.unsure++
 		return errUnknown{unavailable("commit", err)}
 	}
 	if !resp.Succeeded {

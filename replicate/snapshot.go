@@ -63,9 +63,6 @@ func decodeSnapMeta(val []byte) (snapMeta, error) {
 	return m, nil
 }
 
-// encodeSnapshot returns the data of a snapshot of d in the record format.
-func encodeSnapshot(d *orgtree.Dump) []byte { return recordcodec.EncodeDump(d) }
-
 // snapDecoder decodes the data of a snapshot in the record format from
 // pieces of any size (the chunks as they arrive from etcd) and checks it
 // against its checksum. Its errors wrap recordcodec.ErrRecord or
@@ -289,7 +286,7 @@ func (r *Replica) saveSnapshotAt(ctx context.Context, index uint64, s orgtree.Sn
 	if old.Index >= index {
 		return nil
 	}
-	data := encodeSnapshot(s.Dump())
+	data := recordcodec.EncodeDump(s.Dump())
 	meta := snapMeta{Index: index, Bytes: len(data), Format: snapFormatRecords, CRC: crc32.Checksum(data, castagnoli)}
 	dir := r.snapData(index)
 	if meta.Chunks, err = r.putChunks(ctx, dir, data); err != nil {

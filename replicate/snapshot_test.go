@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/orgtree/orgtree"
+	"github.com/orgtree/orgtree/internal/recordcodec"
 	"github.com/orgtree/orgtree/orgtreetest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -68,7 +69,7 @@ func decodeStream(data []byte, index uint64, crc uint32, sizes ...int) (*orgtree
 
 func TestSnapshotCodec(t *testing.T) {
 	d := sampleDump(t, 400)
-	data := encodeSnapshot(d)
+	data := recordcodec.EncodeDump(d)
 	js, _ := json.Marshal(d)
 	t.Logf("%d nodes, %d users: %d bytes, JSON %d", len(d.Nodes), len(d.Users), len(data), len(js))
 	crc := crc32.Checksum(data, castagnoli)

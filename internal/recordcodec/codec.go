@@ -756,6 +756,22 @@ func decodeUsers(d *Dec, c *Chunk, users []orgtree.UserRecord) {
 	}
 }
 
+// Decode decodes every chunk of r, then resolves their references, on the
+// calling goroutine: for records too small to share out.
+func (r *Record) Decode() error {
+	for _, ch := range r.Chunks {
+		if err := ch.Decode(); err != nil {
+			return err
+		}
+	}
+	for _, ch := range r.Chunks {
+		if err := ch.Resolve(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Resolve turns the references of a decoded chunk into ids; every chunk
 // of the record must be decoded first (a reference may point into any).
 func (c *Chunk) Resolve() error {

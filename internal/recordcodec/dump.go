@@ -39,11 +39,10 @@ func EncodeDump(d *orgtree.Dump) []byte {
 // DumpDecoder decodes a dump stream fed in pieces of any size. Its errors
 // wrap ErrRecord.
 type DumpDecoder struct {
-	total   int // bytes the stream has
-	seen    int
-	started bool
-	pend    []byte // the bytes of a part not complete yet
-	p       *Parser
+	total int // bytes the stream has
+	seen  int
+	pend  []byte // the bytes of a part not complete yet
+	p     *Parser
 }
 
 // NewDumpDecoder returns a decoder of a stream of total bytes (known
@@ -54,15 +53,16 @@ func NewDumpDecoder(total int) *DumpDecoder { return &DumpDecoder{total: total} 
 // Write takes the next piece of the stream and decodes, on all cores, the
 // chunks of the parts it completes. b is not kept.
 func (d *DumpDecoder) Write(b []byte) error {
+	first := d.seen == 0 && len(b) > 0 // b begins with the version byte
 	d.seen += len(b)
 	if d.seen > d.total {
 		return fmt.Errorf("%w: more than the %d bytes announced", ErrRecord, d.total)
 	}
-	if !d.started && len(b) > 0 {
+	if first {
 		if b[0] != dumpVersion {
 			return fmt.Errorf("%w: dump stream version %d", ErrRecord, b[0])
 		}
-		d.started, b = true, b[1:]
+		b = b[1:]
 	}
 	// Every byte is copied once into pend: the parts point into it, and a
 	// part may span pieces. Whole parts are cut off its front; the array
@@ -104,7 +104,7 @@ func (d *DumpDecoder) Write(b []byte) error {
 	if len(d.pend) == 0 {
 		d.pend = nil // a new array for the next part
 	}
-	return parallel(len(chunks), func(i int) error { return chunks[i].Decode() })
+	return Parallel(len(chunks), func(i int) error { return chunks[i].Decode() })
 }
 
 // Finish checks that the stream was complete and returns its Dump.
@@ -119,14 +119,15 @@ func (d *DumpDecoder) Finish() (*orgtree.Dump, error) {
 	if rec.Kind != KindFull || len(rec.Deleted[0])+len(rec.Deleted[1])+len(rec.Deleted[2]) > 0 {
 		return nil, fmt.Errorf("%w: dump stream of a delta record", ErrRecord)
 	}
-	if err := parallel(len(rec.Chunks), func(i int) error { return rec.Chunks[i].Resolve() }); err != nil {
+	if err := Parallel(len(rec.Chunks), func(i int) error { return rec.Chunks[i].Resolve() }); err != nil {
 		return nil, err
 	}
 	return &orgtree.Dump{Orgs: rec.Orgs, Nodes: rec.Nodes, Users: rec.Users}, nil
 }
 
-// parallel runs fn(0..n-1) on all cores and returns the first error.
-func parallel(n int, fn func(i int) error) error {
+// Parallel runs fn(0..n-1) on all cores and returns the first error; the
+// others stop taking work once one fails.
+func Parallel(n int, fn func(i int) error) error {
 	if n <= 1 {
 		if n == 1 {
 			return fn(0)
