@@ -319,7 +319,7 @@ func (tx *Tx) load(d *Dump) error {
 		if _, ok := st.nodeIDs.Get(rec.ID); ok {
 			return fmt.Errorf("orgtree: load: node %q: %w", rec.ID, ErrExists)
 		}
-		if err := tx.checkLeader(rec.LeaderUserID, nil); err != nil {
+		if err := tx.checkLeader(rec.LeaderUserID); err != nil {
 			return fmt.Errorf("orgtree: load: node %q: %w", rec.ID, err)
 		}
 		resources := cloneResources(rec.Resources)
@@ -550,7 +550,7 @@ func (tx *Tx) validateNodeRecord(rec *NodeRecord) error {
 	if _, ok := tx.st.nodeIDs.Get(rec.ID); ok {
 		return ErrExists
 	}
-	return tx.checkLeader(rec.LeaderUserID, nil)
+	return tx.checkLeader(rec.LeaderUserID)
 }
 
 // checkNodeAlone checks what a stored node must be on its own.

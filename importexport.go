@@ -424,7 +424,7 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 	extIDs := map[string]map[string]*jpath{} // org key → externalId → first node
 	nodeIDs := make(map[string]struct{}, total)
 	orgIDs := map[string]bool{}
-	du := definedUsers{index: make(map[string]int32, min(members, 1<<20)), entries: make([]int32, 0, members)}
+	du := definedUsers{index: make(map[string]int32, min(members, 1<<20)), entries: make([]int64, 0, members)}
 	for ri, root := range roots {
 		top := rootPath(-1)
 		if len(roots) > 1 || opt.ParentID != "" {
@@ -502,12 +502,8 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 				ie.add(f.path, "", problem)
 			}
 			var err error
-			tx.planUnique(&ie, f.path, ".code", orgCodes, p.f.code, parentOrg, true, func(v string) *jpath {
-				return firstPlanned(plan, orgKey, func(p *plannedNode) bool { return p.f.code == v })
-			})
-			tx.planUnique(&ie, f.path, ".externalId", orgExtIDs, p.f.externalID, parentOrg, false, func(v string) *jpath {
-				return firstPlanned(plan, orgKey, func(p *plannedNode) bool { return p.f.externalID == v })
-			})
+			tx.planUnique(&ie, f.path, ".code", orgCodes, p.f.code, parentOrg, true)
+			tx.planUnique(&ie, f.path, ".externalId", orgExtIDs, p.f.externalID, parentOrg, false)
 			if opt.KeepIDs && f.t.ID != "" {
 				p.id = f.t.ID
 			} else {
@@ -554,33 +550,19 @@ func (tx *Tx) Import(roots []*TreeNode, opt ImportOptions) ([]Org, error) {
 		for ; len(refs) > 0 && refs[0].node == pi; refs = refs[1:] {
 			id := p.t.Members[refs[0].index].ID
 			if k, ok := du.index[id]; ok {
-				du.entries[p.members+refs[0].index] = k
+				du.entries[p.members+refs[0].index] = int64(k)
 			} else {
 				ie.add(p.path, ".members["+strconv.Itoa(refs[0].index)+"]", fmt.Errorf("user %q: %w", id, ErrNotFound))
 			}
 		}
-		if p.f.leaderUserID == "" {
-			continue
-		}
-		if _, ok := st.userIDs.Get(p.f.leaderUserID); !ok && !du.defines(p.f.leaderUserID) {
-			ie.add(p.path, ".leaderUserId", fmt.Errorf("user %q: %w", p.f.leaderUserID, ErrNotFound))
+		if id := p.f.leaderUserID; tx.checkLeader(id) != nil && !du.defines(id) {
+			ie.add(p.path, ".leaderUserId", fmt.Errorf("user %q: %w", id, ErrNotFound))
 		}
 	}
 	if err := ie.err(); err != nil {
 		return nil, err
 	}
 	return tx.applyImport(plan, parent, &du, opt.Progress), nil
-}
-
-// firstPlanned returns the path of the first node of plan in org that
-// has what is asked.
-func firstPlanned(plan []plannedNode, org string, has func(*plannedNode) bool) *jpath {
-	for i := range plan {
-		if plan[i].org == org && has(&plan[i]) {
-			return plan[i].path
-		}
-	}
-	return nil
 }
 
 // treeSize is what countTrees finds under one root.
@@ -632,9 +614,9 @@ type definedUsers struct {
 	index map[string]int32   // their ids → index in users
 	byExt map[string][]*User // the same by externalId, made on first use
 	// entries has one element per member entry of the planned nodes, in
-	// plan order: the index in users of the user it names, or -1 for a user
-	// of the tree.
-	entries []int32
+	// plan order: the index in users of the user it names, or ^u for user
+	// u of the tree (-1 while unresolved: the import then fails).
+	entries []int64
 	// refs are the member entries that name a user neither in the tree nor
 	// defined by the document so far: one defined further on resolves them.
 	refs []memberRef
@@ -687,10 +669,7 @@ func (tx *Tx) planMainDepartments(ie *importError, plan []plannedNode) {
 // planUnique checks that value is unique in the document's org (seen holds
 // the values of that org so far) and, when importing under an existing
 // node, in that org.
-//
-// firstAt returns the path of the document's first node in the org with
-// value; it is asked only for a duplicate.
-func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]*jpath, value string, existing *orgRec, isCode bool, firstAt func(string) *jpath) {
+func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[string]*jpath, value string, existing *orgRec, isCode bool) {
 	if value == "" {
 		return
 	}
@@ -698,16 +677,11 @@ func (tx *Tx) planUnique(ie *importError, node *jpath, field string, seen map[st
 	if isCode {
 		sentinel = ErrDuplicateCode
 	}
-	// One probe: the map grows unless value is taken. Then (rarely) the
-	// write replaced the first node's path, which firstAt finds again.
-	n := len(seen)
-	seen[value] = node
-	if len(seen) == n {
-		first := firstAt(value)
-		seen[value] = first
+	if first, dup := seen[value]; dup {
 		ie.add(node, field, fmt.Errorf("%q also used at %s: %w", value, first, sentinel))
 		return
 	}
+	seen[value] = node
 	if existing != nil {
 		idx := existing.extIDs
 		if isCode {
@@ -728,12 +702,17 @@ func (tx *Tx) planMembers(ie *importError, node *jpath, pi int, members []User, 
 		if m.MainDepartmentID != "" {
 			du.mains = true
 		}
+		var u uid
 		exists := false
 		if m.ID != "" {
-			_, exists = tx.st.userIDs.Get(m.ID)
+			u, exists = tx.st.userIDs.Get(m.ID)
 		}
-		k := tx.planMember(ie, node, members, i, exists, seen, du)
-		if k < 0 && m.ID != "" && !exists {
+		k := int64(tx.planMember(ie, node, members, i, exists, seen, du))
+		switch {
+		case k >= 0:
+		case exists:
+			k = ^int64(u)
+		case m.ID != "":
 			du.refs = append(du.refs, memberRef{pi, i})
 		}
 		du.entries = append(du.entries, k)
@@ -1035,14 +1014,12 @@ type join struct {
 // entries are the members' definedUsers.entries, handleOf the handles of
 // the users the document defines. Rollups are the caller's (an import's
 // bulk pass).
-func (tx *Tx) joinNewNode(n nid, members []User, entries []int32, handleOf []uid, joins []join) []join {
+func (tx *Tx) joinNewNode(n nid, members []User, entries []int64, handleOf []uid, joins []join) []join {
 	ms := make([]member, 0, len(members))
-	for i, m := range members {
-		var u uid
+	for i := range members {
+		u := uid(^entries[i]) // a user of the tree
 		if k := entries[i]; k >= 0 {
 			u = handleOf[k]
-		} else {
-			u, _ = tx.st.userIDs.Get(m.ID)
 		}
 		ms = append(ms, member{user: u, joined: tx.now()})
 	}

@@ -11,13 +11,12 @@ import (
 // those nodes in the ChangeSet. Each user keeps the sorted handles of the
 // nodes it leads, so that clearing costs what the user led, not the tree.
 
-// checkLeader fails unless id is empty, an existing user, or one of the
-// users the same import creates.
-func (s Snapshot) checkLeader(id string, creating map[string]*User) error {
+// checkLeader fails unless id is empty or an existing user.
+func (s Snapshot) checkLeader(id string) error {
 	if id == "" {
 		return nil
 	}
-	if _, ok := s.st.userIDs.Get(id); ok || creating[id] != nil {
+	if _, ok := s.st.userIDs.Get(id); ok {
 		return nil
 	}
 	return fmt.Errorf("leaderUserId: user %q: %w", id, ErrNotFound)

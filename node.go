@@ -310,7 +310,7 @@ func (tx *Tx) AddNode(in NodeInput) (Node, error) {
 	if err != nil {
 		return Node{}, err
 	}
-	if err := tx.checkLeader(f.leaderUserID, nil); err != nil {
+	if err := tx.checkLeader(f.leaderUserID); err != nil {
 		return Node{}, fmt.Errorf("orgtree: %s: %w", op, err)
 	}
 	o, _ := tx.st.orgs.Get(pr.orgID)
@@ -367,7 +367,7 @@ func (tx *Tx) UpdateNode(id string, u NodeUpdate) (Node, error) {
 		return tx.st.nodeValue(r), nil
 	}
 	if f.leaderUserID != old.leaderUserID {
-		if err := tx.checkLeader(f.leaderUserID, nil); err != nil {
+		if err := tx.checkLeader(f.leaderUserID); err != nil {
 			return Node{}, fmt.Errorf("orgtree: %s: node %q: %w", op, r.id, err)
 		}
 	}

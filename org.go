@@ -158,7 +158,7 @@ func (tx *Tx) CreateOrg(in OrgInput) (Org, error) {
 	if err := checkTenantID(in.TenantID); err != nil {
 		return Org{}, fmt.Errorf("orgtree: %s: %q: %w", op, in.TenantID, err)
 	}
-	if err := tx.checkLeader(f.leaderUserID, nil); err != nil {
+	if err := tx.checkLeader(f.leaderUserID); err != nil {
 		return Org{}, fmt.Errorf("orgtree: %s: %w", op, err)
 	}
 	orgID, err := tx.pickID(op, "org", in.ID, func(id string) bool { _, ok := tx.st.orgs.Get(id); return ok })

@@ -469,7 +469,7 @@ func (tx *Tx) replayNodeFields(rec *NodeRecord) error {
 	if f.name != rec.Name {
 		return fmt.Errorf("orgtree: %s: node %q: name %q is not trimmed: %w", op, rec.ID, rec.Name, ErrInvalidName)
 	}
-	if err := tx.checkLeader(f.leaderUserID, nil); err != nil {
+	if err := tx.checkLeader(f.leaderUserID); err != nil {
 		return fmt.Errorf("orgtree: %s: node %q: %w", op, rec.ID, err)
 	}
 	resources := cloneResources(rec.Resources)
