@@ -852,14 +852,14 @@ func (tx *Tx) applyImport(plan []plannedNode, parent nid, du *definedUsers, prog
 		case parent != 0:
 			org = tx.mutOrg(st.node(parent).orgID)
 			if i == 0 {
-				reserveCodes(tx, org, len(plan))
+				tx.reserveCodes(org, len(plan))
 			}
 			n = tx.insertNode(org, parent, p.id, p.f, now)
 		default:
 			org = &orgRec{edit: tx.edit, id: p.org, tenantID: p.t.TenantID, created: now, updated: now}
 			st.orgs = st.orgs.Set(tx.edit, p.org, org)
 			tx.dirty.org(p.org)
-			reserveCodes(tx, org, subtreeLen(plan, i))
+			tx.reserveCodes(org, subtreeLen(plan, i))
 			n = tx.insertNode(org, 0, p.id, p.f, now)
 			org.root = n
 			orgs = append(orgs, tx.orgValue(org))
@@ -950,7 +950,7 @@ func sortedByID(users []*User) []int32 {
 		for _, p := range places {
 			key = key<<8 | uint64(u.ID[p])
 		}
-		ks[i] = keyed{key << (8 * (8 - len(places))), int32(i)}
+		ks[i] = keyed{key, int32(i)} // every key has len(places) bytes: they compare as they are
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
 		if a.key != b.key {
@@ -975,9 +975,10 @@ func subtreeLen(plan []plannedNode, i int) int {
 	return n
 }
 
-// reserveCodes sizes the code and externalId indexes of org o, which the
-// transaction owns, for n more nodes, when n makes the import a bulk load.
-func reserveCodes(tx *Tx, o *orgRec, n int) {
+// reserveCodes sizes the code index of org o, which the transaction owns,
+// for n more nodes, when n makes the import a bulk load (external ids are
+// rarer: their index grows as it goes).
+func (tx *Tx) reserveCodes(o *orgRec, n int) {
 	if n > bulkEntries {
 		o.codes = o.codes.Reserve(tx.edit, n)
 	}

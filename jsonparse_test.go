@@ -108,22 +108,7 @@ func TestParseTreeJSONMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, base := range docs[len(docs)-5:] {
 		for range size(150, 1500) {
-			m := bytes.Clone(base)
-			for k := 1 + rng.IntN(3); k > 0 && len(m) > 0; k-- {
-				pos := rng.IntN(len(m))
-				switch rng.IntN(4) {
-				case 0:
-					const alphabet = "{}[],:\"\\ 0aeE.-+ntfuZT\xff\xe9"
-					m[pos] = alphabet[rng.IntN(len(alphabet))]
-				case 1:
-					m = append(m[:pos], m[pos+1:]...)
-				case 2:
-					m = append(m[:pos], append([]byte(`,"x":[1]`), m[pos:]...)...)
-				default:
-					m = m[:pos]
-				}
-			}
-			docs = append(docs, m)
+			docs = append(docs, damage(rng, base, "{}[],:\"\\ 0aeE.-+ntfuZT\xff\xe9", `,"x":[1]`))
 		}
 	}
 	for _, doc := range docs {

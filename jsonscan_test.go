@@ -131,20 +131,7 @@ func TestScannerMatchesEncodingJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	base := docs[len(docs)-1]
 	for i := 0; i < size(800, 3000); i++ {
-		m := bytes.Clone(base)
-		for k := 1 + rng.IntN(3); k > 0; k-- {
-			pos := rng.IntN(len(m))
-			switch rng.IntN(3) {
-			case 0:
-				const alphabet = "{}[],:\"\\ 0aeE.-+ntf\xff"
-				m[pos] = alphabet[rng.IntN(len(alphabet))]
-			case 1:
-				m = append(m[:pos], m[pos+1:]...)
-			default:
-				m = m[:pos]
-			}
-		}
-		docs = append(docs, m)
+		docs = append(docs, damage(rng, base, "{}[],:\"\\ 0aeE.-+ntf\xff", ""))
 	}
 	valid := 0
 	for _, doc := range docs {
@@ -159,4 +146,29 @@ func TestScannerMatchesEncodingJSON(t *testing.T) {
 		require.Equal(t, want, got, "token streams differ for %q", doc)
 	}
 	require.Greater(t, valid, 10)
+}
+
+// damage returns a copy of base with one to three random changes: a byte
+// replaced by one of alphabet, a byte dropped, insert put in (when not
+// empty), or the rest cut off.
+func damage(rng *rand.Rand, base []byte, alphabet, insert string) []byte {
+	m := bytes.Clone(base)
+	kinds := 3
+	if insert != "" {
+		kinds = 4
+	}
+	for k := 1 + rng.IntN(3); k > 0 && len(m) > 0; k-- {
+		pos := rng.IntN(len(m))
+		switch kind := rng.IntN(kinds); {
+		case kind == 0:
+			m[pos] = alphabet[rng.IntN(len(alphabet))]
+		case kind == 1:
+			m = append(m[:pos], m[pos+1:]...)
+		case kind == 2 && insert != "":
+			m = append(m[:pos], append([]byte(insert), m[pos:]...)...)
+		default:
+			m = m[:pos]
+		}
+	}
+	return m
 }
