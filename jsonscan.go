@@ -183,9 +183,18 @@ func (s *scanner) errorf(format string, args ...any) error {
 // the end of the data read so far is read again from its start once more
 // data is in: the readers change no state before they have the whole token.
 func (s *scanner) next() (token, error) {
-	if s.afterKey {
-		if tok, ok := s.valueAfterKey(); ok {
-			return tok, nil
+	if s.afterKey && s.pos < len(s.data) {
+		// The value right after a key's colon (what an export writes):
+		// read it without the general path's checks, which cannot apply
+		// here; if it fails (space, a bracket, a token cut by the end of
+		// the data, an error), the general path reads it again.
+		if c := s.data[s.pos]; !isSpace(c) && c != '}' && c != ']' {
+			pos := s.pos
+			s.afterKey = false
+			if tok, err := s.value(c); err == nil {
+				return tok, nil
+			}
+			s.pos, s.afterKey = pos, true
 		}
 	}
 	for {
@@ -200,62 +209,6 @@ func (s *scanner) next() (token, error) {
 		s.pos, s.afterValue, s.afterKey = pos, afterValue, afterKey
 		s.fill(pos)
 	}
-}
-
-// valueAfterKey reads the value right after a key's colon when it is a
-// string, a number or a literal wholly in the data read so far (what an
-// export writes), and reports whether it did; otherwise (space, another
-// token, an error, the end of the data) it changes nothing and next takes
-// the token the general way, errors included.
-func (s *scanner) valueAfterKey() (token, bool) {
-	d, pos := s.data, s.pos
-	if pos >= len(d) {
-		return token{}, false
-	}
-	tok := token{kind: tokString}
-	switch c := d[pos]; {
-	case c == '"':
-		str, err := s.readString()
-		if err != nil {
-			s.pos = pos
-			return token{}, false
-		}
-		tok.raw = str
-	case c == '-' || ('0' <= c && c <= '9'):
-		i := pos
-		for i < len(d) && isNumberByte(d[i]) {
-			i++
-		}
-		if i >= len(d) {
-			return token{}, false
-		}
-		lit, err := s.readNumber()
-		if err != nil {
-			s.pos = pos
-			return token{}, false
-		}
-		tok = token{kind: tokNumber, raw: lit}
-	default:
-		var lit string
-		switch c {
-		case 'n':
-			lit, tok.kind = "null", tokNull
-		case 't':
-			lit, tok.kind = "true", tokTrue
-		case 'f':
-			lit, tok.kind = "false", tokFalse
-		default:
-			return token{}, false
-		}
-		end := pos + len(lit)
-		if end >= len(d) || string(d[pos:end]) != lit || isIdentByte(d[end]) {
-			return token{}, false
-		}
-		s.pos = end
-	}
-	s.afterKey = false
-	s.endValue()
-	return tok, true
 }
 
 func (s *scanner) next1() (token, error) {
