@@ -101,8 +101,8 @@ func (e *Enc) Front(prev, s string) {
 	e.Str(s[n:])
 }
 
-// StrMap appends m's size and its entries sorted by key.
-func (e *Enc) StrMap(m map[string]string) {
+// strMap appends m's size and its entries sorted by key.
+func (e *Enc) strMap(m map[string]string) {
 	e.Uvarint(uint64(len(m)))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		e.Str(k)
@@ -240,13 +240,13 @@ func encodeNodes(nodes []orgtree.NodeRecord, nodeRefs, userRefs *refs) []byte {
 		}
 		e.Front(prev.Name, n.Name)
 		if len(n.NameI18n) > 0 {
-			e.StrMap(n.NameI18n)
+			e.strMap(n.NameI18n)
 		}
 		if n.Description != "" {
 			e.Str(n.Description)
 		}
 		if len(n.DescriptionI18n) > 0 {
-			e.StrMap(n.DescriptionI18n)
+			e.strMap(n.DescriptionI18n)
 		}
 		if n.Code != "" {
 			e.Front(prev.Code, n.Code)
@@ -431,8 +431,8 @@ func (d *Dec) Front(prev string) string {
 	return d.a.concat(prev[:n], d.Bytes())
 }
 
-// StrMap reads what Enc.StrMap wrote.
-func (d *Dec) StrMap() map[string]string {
+// strMap reads what Enc.strMap wrote.
+func (d *Dec) strMap() map[string]string {
 	n := d.Count()
 	m := make(map[string]string, n)
 	for range n {
@@ -499,21 +499,21 @@ func ParseRecord(seq uint64, parts [][]byte) (*Record, error) {
 	for _, p := range parts {
 		total += len(p)
 	}
-	p, _, err := NewParser(seq, parts[0], total)
+	p, _, err := newParser(seq, parts[0], total)
 	if err != nil {
 		return nil, err
 	}
 	for _, part := range parts[1:] {
-		if _, err := p.Add(part); err != nil {
+		if _, err := p.add(part); err != nil {
 			return nil, err
 		}
 	}
-	return p.Finish()
+	return p.finish()
 }
 
-// Parser reads a record whose parts arrive one at a time (from the network):
+// parser reads a record whose parts arrive one at a time (from the network):
 // each part's chunks can be decoded while the next part is on its way.
-type Parser struct {
+type parser struct {
 	r                      *Record
 	d                      *Dec
 	nodes, users           uint64
@@ -522,19 +522,19 @@ type Parser struct {
 	size                   int
 }
 
-// NewParser reads the header of a record from its first part and returns
+// newParser reads the header of a record from its first part and returns
 // the chunks that part holds. total bounds the bytes of all the record's
 // parts: the entities the header announces are allocated at once, and
 // each takes some bytes, so a damaged count cannot make the parser
 // allocate more than total bytes could hold.
-func NewParser(seq uint64, head []byte, total int) (*Parser, []*Chunk, error) {
+func newParser(seq uint64, head []byte, total int) (*parser, []*Chunk, error) {
 	r := &Record{Seq: seq}
 	d := &Dec{b: head, a: &arena{}}
 	r.Kind = d.Byte()
 	if r.Kind != KindFull && r.Kind != KindDelta {
 		d.Fail(fmt.Sprintf("record kind %d", r.Kind))
 	}
-	p := &Parser{r: r, d: d}
+	p := &parser{r: r, d: d}
 	// Counts of what the later parts hold: checked against their size below.
 	p.nodes, p.users = d.Uvarint(), d.Uvarint()
 	p.nodeChunks, p.userChunks = d.Uvarint(), d.Uvarint()
@@ -577,14 +577,14 @@ func NewParser(seq uint64, head []byte, total int) (*Parser, []*Chunk, error) {
 	return p, chunks, nil
 }
 
-// Add splits the next part of the record into its chunks.
-func (p *Parser) Add(part []byte) ([]*Chunk, error) {
+// add splits the next part of the record into its chunks.
+func (p *parser) add(part []byte) ([]*Chunk, error) {
 	p.d.b = part
 	p.size += len(part)
 	return p.split()
 }
 
-func (p *Parser) split() ([]*Chunk, error) {
+func (p *parser) split() ([]*Chunk, error) {
 	r, d := p.r, p.d
 	first := len(r.Chunks)
 	for len(d.b) > 0 {
@@ -610,9 +610,9 @@ func (p *Parser) split() ([]*Chunk, error) {
 	return r.Chunks[first:], nil
 }
 
-// Finish checks that the parts held every chunk the header announced and
+// finish checks that the parts held every chunk the header announced and
 // returns the record; its chunks still need Decode and Resolve.
-func (p *Parser) Finish() (*Record, error) {
+func (p *parser) finish() (*Record, error) {
 	r := p.r
 	if uint64(len(r.Chunks)) != p.nodeChunks+p.userChunks || uint64(p.offs[0]) != p.nodes || uint64(p.offs[1]) != p.users {
 		return nil, fmt.Errorf("%w: chunks hold %d nodes and %d users in %d chunks, the header says %d, %d, %d",
@@ -650,13 +650,13 @@ func decodeNodes(d *Dec, c *Chunk, nodes []orgtree.NodeRecord) {
 		}
 		n.Name = d.Front(prev.Name)
 		if flags&nfNameI18n != 0 {
-			n.NameI18n = d.StrMap()
+			n.NameI18n = d.strMap()
 		}
 		if flags&nfDescription != 0 {
 			n.Description = d.Str()
 		}
 		if flags&nfDescriptionI18n != 0 {
-			n.DescriptionI18n = d.StrMap()
+			n.DescriptionI18n = d.strMap()
 		}
 		if flags&nfCode != 0 {
 			n.Code = d.Front(prev.Code)

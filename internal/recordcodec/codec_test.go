@@ -43,7 +43,7 @@ func TestParserStreams(t *testing.T) {
 	for _, p := range parts {
 		total += len(p)
 	}
-	p, chunks, err := NewParser(1, parts[0], total)
+	p, chunks, err := newParser(1, parts[0], total)
 	require.NoError(t, err)
 	decode := func(cs []*Chunk) {
 		for _, c := range cs {
@@ -52,11 +52,11 @@ func TestParserStreams(t *testing.T) {
 	}
 	decode(chunks)
 	for _, part := range parts[1:] {
-		cs, err := p.Add(part)
+		cs, err := p.add(part)
 		require.NoError(t, err)
 		decode(cs)
 	}
-	r, err := p.Finish()
+	r, err := p.finish()
 	require.NoError(t, err)
 	for _, c := range r.Chunks {
 		require.NoError(t, c.Resolve())
@@ -67,13 +67,13 @@ func TestParserStreams(t *testing.T) {
 	assert.Equal(t, users, r.Users)
 
 	t.Run("missing part", func(t *testing.T) {
-		p, _, err := NewParser(1, parts[0], total)
+		p, _, err := newParser(1, parts[0], total)
 		require.NoError(t, err)
-		_, err = p.Finish()
+		_, err = p.finish()
 		require.ErrorIs(t, err, ErrRecord)
 	})
 	t.Run("total too small for the header's counts", func(t *testing.T) {
-		_, _, err := NewParser(1, parts[0], len(parts[0]))
+		_, _, err := newParser(1, parts[0], len(parts[0]))
 		require.ErrorIs(t, err, ErrRecord)
 	})
 }

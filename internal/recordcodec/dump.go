@@ -42,7 +42,7 @@ type DumpDecoder struct {
 	total int // bytes the stream has
 	seen  int
 	pend  []byte // the bytes of a part not complete yet
-	p     *Parser
+	p     *parser
 }
 
 // NewDumpDecoder returns a decoder of a stream of total bytes (known
@@ -92,9 +92,9 @@ func (d *DumpDecoder) Write(b []byte) error {
 		var cs []*Chunk
 		var err error
 		if d.p == nil {
-			d.p, cs, err = NewParser(0, part, d.total)
+			d.p, cs, err = newParser(0, part, d.total)
 		} else {
-			cs, err = d.p.Add(part)
+			cs, err = d.p.add(part)
 		}
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (d *DumpDecoder) Finish() (*orgtree.Dump, error) {
 	if d.seen != d.total || d.p == nil || len(d.pend) > 0 {
 		return nil, fmt.Errorf("%w: dump stream truncated", ErrRecord)
 	}
-	rec, err := d.p.Finish()
+	rec, err := d.p.finish()
 	if err != nil {
 		return nil, err
 	}
